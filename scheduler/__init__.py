@@ -1,0 +1,46 @@
+"""The clinic scheduler: a Flask application factory. Starts no background jobs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+from .database import configure_sqlite
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: type[Config] = Config, overrides: dict | None = None) -> Flask:
+    project_root = Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        instance_path=str(project_root / "instance"),
+    )
+    app.config.from_object(config)
+    if overrides:
+        app.config.update(overrides)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["CLINIC_TIMEZONE"])
+    Path(app.instance_path).mkdir(exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    from .web.site import select_locale
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["CLINIC_TIMEZONE"])
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+    from . import models  # noqa: F401  (registers every table with the metadata)
+    from .cli import register_cli
+    from .web import register_blueprints
+
+    register_blueprints(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,52 @@
+"""flask --app wsgi <command>: seed-demo, create-user, create-api-token."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from .services.errors import ValidationFailed
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Create the demo clinic (safe to run again)."""
+        from .services.demo import seed_demo
+
+        created = seed_demo()
+        click.echo("Demo clinic ready: " + ", ".join(f"{n} {k} added" for k, n in created.items()))
+
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--role", required=True, type=click.Choice(["admin", "front_desk", "provider"]))
+    def create_user_command(email: str, role: str) -> None:
+        """Create a staff user; the password is read from a prompt, or from stdin when piped."""
+        from .services.staff import create_user
+
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        try:
+            user = create_user(email, password, role)
+        except ValidationFailed as exc:
+            for field, message in exc.fields.items():
+                click.echo(f"{field}: {message}", err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Created {user.role} {user.email}")
+
+    @app.cli.command("create-api-token")
+    @click.argument("email")
+    @click.option("--label", default="", help="What the token is for")
+    def create_api_token_command(email: str, label: str) -> None:
+        """Print a new bearer token for the staff API (shown once, stored hashed)."""
+        from .services.staff import issue_api_token
+
+        try:
+            token = issue_api_token(email, label)
+        except ValidationFailed as exc:
+            click.echo(exc.fields.get("email", "failed"), err=True)
+            raise SystemExit(1) from None
+        click.echo(token)

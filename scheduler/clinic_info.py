@@ -1,0 +1,45 @@
+"""The clinic's own contact details and disclaimer, shown on every page and in every message."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import phonenumbers
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    display: str  # as the clinic writes it: 915-850-0900
+    e164: str     # for tel: links and SMS: +19158500900
+
+    @property
+    def tel_href(self) -> str:
+        return f"tel:{self.e164}"
+
+
+@dataclass(frozen=True)
+class Disclaimer:
+    heading: str
+    paragraphs: tuple[str, ...]
+
+
+def phone_number(display: str, region: str = "US") -> PhoneNumber:
+    parsed = phonenumbers.parse(display, region)
+    return PhoneNumber(display, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@lru_cache(maxsize=16)
+def load_disclaimer(base_path: str, language: str) -> Disclaimer:
+    """Reads `disclaimer.<lang>.txt` beside the configured file (English as the fallback).
+
+    The file is plain text: the first paragraph is the heading, blank lines separate the rest.
+    """
+    base = Path(base_path)
+    candidates = [base.with_name(f"disclaimer.{language}.txt"), base.with_name("disclaimer.en.txt"), base]
+    for path in candidates:
+        if path.is_file():
+            blocks = [" ".join(b.split()) for b in path.read_text(encoding="utf-8").split("\n\n")]
+            blocks = [b for b in blocks if b]
+            return Disclaimer(blocks[0], tuple(blocks[1:]))
+    raise FileNotFoundError(f"no disclaimer file near {base_path}")

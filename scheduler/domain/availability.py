@@ -1,0 +1,157 @@
+"""Open slots from working hours, breaks, time off, closures, bookings and booking rules.
+
+Everything is planned in the clinic's wall time and compared as UTC instants, so a
+09:00 opening stays 09:00 local on both sides of a daylight-saving change.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .intervals import BusyIndex, Interval
+from .wall_time import to_instant_lenient
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    """A working window on a weekday (Monday = 0), in wall time, optionally dated."""
+
+    weekday: int
+    start: time
+    end: time
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+    def applies_on(self, day: date) -> bool:
+        if day.weekday() != self.weekday:
+            return False
+        if self.valid_from is not None and day < self.valid_from:
+            return False
+        return self.valid_to is None or day <= self.valid_to
+
+
+@dataclass(frozen=True)
+class ProviderSchedule:
+    provider_id: int
+    windows: tuple[WeeklyWindow, ...]
+    # Time off and the blocks of existing appointments ([start, end + buffer))
+    busy: tuple[Interval, ...] = ()
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    duration: timedelta
+    buffer: timedelta = timedelta(0)
+    step: timedelta = timedelta(minutes=15)
+    min_notice: timedelta = timedelta(0)
+    max_advance: timedelta = timedelta(days=60)
+
+    def __post_init__(self) -> None:
+        if self.duration <= timedelta(0) or self.step <= timedelta(0):
+            raise ValueError("duration and step must be positive")
+        if self.buffer < timedelta(0) or self.min_notice < timedelta(0):
+            raise ValueError("buffer and notice cannot be negative")
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    start: datetime
+    end: datetime
+    provider_id: int = field(compare=True)
+
+
+@dataclass(frozen=True)
+class Closures:
+    """Clinic-wide closed days: inclusive (first, last) local-date ranges."""
+
+    ranges: tuple[tuple[date, date], ...] = ()
+
+    def closed_on(self, day: date) -> bool:
+        return any(first <= day <= last for first, last in self.ranges)
+
+
+def days_between(first_day: date, last_day: date) -> Iterable[date]:
+    day = first_day
+    while day <= last_day:
+        yield day
+        day += timedelta(days=1)
+
+
+def working_intervals(
+    schedule: ProviderSchedule, day: date, tz: ZoneInfo, closures: Closures
+) -> list[Interval]:
+    if closures.closed_on(day):
+        return []
+    intervals = []
+    for window in schedule.windows:
+        if window.applies_on(day):
+            start = to_instant_lenient(day, window.start, tz)
+            end = to_instant_lenient(day, window.end, tz)
+            if end > start:
+                intervals.append(Interval(start, end))
+    return sorted(intervals)
+
+
+def find_slots(
+    schedules: Sequence[ProviderSchedule],
+    rules: BookingRules,
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    first_day: date,
+    last_day: date,
+    closures: Closures = Closures(),
+) -> list[Slot]:
+    """Every bookable slot between two clinic-local dates (inclusive), sorted by start.
+
+    A slot is [start, start + duration) inside one working window; the time it blocks,
+    [start, start + duration + buffer), must not touch anything busy. Starts are stepped
+    from the window's opening, no earlier than now + notice, no later than now + advance.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    earliest = now + rules.min_notice
+    latest = now + rules.max_advance
+    slots: list[Slot] = []
+    for schedule in schedules:
+        busy = BusyIndex(schedule.busy)
+        for day in days_between(first_day, last_day):
+            for window in working_intervals(schedule, day, tz, closures):
+                slots.extend(_slots_in_window(window, schedule.provider_id, rules, busy, earliest, latest))
+    slots.sort()
+    return slots
+
+
+def _slots_in_window(
+    window: Interval,
+    provider_id: int,
+    rules: BookingRules,
+    busy: BusyIndex,
+    earliest: datetime,
+    latest: datetime,
+) -> Iterable[Slot]:
+    start = window.start
+    if start < earliest:
+        # Jump to the first step at or after `earliest`, keeping the window's alignment.
+        steps = -(-(earliest - start) // rules.step)
+        start += steps * rules.step
+    while start + rules.duration <= window.end and start <= latest:
+        block = Interval(start, start + rules.duration + rules.buffer)
+        if busy.is_free(block):
+            yield Slot(start, start + rules.duration, provider_id)
+        start += rules.step
+
+
+def one_per_start(slots: Iterable[Slot]) -> list[Slot]:
+    """For "first available": one slot per start time, the first provider listed wins."""
+    chosen: dict[datetime, Slot] = {}
+    for slot in slots:
+        chosen.setdefault(slot.start, slot)
+    return sorted(chosen.values())
+
+
+def nearest(slots: Iterable[Slot], target: datetime, count: int = 3) -> list[Slot]:
+    """The open slots closest in time to what was asked for (offered after a conflict)."""
+    return sorted(sorted(slots, key=lambda s: (abs(s.start - target), s.start))[:count])

@@ -1,0 +1,67 @@
+"""Half-open [start, end) intervals of instants: the one overlap rule used everywhere."""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty or reversed interval: {self.start} .. {self.end}")
+
+    def overlaps(self, other: Interval) -> bool:
+        # Half-open: [9:00, 10:00) and [10:00, 11:00) touch but do not overlap.
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, non-overlapping, non-touching cover of the given intervals."""
+    merged: list[Interval] = []
+    for current in sorted(intervals):
+        if merged and current.start <= merged[-1].end:
+            last = merged[-1]
+            if current.end > last.end:
+                merged[-1] = Interval(last.start, current.end)
+        else:
+            merged.append(current)
+    return merged
+
+
+def subtract(base: Interval, holes: Iterable[Interval]) -> list[Interval]:
+    """The parts of `base` not covered by any hole."""
+    free: list[Interval] = []
+    cursor = base.start
+    for hole in merge(holes):
+        if hole.end <= cursor or hole.start >= base.end:
+            continue
+        if hole.start > cursor:
+            free.append(Interval(cursor, hole.start))
+        cursor = max(cursor, hole.end)
+        if cursor >= base.end:
+            break
+    if cursor < base.end:
+        free.append(Interval(cursor, base.end))
+    return free
+
+
+class BusyIndex:
+    """Answers "does [start, end) hit anything busy?" in O(log n) over a merged list."""
+
+    def __init__(self, busy: Iterable[Interval]) -> None:
+        self._merged: Sequence[Interval] = merge(busy)
+        self._ends = [interval.end for interval in self._merged]
+
+    def is_free(self, candidate: Interval) -> bool:
+        # First merged interval ending after the candidate starts is the only one that can hit.
+        i = bisect_right(self._ends, candidate.start)
+        return i >= len(self._merged) or not self._merged[i].overlaps(candidate)

@@ -1,0 +1,115 @@
+"""Checking what a patient typed: names, a US mobile number, an email address.
+
+Messages are plain English marked with N_() for extraction; the web layer translates them.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    return message
+
+
+NAME_MAX = 60
+NOTE_MAX = 500
+_TEXTABLE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+class DetailsInvalid(ValueError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    first_name: str
+    last_name: str
+    phone_e164: str
+    email: str | None
+    sms_opt_in: bool
+    note: str = ""
+
+
+def has_control_chars(text: str, *, allow_newlines: bool = False) -> bool:
+    allowed = {"\n", "\r", "\t"} if allow_newlines else set()
+    return any(unicodedata.category(ch) in {"Cc", "Cf"} and ch not in allowed for ch in text)
+
+
+def check_name(raw: object) -> tuple[str | None, str | None]:
+    """(clean name, None) or (None, error message)."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, N_("Please enter a name.")
+    name = " ".join(raw.split())
+    if len(name) > NAME_MAX:
+        return None, N_("Please use at most 60 characters.")
+    if has_control_chars(raw):
+        return None, N_("Please use letters, spaces, hyphens or apostrophes only.")
+    if not any(ch.isalpha() for ch in name):
+        return None, N_("Please enter a name with letters.")
+    return name, None
+
+
+def check_mobile(raw: object, region: str = "US") -> tuple[str | None, str | None]:
+    """(E.164 number, None) or (None, error message) for a textable number of the region."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, N_("Please enter a mobile phone number.")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None, N_("That does not look like a phone number.")
+    if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != region:
+        return None, N_("Please enter a valid US mobile number, for example 915-555-0123.")
+    if phonenumbers.number_type(number) not in _TEXTABLE_TYPES:
+        return None, N_("Please enter a mobile number (not toll-free or premium).")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def check_email(raw: object) -> tuple[str | None, str | None]:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, N_("Please enter an email address.")
+    if not isinstance(raw, str):
+        return None, N_("Please enter a valid email address.")
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None, N_("Please enter a valid email address.")
+    return result.normalized, None
+
+
+def check_patient_details(data: dict, region: str = "US") -> PatientDetails:
+    """Validate everything at once so the patient sees every problem in one go."""
+    errors: dict[str, str] = {}
+    first, err = check_name(data.get("first_name"))
+    if err:
+        errors["first_name"] = err
+    last, err = check_name(data.get("last_name"))
+    if err:
+        errors["last_name"] = err
+    phone, err = check_mobile(data.get("phone"), region)
+    if err:
+        errors["phone"] = err
+    email, err = check_email(data.get("email"))
+    if err:
+        errors["email"] = err
+    note = data.get("note") or ""
+    if not isinstance(note, str):
+        errors["note"] = N_("Please enter text.")
+    elif len(note) > NOTE_MAX:
+        errors["note"] = N_("Please keep the note under 500 characters.")
+    elif has_control_chars(note, allow_newlines=True):
+        errors["note"] = N_("The note contains characters that are not allowed.")
+    opt_in = data.get("sms_opt_in", False)
+    if not isinstance(opt_in, bool):
+        errors["sms_opt_in"] = N_("Must be true or false.")
+    if errors:
+        raise DetailsInvalid(errors)
+    return PatientDetails(first, last, phone, email, opt_in, note.strip())  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""iCalendar (.ics) for appointments: UTC instants, a stable UID, SEQUENCE on every change."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timezone
+from urllib.parse import urlparse
+
+from flask import current_app
+from icalendar import Calendar, Event
+
+from ..domain.patient_details import has_control_chars
+from ..models import Appointment, AppointmentStatus
+
+
+def clean_text(text: str) -> str:
+    """No control characters in calendar text: a CR/LF would let a value inject properties."""
+    if has_control_chars(text):
+        text = "".join(" " if has_control_chars(ch) else ch for ch in text)
+    return " ".join(text.split())
+
+
+def appointment_uid(appointment: Appointment) -> str:
+    """Stable across changes (so calendars update in place), unguessable from the id."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"appointment:{appointment.id}".encode(), hashlib.sha256).hexdigest()[:32]
+    host = urlparse(current_app.config["PUBLIC_BASE_URL"]).hostname or "scheduler.local"
+    return f"{digest}@{host}"
+
+
+def appointment_event(appointment: Appointment, manage_url: str) -> Event:
+    config = current_app.config
+    event = Event()
+    event.add("uid", appointment_uid(appointment))
+    event.add("dtstamp", appointment.updated_at.astimezone(timezone.utc))
+    event.add("dtstart", appointment.starts_at.astimezone(timezone.utc))
+    event.add("dtend", appointment.ends_at.astimezone(timezone.utc))
+    event.add("sequence", appointment.ical_sequence)
+    cancelled = appointment.status == AppointmentStatus.CANCELLED.value
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("summary", clean_text(f"{appointment.service.name} - {config['CLINIC_NAME']}"))
+    event.add("location", clean_text(config["CLINIC_NAME"]))
+    # Minimum necessary: no clinical detail, just who to call and where to manage the visit.
+    event.add(
+        "description",
+        clean_text(
+            f"With {appointment.provider.name}. Manage: {manage_url} "
+            f"Office {config['CLINIC_OFFICE_PHONE']}, cell {config['CLINIC_CELL_PHONE']}."
+        ),
+    )
+    event.add("url", manage_url)
+    return event
+
+
+def appointment_calendar(appointment: Appointment, manage_url: str) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Clinic Scheduler//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(appointment_event(appointment, manage_url))
+    return calendar.to_ical()
+
+

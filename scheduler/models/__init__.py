@@ -1,0 +1,17 @@
+"""All models, importable from one place (and registered with the metadata)."""
+from .appointment import OPEN_STATUSES, Appointment, AppointmentStatus, BookingSource
+from .audit import ActorKind, AuditEvent
+from .clinic import Closure, Provider, TimeOff, WorkingHours
+from .course import Course, CourseStatus
+from .messaging import InboundMessage, Message, MessageStatus
+from .patient import Patient
+from .service import Service
+from .staff import ApiToken, Role, User
+from .waitlist import WaitlistEntry
+
+__all__ = [
+    "ActorKind", "ApiToken", "Appointment", "AppointmentStatus", "AuditEvent", "BookingSource",
+    "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageStatus",
+    "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
+    "WaitlistEntry", "WorkingHours",
+]

@@ -1,0 +1,35 @@
+"""Patients and how they may be contacted."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(60))
+    last_name: Mapped[str] = mapped_column(String(60))
+    phone_e164: Mapped[str] = mapped_column(String(16), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    # Consent to texts is recorded with its time; an opt-out (STOP) wins over it.
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def may_text(self) -> bool:
+        if self.sms_consent_at is None:
+            return False
+        return self.sms_opted_out_at is None or self.sms_opted_out_at < self.sms_consent_at

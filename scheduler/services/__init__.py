@@ -1,0 +1,1 @@
+"""Use cases: ORM <-> domain glue, one transaction per use case."""

@@ -1,0 +1,47 @@
+"""Writing the audit trail inside the transaction of the change it records."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from ..extensions import db
+from ..models import ActorKind, AuditEvent
+from .clock import now
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: int | None = None
+
+
+SYSTEM = Actor(ActorKind.SYSTEM)
+PATIENT_WEB = Actor(ActorKind.PATIENT_WEB)
+PATIENT_LINK = Actor(ActorKind.PATIENT_LINK)
+
+
+def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON-safe picture of some columns of a row."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, (datetime, date, time)):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+def record(actor: Actor, action: str, entity: Any, before: dict | None, after: dict | None) -> None:
+    db.session.add(
+        AuditEvent(
+            at=now(),
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
+            action=action,
+            entity_type=entity.__tablename__,
+            entity_id=entity.id,
+            before=before,
+            after=after,
+        )
+    )

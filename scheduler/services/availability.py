@@ -1,0 +1,143 @@
+"""Loads what the pure availability planner needs from the database."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ..domain.availability import (
+    BookingRules,
+    Closures,
+    ProviderSchedule,
+    Slot,
+    WeeklyWindow,
+    find_slots,
+)
+from ..domain.intervals import Interval
+from ..domain.wall_time import to_instant_lenient
+from ..extensions import db
+from ..models import Appointment, AppointmentStatus, Closure, Provider, Service, TimeOff, WorkingHours
+from .clock import clinic_tz, now
+
+
+def rules_for(service: Service) -> BookingRules:
+    return BookingRules(
+        duration=timedelta(minutes=service.duration_minutes),
+        buffer=timedelta(minutes=service.buffer_minutes),
+        step=timedelta(minutes=service.slot_step_minutes),
+        min_notice=timedelta(minutes=service.min_notice_minutes),
+        max_advance=timedelta(days=service.max_advance_days),
+    )
+
+
+def bookable_providers(online_only: bool) -> list[Provider]:
+    query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
+    if online_only:
+        query = query.where(Provider.accepts_online_booking.is_(True))
+    return list(db.session.scalars(query))
+
+
+def _range_instants(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
+    # A day of margin on each side covers buffers and DST-length days.
+    start = to_instant_lenient(first_day - timedelta(days=1), datetime.min.time(), tz)
+    end = to_instant_lenient(last_day + timedelta(days=2), datetime.min.time(), tz)
+    return Interval(start, end)
+
+
+def load_schedules(
+    provider_ids: list[int],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    count_appointments: bool = True,
+) -> list[ProviderSchedule]:
+    """Working windows and busy intervals of each provider, three queries in all."""
+    span = _range_instants(first_day, last_day, clinic_tz())
+    windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
+    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.provider_id.in_(provider_ids))):
+        windows[row.provider_id].append(
+            WeeklyWindow(row.weekday, row.start_time, row.end_time, row.valid_from, row.valid_to)
+        )
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    appointments = [] if not count_appointments else db.session.execute(
+        select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
+            Appointment.provider_id.in_(provider_ids),
+            Appointment.status != AppointmentStatus.CANCELLED.value,
+            Appointment.starts_at < span.end,
+            Appointment.blocks_until > span.start,
+            *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
+        )
+    )
+    for provider_id, starts_at, blocks_until in appointments:
+        busy[provider_id].append(Interval(starts_at, blocks_until))
+    time_off = db.session.execute(
+        select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at).where(
+            TimeOff.provider_id.in_(provider_ids),
+            TimeOff.starts_at < span.end,
+            TimeOff.ends_at > span.start,
+        )
+    )
+    for provider_id, starts_at, ends_at in time_off:
+        busy[provider_id].append(Interval(starts_at, ends_at))
+    return [
+        ProviderSchedule(pid, tuple(windows[pid]), tuple(busy[pid])) for pid in provider_ids
+    ]
+
+
+def load_closures(first_day: date, last_day: date) -> Closures:
+    rows = db.session.execute(
+        select(Closure.first_day, Closure.last_day).where(
+            Closure.first_day <= last_day, Closure.last_day >= first_day
+        )
+    )
+    return Closures(tuple((first, last) for first, last in rows))
+
+
+def open_slots(
+    service: Service,
+    providers: list[Provider],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    include_booked: bool = False,
+) -> list[Slot]:
+    """Open slots for a service; include_booked=True ignores existing appointments
+    (used to tell "taken" apart from "never an opening")."""
+    ids = [p.id for p in providers]
+    if not ids:
+        return []
+    schedules = load_schedules(
+        ids,
+        first_day,
+        last_day,
+        ignore_appointment_id=ignore_appointment_id,
+        count_appointments=not include_booked,
+    )
+    return find_slots(
+        schedules,
+        rules_for(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
+
+
+def open_days(slots: list[Slot], first_day: date, last_day: date) -> dict[date, int]:
+    """Number of open start times per clinic-local day (0 for days without openings)."""
+    tz = clinic_tz()
+    counts = {first_day + timedelta(days=i): 0 for i in range((last_day - first_day).days + 1)}
+    seen: set[datetime] = set()
+    for slot in slots:
+        if slot.start in seen:
+            continue
+        seen.add(slot.start)
+        day = slot.start.astimezone(tz).date()
+        if day in counts:
+            counts[day] += 1
+    return counts

@@ -1,0 +1,69 @@
+"""Staff accounts and API tokens."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ApiToken, Role, User
+from .clock import now
+from .errors import ValidationFailed
+from .tokens import new_secret, sha256_hex
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def create_user(email: str, password: str, role: str) -> User:
+    email = email.strip().lower()
+    fields = {}
+    if role not in {r.value for r in Role}:
+        fields["role"] = f"Role must be one of: {', '.join(r.value for r in Role)}."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        fields["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if "@" not in email:
+        fields["email"] = "Please enter an email address."
+    elif db.session.scalar(select(User).where(func.lower(User.email) == email)):
+        fields["email"] = "A user with this email already exists."
+    if fields:
+        raise ValidationFailed(fields)
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password, method="scrypt"),
+        role=role,
+        active=True,
+        created_at=now(),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def issue_api_token(email: str, label: str = "") -> str:
+    """Returns the bearer token once; only its hash is kept."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise ValidationFailed({"email": "No such user."})
+    token = "sk_" + new_secret()
+    db.session.add(ApiToken(user_id=user.id, token_hash=sha256_hex(token), label=label, created_at=now()))
+    db.session.commit()
+    return token
+
+
+def user_for_api_token(token: str) -> User | None:
+    if not token:
+        return None
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == sha256_hex(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = now()
+    db.session.commit()
+    return row.user

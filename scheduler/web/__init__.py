@@ -1,0 +1,18 @@
+"""Blueprints: public booking pages, the patient's manage link, the JSON API."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from ..extensions import csrf
+    from .api import api
+    from .booking_pages import booking
+    from .manage_pages import manage
+    from .site import register_site
+
+    register_site(app)
+    app.register_blueprint(booking)
+    app.register_blueprint(manage)
+    csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
+    app.register_blueprint(api)

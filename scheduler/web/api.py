@@ -1,0 +1,219 @@
+"""JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
+from __future__ import annotations
+
+from datetime import time, timedelta
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..domain.patient_details import N_
+from ..extensions import db, limiter
+from ..domain.wall_time import to_instant_lenient
+from ..models import Appointment, Service
+from ..services import booking as booking_service
+from ..services.availability import bookable_providers, open_slots
+from ..services.clock import clinic_tz
+from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.staff import user_for_api_token
+from .openapi import openapi_document
+from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
+from .site import current_language
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def validation_error(fields: dict[str, str]):
+    return jsonify({"error": "validation_failed", "fields": {k: _(v) for k, v in fields.items()}}), 422
+
+
+@api.errorhandler(ValidationFailed)
+def _validation_failed(exc: ValidationFailed):
+    return validation_error(exc.fields)
+
+
+@api.errorhandler(SlotUnavailable)
+def _slot_unavailable(exc: SlotUnavailable):
+    return jsonify({"error": "slot_unavailable", "alternatives": [slot_json(s) for s in exc.alternatives]}), 409
+
+
+@api.errorhandler(ChangeNotAllowed)
+def _change_not_allowed(exc: ChangeNotAllowed):
+    return jsonify({"error": exc.reason, "message": _(exc.message)}), 409
+
+
+@api.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
+    return body
+
+
+@api.get("/health")
+def health():
+    return jsonify({"status": "ok"})
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@api.get("/services")
+def services():
+    rows = db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id))
+    return jsonify(
+        [
+            {"slug": s.slug, "name": s.name, "duration_minutes": s.duration_minutes, "online_bookable": s.online_bookable}
+            for s in rows
+        ]
+    )
+
+
+@api.get("/providers")
+def providers():
+    return jsonify([{"id": p.id, "name": p.name} for p in bookable_providers(online_only=True)])
+
+
+def _parse_date_param(name: str, fields: dict[str, str]):
+    raw = request.args.get(name)
+    if not raw:
+        fields[name] = N_("Required, as YYYY-MM-DD.")
+        return None
+    parsed = parse_day(raw, None)
+    if parsed is None:
+        fields[name] = N_("Use a date as YYYY-MM-DD.")
+    return parsed
+
+
+@api.get("/availability")
+def availability():
+    fields: dict[str, str] = {}
+    service = None
+    try:
+        service = booking_service.find_service(request.args.get("service"), online=True)
+    except ValidationFailed as exc:
+        fields.update(exc.fields)
+    providers = None
+    try:
+        provider_id = booking_service.parse_provider_id(request.args.get("provider"))
+        providers = booking_service.choose_providers(provider_id, online=True)
+    except ValidationFailed:
+        fields["provider"] = N_("Unknown provider.")
+    first = _parse_date_param("start", fields)
+    last = _parse_date_param("end", fields)
+    if first and last:
+        if last < first:
+            fields["end"] = N_("The end date must not be before the start date.")
+        elif (last - first).days + 1 > current_app.config["API_MAX_RANGE_DAYS"]:
+            fields["end"] = N_("Ask for at most 62 days at a time.")
+    if fields:
+        return validation_error(fields)
+    slots = open_slots(service, providers, first, last)
+    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s) for s in slots]})
+
+
+@api.post("/bookings")
+@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"])
+def create_booking():
+    body = json_body()
+    booked = booking_service.book(body, online=True, language=current_language())
+    return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
+
+
+def _booking_detail(appointment: Appointment, token: str) -> dict:
+    return {
+        **appointment_json(appointment, token),
+        "service": appointment.service.slug,
+        "provider_name": appointment.provider.name,
+        "can_change_online": booking_service.can_change_online(appointment),
+        "change_deadline": local_iso(booking_service.online_change_deadline(appointment)),
+    }
+
+
+@api.get("/bookings/<token>")
+@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+def get_booking(token: str):
+    appointment = booking_service.appointment_for_token(token)
+    return jsonify(_booking_detail(appointment, token))
+
+
+@api.post("/bookings/<token>/cancel")
+@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+def cancel_booking(token: str):
+    appointment = booking_service.appointment_for_token(token)
+    body = request.get_json(silent=True) or {}
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    if not isinstance(reason, str):
+        raise ValidationFailed({"reason": N_("Please enter text.")})
+    booking_service.cancel(appointment, reason=reason)
+    return jsonify(_booking_detail(appointment, token))
+
+
+@api.post("/bookings/<token>/reschedule")
+@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+def reschedule_booking(token: str):
+    appointment = booking_service.appointment_for_token(token)
+    booking_service.reschedule(appointment, json_body().get("start"))
+    return jsonify(_booking_detail(appointment, token))
+
+
+# --- staff API (bearer token) ---------------------------------------------------------
+
+
+def staff_token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _sep, token = header.partition(" ")
+        user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
+            response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
+            return response, 401
+        g.staff_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@api.get("/staff/appointments")
+@staff_token_required
+def staff_appointments():
+    """The day's appointments (clinic-local date), for the front desk's own tools."""
+    day = parse_day(request.args.get("date"), today_local())
+    if day is None:
+        return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
+    tz = clinic_tz()
+    start = to_instant_lenient(day, time(0), tz)
+    end = to_instant_lenient(day + timedelta(days=1), time(0), tz)
+    rows = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+        .order_by(Appointment.starts_at)
+    )
+    return jsonify(
+        {
+            "date": day.isoformat(),
+            "appointments": [
+                {
+                    "id": a.id,
+                    "status": a.status,
+                    "start": local_iso(a.starts_at),
+                    "end": local_iso(a.ends_at),
+                    "provider_id": a.provider_id,
+                    "service": a.service.slug,
+                    "patient_name": a.patient.full_name,
+                    "source": a.source,
+                }
+                for a in rows
+            ],
+        }
+    )
+

@@ -1,0 +1,144 @@
+"""Public booking pages: service -> provider -> day -> time -> details -> confirmation."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..domain.availability import one_per_start
+from ..extensions import db, limiter
+from ..models import Provider, Service
+from ..services import booking as booking_service
+from ..services.availability import bookable_providers, open_days, open_slots
+from ..services.errors import SlotUnavailable, ValidationFailed
+from .presenters import DayWindow, parse_day, today_local
+from .site import current_language
+
+booking = Blueprint("booking", __name__)
+
+ANY = "any"
+
+
+def _online_service(slug: str) -> Service:
+    service = db.session.scalar(
+        select(Service).where(Service.slug == slug, Service.active.is_(True), Service.online_bookable.is_(True))
+    )
+    if service is None:
+        abort(404)
+    return service
+
+
+def _providers_for(who: str) -> tuple[list[Provider], Provider | None]:
+    providers = bookable_providers(online_only=True)
+    if who == ANY:
+        return providers, None
+    chosen = [p for p in providers if str(p.id) == who]
+    if not chosen:
+        abort(404)
+    return chosen, chosen[0]
+
+
+def _slots_for_times(service: Service, providers: list[Provider], first, last, who: str):
+    slots = open_slots(service, providers, first, last)
+    return one_per_start(slots) if who == ANY else slots
+
+
+@booking.get("/")
+def services():
+    rows = db.session.scalars(
+        select(Service).where(Service.active.is_(True), Service.online_bookable.is_(True)).order_by(Service.id)
+    ).all()
+    return render_template("booking/services.html", services=rows)
+
+
+@booking.get("/book/<slug>")
+def providers(slug: str):
+    service = _online_service(slug)
+    return render_template(
+        "booking/providers.html", service=service, providers=bookable_providers(online_only=True)
+    )
+
+
+@booking.get("/book/<slug>/<who>")
+def days(slug: str, who: str):
+    service = _online_service(slug)
+    chosen, provider = _providers_for(who)
+    today = today_local()
+    first = parse_day(request.args.get("from"), today)
+    if first is None:
+        abort(400, _("That is not a valid date."))
+    window = DayWindow.starting(first, current_app.config["BOOKING_DAYS_SHOWN"], today)
+    counts = open_days(open_slots(service, chosen, window.first, window.last), window.first, window.last)
+    return render_template(
+        "booking/days.html", service=service, provider=provider, who=who, window=window, counts=counts
+    )
+
+
+@booking.get("/book/<slug>/<who>/<day>")
+def times(slug: str, who: str, day: str):
+    service = _online_service(slug)
+    chosen, provider = _providers_for(who)
+    parsed = parse_day(day, today_local())
+    if parsed is None:
+        abort(400, _("That is not a valid date."))
+    slots = _slots_for_times(service, chosen, parsed, parsed, who)
+    names = {p.id: p.name for p in chosen}
+    return render_template(
+        "booking/times.html", service=service, provider=provider, who=who, day=parsed, slots=slots, names=names
+    )
+
+
+def _details_page(service, who, provider, form, *, errors=None, conflict=None, status=200):
+    alternatives = conflict.alternatives if conflict else []
+    names = {p.id: p.name for p in bookable_providers(online_only=True)}
+    return (
+        render_template(
+            "booking/details.html",
+            service=service,
+            who=who,
+            provider=provider,
+            form=form,
+            errors=errors or {},
+            conflict=conflict is not None,
+            alternatives=alternatives,
+            names=names,
+        ),
+        status,
+    )
+
+
+@booking.route("/book/<slug>/<who>/details", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
+def details(slug: str, who: str):
+    service = _online_service(slug)
+    _chosen, provider = _providers_for(who)
+    if request.method == "GET":
+        start = request.args.get("start", "")
+        form = {"start": start}
+        try:
+            booking_service.parse_start(start)
+        except ValidationFailed as exc:
+            return _details_page(service, who, provider, form, errors=exc.fields, status=400)
+        return _details_page(service, who, provider, form)
+
+    form = request.form.to_dict()
+    data = {
+        "service": service.slug,
+        "provider_id": None if who == ANY else who,
+        "start": form.get("start"),
+        "patient": {
+            "first_name": form.get("first_name", ""),
+            "last_name": form.get("last_name", ""),
+            "phone": form.get("phone", ""),
+            "email": form.get("email", ""),
+            "sms_opt_in": form.get("sms_opt_in") == "yes",
+            "note": form.get("note", ""),
+        },
+    }
+    try:
+        booked = booking_service.book(data, online=True, language=current_language())
+    except ValidationFailed as exc:
+        return _details_page(service, who, provider, form, errors=exc.fields, status=422)
+    except SlotUnavailable as conflict:
+        return _details_page(service, who, provider, form, conflict=conflict, status=409)
+    return redirect(url_for("manage.booked", token=booked.manage_token), code=303)

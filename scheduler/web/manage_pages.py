@@ -1,0 +1,178 @@
+"""The patient's private link: see, cancel, move, add to calendar."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..extensions import limiter
+from ..integrations.ical import appointment_calendar
+from ..models import Appointment
+from ..services import booking as booking_service
+from ..services.availability import open_days, open_slots
+from ..services.clock import clinic_tz
+from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from .presenters import DayWindow, external_url, parse_day, today_local
+
+manage = Blueprint("manage", __name__, url_prefix="/appointments")
+
+
+@manage.before_request
+def private_page():
+    g.private_page = True  # no-store: these pages carry a patient's details
+
+
+@manage.url_value_preprocessor
+def load_appointment(endpoint, values):
+    token = (values or {}).get("token")
+    if token is None:
+        return
+    try:
+        g.appointment = booking_service.appointment_for_token(token)
+    except NotFound:
+        abort(404)
+
+
+def _appointment() -> Appointment:
+    return g.appointment
+
+
+def _render_manage(token: str, *, just_booked: bool = False, error: str | None = None, status: int = 200):
+    appointment = _appointment()
+    return (
+        render_template(
+            "manage/show.html",
+            appointment=appointment,
+            token=token,
+            just_booked=just_booked,
+            manage_url=external_url("manage.show", token=token),
+            can_change=booking_service.can_change_online(appointment),
+            deadline=booking_service.online_change_deadline(appointment),
+            error=error,
+        ),
+        status,
+    )
+
+
+manage_limit = limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+
+
+@manage.get("/<token>")
+@manage_limit
+def show(token: str):
+    return _render_manage(token)
+
+
+@manage.get("/<token>/booked")
+@manage_limit
+def booked(token: str):
+    return _render_manage(token, just_booked=True)
+
+
+@manage.get("/<token>/calendar.ics")
+@manage_limit
+def calendar(token: str):
+    body = appointment_calendar(_appointment(), manage_url=external_url("manage.show", token=token))
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="appointment.ics"'},
+    )
+
+
+@manage.post("/<token>/cancel")
+@manage_limit
+def cancel(token: str):
+    try:
+        booking_service.cancel(_appointment(), reason=request.form.get("reason", ""))
+    except ChangeNotAllowed as refused:
+        return _render_manage(token, error=_(refused.message), status=409)
+    except ValidationFailed as exc:
+        return _render_manage(token, error=_(next(iter(exc.fields.values()))), status=422)
+    flash(_("Your appointment is cancelled."), "success")
+    return redirect(url_for("manage.show", token=token), code=303)
+
+
+@manage.get("/<token>/reschedule")
+@manage_limit
+def reschedule_days(token: str):
+    appointment = _appointment()
+    if not booking_service.can_change_online(appointment):
+        return redirect(url_for("manage.show", token=token))
+    today = today_local()
+    first = parse_day(request.args.get("from"), today)
+    if first is None:
+        abort(400, _("That is not a valid date."))
+    window = DayWindow.starting(first, current_app.config["BOOKING_DAYS_SHOWN"], today)
+    slots = open_slots(
+        appointment.service, [appointment.provider], window.first, window.last,
+        ignore_appointment_id=appointment.id,
+    )
+    return render_template(
+        "manage/reschedule_days.html",
+        appointment=appointment,
+        token=token,
+        window=window,
+        counts=open_days(slots, window.first, window.last),
+    )
+
+
+def _times_page(token: str, day, *, error: str | None = None, alternatives=None, status: int = 200):
+    appointment = _appointment()
+    slots = open_slots(
+        appointment.service, [appointment.provider], day, day, ignore_appointment_id=appointment.id
+    )
+    slots = [s for s in slots if s.start != appointment.starts_at]
+    return (
+        render_template(
+            "manage/reschedule_times.html",
+            appointment=appointment,
+            token=token,
+            day=day,
+            slots=alternatives if alternatives is not None else slots,
+            error=error,
+        ),
+        status,
+    )
+
+
+@manage.get("/<token>/reschedule/<day>")
+@manage_limit
+def reschedule_times(token: str, day: str):
+    if not booking_service.can_change_online(_appointment()):
+        return redirect(url_for("manage.show", token=token))
+    parsed = parse_day(day, today_local())
+    if parsed is None:
+        abort(400, _("That is not a valid date."))
+    return _times_page(token, parsed)
+
+
+def _day_of(raw_start: str):
+    """The clinic-local day the patient was looking at, for re-showing its times."""
+    try:
+        return booking_service.parse_start(raw_start).astimezone(clinic_tz()).date()
+    except ValidationFailed:
+        return today_local()
+
+
+@manage.post("/<token>/reschedule")
+@manage_limit
+def reschedule(token: str):
+    appointment = _appointment()
+    raw_start = request.form.get("start", "")
+    try:
+        booking_service.reschedule(appointment, raw_start)
+    except ChangeNotAllowed as refused:
+        return _render_manage(token, error=_(refused.message), status=409)
+    except ValidationFailed as exc:
+        return _times_page(token, _day_of(raw_start), error=_(next(iter(exc.fields.values()))), status=422)
+    except SlotUnavailable as conflict:
+        return _times_page(
+            token,
+            _day_of(raw_start),
+            error=_("That time was just taken. These are the nearest open times:"),
+            alternatives=conflict.alternatives,
+            status=409,
+        )
+    flash(_("Your appointment has been moved."), "success")
+    return redirect(url_for("manage.show", token=token), code=303)
+

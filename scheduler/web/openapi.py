@@ -1,0 +1,232 @@
+"""The OpenAPI 3.1 description of the JSON API v1 (tests check responses against it)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "404": _json(_ref("Error"), "Unknown or expired link"),
+    "409": _json({"oneOf": [_ref("SlotUnavailable"), _ref("Error")]}, "Slot taken, or change not allowed"),
+    "422": _json(_ref("ValidationFailed"), "Invalid input, one message per field"),
+    "429": _json(_ref("Error"), "Rate limited"),
+}
+
+TOKEN_PARAM = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "The private manage token from the booking's manage_url",
+    "schema": {"type": "string"},
+}
+
+SCHEMAS = {
+    "Service": {
+        "type": "object",
+        "required": ["slug", "name", "duration_minutes", "online_bookable"],
+        "properties": {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "duration_minutes": {"type": "integer", "minimum": 1},
+            "online_bookable": {"type": "boolean"},
+        },
+    },
+    "Provider": {
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+    },
+    "Slot": {
+        "type": "object",
+        "required": ["start", "end", "provider_id"],
+        "properties": {"start": DATE_TIME, "end": DATE_TIME, "provider_id": {"type": "integer"}},
+    },
+    "Availability": {
+        "type": "object",
+        "required": ["timezone", "slots"],
+        "properties": {"timezone": {"type": "string"}, "slots": {"type": "array", "items": _ref("Slot")}},
+    },
+    "PatientInput": {
+        "type": "object",
+        "required": ["first_name", "last_name", "phone", "email"],
+        "properties": {
+            "first_name": {"type": "string", "maxLength": 60},
+            "last_name": {"type": "string", "maxLength": 60},
+            "phone": {"type": "string", "description": "A US mobile number; stored as E.164"},
+            "email": {"type": "string", "format": "email"},
+            "sms_opt_in": {"type": "boolean", "default": False},
+            "note": {"type": "string", "maxLength": 500},
+        },
+    },
+    "BookingRequest": {
+        "type": "object",
+        "required": ["service", "start", "patient"],
+        "properties": {
+            "service": {"type": "string", "description": "Service slug"},
+            "provider_id": {"type": ["integer", "null"], "description": "Omit or null for first available"},
+            "start": DATE_TIME,
+            "patient": _ref("PatientInput"),
+        },
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["id", "status", "start", "end", "provider_id", "manage_url", "ics_url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {
+                "type": "string",
+                "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"],
+            },
+            "start": DATE_TIME,
+            "end": DATE_TIME,
+            "provider_id": {"type": "integer"},
+            "manage_url": {"type": "string", "format": "uri"},
+            "ics_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "BookingDetail": {
+        "allOf": [
+            _ref("Booking"),
+            {
+                "type": "object",
+                "required": ["service", "provider_name", "can_change_online", "change_deadline"],
+                "properties": {
+                    "service": {"type": "string"},
+                    "provider_name": {"type": "string"},
+                    "can_change_online": {"type": "boolean"},
+                    "change_deadline": DATE_TIME,
+                },
+            },
+        ]
+    },
+    "RescheduleRequest": {"type": "object", "required": ["start"], "properties": {"start": DATE_TIME}},
+    "CancelRequest": {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 200}}},
+    "ValidationFailed": {
+        "type": "object",
+        "required": ["error", "fields"],
+        "properties": {
+            "error": {"const": "validation_failed"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "SlotUnavailable": {
+        "type": "object",
+        "required": ["error", "alternatives"],
+        "properties": {
+            "error": {"const": "slot_unavailable"},
+            "alternatives": {"type": "array", "items": _ref("Slot")},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    },
+}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Clinic scheduler API",
+            "version": "1.0.0",
+            "description": "Online booking of the clinic's services. Times carry their UTC offset; "
+            "dates are clinic-local.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/services": {
+                "get": {
+                    "operationId": "listServices",
+                    "responses": {"200": _json({"type": "array", "items": _ref("Service")}, "Services")},
+                }
+            },
+            "/providers": {
+                "get": {
+                    "operationId": "listProviders",
+                    "responses": {"200": _json({"type": "array", "items": _ref("Provider")}, "Providers")},
+                }
+            },
+            "/availability": {
+                "get": {
+                    "operationId": "getAvailability",
+                    "parameters": [
+                        {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "start", "in": "query", "required": True,
+                         "schema": {"type": "string", "format": "date"}},
+                        {"name": "end", "in": "query", "required": True,
+                         "description": "Inclusive; at most 62 days after start",
+                         "schema": {"type": "string", "format": "date"}},
+                        {"name": "provider", "in": "query", "required": False, "schema": {"type": "integer"}},
+                    ],
+                    "responses": {"200": _json(_ref("Availability"), "Open slots"), "422": ERRORS["422"]},
+                }
+            },
+            "/bookings": {
+                "post": {
+                    "operationId": "createBooking",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BookingRequest")}},
+                    },
+                    "responses": {
+                        "201": _json(_ref("Booking"), "Booked"),
+                        "409": _json(_ref("SlotUnavailable"), "The slot is taken"),
+                        "422": ERRORS["422"],
+                        "429": ERRORS["429"],
+                    },
+                }
+            },
+            "/bookings/{token}": {
+                "get": {
+                    "operationId": "getBooking",
+                    "parameters": [TOKEN_PARAM],
+                    "responses": {"200": _json(_ref("BookingDetail"), "The booking"), "404": ERRORS["404"]},
+                }
+            },
+            "/bookings/{token}/cancel": {
+                "post": {
+                    "operationId": "cancelBooking",
+                    "parameters": [TOKEN_PARAM],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("CancelRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("BookingDetail"), "Cancelled"),
+                        "404": ERRORS["404"],
+                        "409": _json(_ref("Error"), "Too close to the visit, or not open"),
+                        "422": ERRORS["422"],
+                    },
+                }
+            },
+            "/bookings/{token}/reschedule": {
+                "post": {
+                    "operationId": "rescheduleBooking",
+                    "parameters": [TOKEN_PARAM],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("RescheduleRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("BookingDetail"), "Moved"),
+                        "404": ERRORS["404"],
+                        "409": ERRORS["409"],
+                        "422": ERRORS["422"],
+                    },
+                }
+            },
+        },
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,69 @@
+"""Turning domain results into what pages and JSON show (clinic-local, ISO with offset)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app, url_for
+
+from ..domain.availability import Slot
+from ..models import Appointment
+from ..services.clock import clinic_tz, now
+
+
+def local_iso(instant: datetime) -> str:
+    return instant.astimezone(clinic_tz()).isoformat()
+
+
+def slot_json(slot: Slot) -> dict:
+    return {"start": local_iso(slot.start), "end": local_iso(slot.end), "provider_id": slot.provider_id}
+
+
+def today_local() -> date:
+    return now().astimezone(clinic_tz()).date()
+
+
+def parse_day(raw: str | None, default: date) -> date | None:
+    """A YYYY-MM-DD date, the default when absent, None when malformed."""
+    if raw in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    first: date
+    last: date
+    previous: date | None
+    next: date
+
+    @classmethod
+    def starting(cls, first: date, length: int, earliest: date) -> DayWindow:
+        first = max(first, earliest)
+        back = first - timedelta(days=length)
+        return cls(
+            first=first,
+            last=first + timedelta(days=length - 1),
+            previous=max(back, earliest) if first > earliest else None,
+            next=first + timedelta(days=length),
+        )
+
+
+def external_url(endpoint: str, **values) -> str:
+    """Links that leave the site (emails, texts, API answers) use the public base URL."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def appointment_json(appointment: Appointment, token: str) -> dict:
+    return {
+        "id": appointment.id,
+        "status": appointment.status,
+        "start": local_iso(appointment.starts_at),
+        "end": local_iso(appointment.ends_at),
+        "provider_id": appointment.provider_id,
+        "manage_url": external_url("manage.show", token=token),
+        "ics_url": external_url("manage.calendar", token=token),
+    }

@@ -1,0 +1,115 @@
+"""What every page shares: language, the clinic's numbers and disclaimer, headers, errors."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..clinic_info import load_disclaimer, phone_number
+from .presenters import local_iso
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    requested = request.args.get("lang")
+    if requested in languages:
+        session["lang"] = requested
+        return requested
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    return str(get_locale() or "en")
+
+
+def clinic_context() -> dict:
+    config = current_app.config
+    region = config["PHONE_REGION"]
+    return {
+        "clinic": {
+            "name": config["CLINIC_NAME"],
+            "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
+            "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
+            "email": config["CLINIC_EMAIL"],
+            "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], current_language()),
+        },
+        "language": current_language(),
+        "other_languages": [lang for lang in config["LANGUAGES"] if lang != current_language()],
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_response(status: int, code: str, message: str):
+    if wants_json():
+        return jsonify({"error": code, "message": message}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def parse_instant_filter(raw: str):
+    """For templates: the chosen start as an instant, or None if it does not parse."""
+    from ..services.booking import parse_start
+    from ..services.errors import ValidationFailed
+
+    try:
+        return parse_start(raw)
+    except ValidationFailed:
+        return None
+
+
+def register_site(app: Flask) -> None:
+    app.context_processor(clinic_context)
+    app.add_template_filter(parse_instant_filter, "parse_instant")
+    # Babel's locale-aware formatting, in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)
+    app.jinja_env.globals.update(
+        format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso
+    )
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Manage links carry a secret in the path: never send it on as a referrer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if getattr(g, "private_page", False):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _error_response(
+            400, "csrf_failed", _("This form has expired. Please go back, reload the page and try again.")
+        )
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return _error_response(404, "not_found", _("We could not find that page."))
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return _error_response(
+            429, "rate_limited", _("Too many requests. Please wait a minute, or call us.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _error_response(error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if current_app.testing:
+            raise error
+        current_app.logger.exception("unhandled error")
+        return _error_response(500, "internal_error", _("Something went wrong on our side. Please call us."))
