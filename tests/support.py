@@ -1,0 +1,130 @@
+"""Test helpers shared by the suite: databases, a live gunicorn server, factories."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# A fixed "now" for tests that do not run a live server: Monday 2026-11-30, 08:00 in Denver.
+FROZEN_NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+
+
+def require_or_skip(reason: str) -> None:
+    """Under CI=true a missing dependency is a failure, never a skip."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextmanager
+def temporary_pg_database():
+    """Creates an empty PostgreSQL database and drops it afterwards; yields its SQLAlchemy URL."""
+    name = f"sched_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(database_url: str) -> None:
+    """Builds the schema the way production does: Alembic revisions, not create_all."""
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+        capture_output=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real app under gunicorn on 127.0.0.1, configured only through its environment."""
+
+    def __init__(self, database_url: str, *, workers: int = 2, threads: int = 8, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "live-test-secret",
+            "RATELIMIT_ENABLED": "false",
+            "PUBLIC_BASE_URL": self.url,
+            **(extra_env or {}),
+        }
+        self.log = open(ROOT / "test-artifacts" / f"gunicorn-{self.port}.log", "w") if (ROOT / "test-artifacts").is_dir() else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "wsgi:app",
+                "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(workers), "--threads", str(threads),
+                "--worker-class", "gthread", "--timeout", "60",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("gunicorn exited during start-up")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        if hasattr(self.log, "close"):
+            self.log.close()
+
+
+def seed_demo_clinic(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
+    subprocess.run([sys.executable, "-m", "flask", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def next_weekday(start: date, weekday: int) -> date:
+    return start + timedelta(days=(weekday - start.weekday()) % 7)
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)
+
+
