@@ -1,0 +1,62 @@
+"""flask seed-demo / create-user / create-api-token."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from scheduler.extensions import db
+from scheduler.models import ApiToken, Appointment, Closure, Provider, Service, User, WorkingHours
+from scheduler.services.tokens import sha256_hex
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_seed_demo_is_idempotent(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "3 providers added" in first.output
+    counts = {m.__name__: _count(m) for m in (Provider, Service, Closure, Appointment, WorkingHours)}
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0 and "0 providers added" in second.output
+    assert {m.__name__: _count(m) for m in (Provider, Service, Closure, Appointment, WorkingHours)} == counts
+    assert counts["Provider"] == 3 and counts["WorkingHours"] == 3 * 5 * 2  # Mon-Fri with a lunch break
+    evaluation = db.session.scalar(select(Service).where(Service.slug == "initial-evaluation"))
+    therapy = db.session.scalar(select(Service).where(Service.slug == "therapy-session"))
+    assert (evaluation.duration_minutes, evaluation.online_bookable) == (60, True)
+    assert (therapy.duration_minutes, therapy.online_bookable) == (45, False)
+    assert counts["Closure"] >= 1 and counts["Appointment"] >= 1
+
+
+def test_create_user_reads_password_from_stdin_and_hashes_it(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "Desk@Example.com", "--role", "front_desk"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User))
+    assert user.email == "desk@example.com" and user.role == "front_desk"
+    assert user.password_hash.startswith("scrypt:")
+    assert check_password_hash(user.password_hash, "a long enough password")
+    again = runner.invoke(args=["create-user", "desk@example.com", "--role", "admin"], input="another password!\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = runner.invoke(args=["create-user", "x@example.com", "--role", "admin"], input="short\n")
+    assert short.exit_code == 1 and "at least 10" in short.output
+    bad_role = runner.invoke(args=["create-user", "y@example.com", "--role", "owner"], input="long password 123\n")
+    assert bad_role.exit_code != 0
+
+
+def test_create_api_token_prints_a_token_stored_hashed(app, client):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-user", "admin@example.com", "--role", "admin"], input="a long enough password\n")
+    result = runner.invoke(args=["create-api-token", "admin@example.com", "--label", "website"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    stored = db.session.scalar(select(ApiToken))
+    assert stored.token_hash == sha256_hex(token) and token not in stored.token_hash
+    response = client.get("/api/v1/staff/appointments?date=2026-12-01", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert client.get("/api/v1/staff/appointments").status_code == 401
+    missing = runner.invoke(args=["create-api-token", "nobody@example.com"])
+    assert missing.exit_code == 1

@@ -1,0 +1,67 @@
+"""Every public page shows the office and cell numbers and the scope-of-practice disclaimer."""
+from __future__ import annotations
+
+from flask import current_app
+
+from scheduler.clinic_info import load_disclaimer
+
+from .conftest import patient_payload
+
+NOT_HTML = ("/api/", "/static/")
+
+
+def _public_html_urls(app, token: str) -> list[str]:
+    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token}
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.rule.startswith(NOT_HTML) or rule.rule.endswith(".ics"):
+            continue
+        missing = set(rule.arguments) - values.keys()
+        assert not missing, f"add an example value for {missing} in {rule.rule}"
+        urls.append(rule.rule.replace("<", "{").replace(">", "}").format(**values))
+    return urls
+
+
+def _assert_chrome(html: str, url: str) -> None:
+    disclaimer = load_disclaimer(current_app.config["CLINIC_DISCLAIMER_FILE"], "en")
+    for needle in ("915-850-0900", "915-540-8444", 'href="tel:+19158500900"', 'href="tel:+19155408444"',
+                   disclaimer.heading, disclaimer.paragraphs[0][:80]):
+        assert needle in html, f"{needle!r} missing on {url}"
+
+
+def test_every_public_page_has_numbers_and_disclaimer(demo, client):
+    booked = client.post("/api/v1/bookings", json={
+        "service": "initial-evaluation", "provider_id": None, "start": "2026-12-01T13:00:00-07:00",
+        "patient": patient_payload(),
+    })
+    assert booked.status_code == 201, booked.get_json()
+    token = booked.get_json()["manage_url"].rsplit("/", 1)[1]
+    urls = _public_html_urls(demo, token) + [
+        "/book/initial-evaluation/any/details?start=2026-12-01T14:00:00-07:00",
+        "/book/initial-evaluation/any/details?start=nonsense",  # 400 page
+        "/no-such-page",                                          # 404 page
+        "/appointments/forged-token",                              # 404 page
+    ]
+    assert len(urls) >= 12
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code < 500, url
+        _assert_chrome(response.get_data(as_text=True), url)
+    # Error re-renders and conflicts carry them too.
+    conflict = client.post("/book/initial-evaluation/1/details", data={"start": "2026-12-01T13:00:00-07:00"})
+    assert conflict.status_code in (409, 422)
+    _assert_chrome(conflict.get_data(as_text=True), "POST details")
+
+
+def test_disclaimer_comes_from_the_content_file(demo, client, tmp_path):
+    custom = tmp_path / "disclaimer.en.txt"
+    custom.write_text("Our own heading\n\nA paragraph the clinic edited itself.\n", encoding="utf-8")
+    demo.config["CLINIC_DISCLAIMER_FILE"] = str(custom)
+    html = client.get("/").get_data(as_text=True)
+    assert "Our own heading" in html and "A paragraph the clinic edited itself." in html
+
+
+def test_numbers_come_from_configuration(demo, client):
+    demo.config["CLINIC_OFFICE_PHONE"] = "915-555-0100"
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="tel:+19155550100"' in html and "915-555-0100" in html
