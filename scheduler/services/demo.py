@@ -5,6 +5,7 @@ from datetime import date, time, timedelta
 
 from sqlalchemy import select
 
+from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import (
     Appointment,
@@ -22,20 +23,20 @@ from .clock import clinic_tz, now
 from .tokens import new_secret, sha256_hex
 
 PROVIDERS = [
-    ("Dr. Alex Jimenez, DC", "Chiropractor", "#1f6f8b"),
-    ("Maria Lopez, PT", "Physical therapist", "#7a4f9a"),
-    ("Daniel Reyes, PT", "Physical therapist", "#2e7d4f"),
+    ("Dr. Alex Jimenez, DC", N_("Chiropractor"), "#1f6f8b"),
+    ("Maria Lopez, PT", N_("Physical therapist"), "#7a4f9a"),
+    ("Daniel Reyes, PT", N_("Physical therapist"), "#2e7d4f"),
 ]
 # Monday to Friday, 08:00-12:00 and 13:00-17:00: the lunch hour is the break.
 WEEKLY_WINDOWS = [(time(8), time(12)), (time(13), time(17))]
 SERVICES = [
-    dict(slug="initial-evaluation", name="Initial evaluation", duration_minutes=60, buffer_minutes=15,
+    dict(slug="initial-evaluation", name=N_("Initial evaluation"), duration_minutes=60, buffer_minutes=15,
          online_bookable=True, min_notice_minutes=120, max_advance_days=60, slot_step_minutes=15,
          cancel_window_hours=24,
-         description="A first visit: history, examination and a plan of care."),
-    dict(slug="therapy-session", name="Therapy session", duration_minutes=45, buffer_minutes=0,
+         description=N_("A first visit: history, examination and a plan of care.")),
+    dict(slug="therapy-session", name=N_("Therapy session"), duration_minutes=45, buffer_minutes=0,
          online_bookable=False, min_notice_minutes=0, max_advance_days=120, slot_step_minutes=15,
-         cancel_window_hours=24, description="A treatment visit in a course of care."),
+         cancel_window_hours=24, description=N_("A treatment visit in a course of care.")),
 ]
 DEMO_PATIENTS = [
     ("Ana", "Garcia", "+19155550101", "ana.garcia@example.com"),
