@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
@@ -43,4 +44,9 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
 
     register_blueprints(app)
     register_cli(app)
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS", 0))
+    if hops:
+        # Behind nginx or a load balancer: trust that many X-Forwarded-* hops, so rate
+        # limits and logs see the patient's address rather than the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -21,7 +21,7 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # A fixed "now" for tests that do not run a live server: Monday 2026-11-30, 08:00 in Denver.
-FROZEN_NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+FROZEN_NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
 def require_or_skip(reason: str) -> None:

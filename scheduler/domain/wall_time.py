@@ -1,7 +1,7 @@
 """Clinic wall time <-> instants, refusing times that a DST change skips or repeats."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 
@@ -10,7 +10,7 @@ class WallTimeError(ValueError):
 
 
 def is_missing(local: datetime) -> bool:
-    round_trip = local.astimezone(timezone.utc).astimezone(local.tzinfo)
+    round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
     return round_trip.replace(tzinfo=None) != local.replace(tzinfo=None)
 
 
@@ -25,12 +25,12 @@ def to_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
         raise WallTimeError(f"{day} {at:%H:%M} does not exist in {tz.key} (clocks spring forward)")
     if is_ambiguous(local):
         raise WallTimeError(f"{day} {at:%H:%M} happens twice in {tz.key} (clocks fall back)")
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def to_instant_lenient(day: date, at: time, tz: ZoneInfo) -> datetime:
     """For window edges: a skipped time moves forward, a repeated one takes its first pass."""
-    return datetime.combine(day, at, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 def local_day(instant: datetime, tz: ZoneInfo) -> date:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timezone
+from datetime import UTC
 from urllib.parse import urlparse
 
 from flask import current_app
@@ -32,9 +32,9 @@ def appointment_event(appointment: Appointment, manage_url: str) -> Event:
     config = current_app.config
     event = Event()
     event.add("uid", appointment_uid(appointment))
-    event.add("dtstamp", appointment.updated_at.astimezone(timezone.utc))
-    event.add("dtstart", appointment.starts_at.astimezone(timezone.utc))
-    event.add("dtend", appointment.ends_at.astimezone(timezone.utc))
+    event.add("dtstamp", appointment.updated_at.astimezone(UTC))
+    event.add("dtstart", appointment.starts_at.astimezone(UTC))
+    event.add("dtend", appointment.ends_at.astimezone(UTC))
     event.add("sequence", appointment.ical_sequence)
     cancelled = appointment.status == AppointmentStatus.CANCELLED.value
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")

@@ -7,13 +7,13 @@ transaction begins IMMEDIATE so the check and the insert cannot interleave.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.availability import Slot, nearest
-from ..domain.patient_details import DetailsInvalid, N_, check_patient_details
+from ..domain.patient_details import N_, DetailsInvalid, check_patient_details
 from ..domain.wall_time import WallTimeError, to_instant
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Provider, Service
@@ -53,7 +53,7 @@ def parse_start(raw: object) -> datetime:
             raise ValidationFailed(
                 {"start": N_("That local time is skipped or repeated by a daylight-saving change.")}
             ) from None
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_provider_id(raw: object) -> int | None:

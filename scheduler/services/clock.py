@@ -1,7 +1,7 @@
 """The one place that reads the clock (tests set CLOCK to a callable)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -9,7 +9,7 @@ from flask import current_app
 
 def now() -> datetime:
     override = current_app.config.get("CLOCK")
-    return override() if override else datetime.now(timezone.utc)
+    return override() if override else datetime.now(UTC)
 
 
 def clinic_tz() -> ZoneInfo:

@@ -9,14 +9,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..domain.patient_details import N_
-from ..extensions import db, limiter
 from ..domain.wall_time import to_instant_lenient
+from ..extensions import db
 from ..models import Appointment, Service
 from ..services import booking as booking_service
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from ..services.staff import user_for_api_token
+from .limits import booking_limit, manage_limit
 from .openapi import openapi_document
 from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
 from .site import current_language
@@ -120,7 +121,7 @@ def availability():
 
 
 @api.post("/bookings")
-@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"])
+@booking_limit
 def create_booking():
     body = json_body()
     booked = booking_service.book(body, online=True, language=current_language())
@@ -138,14 +139,14 @@ def _booking_detail(appointment: Appointment, token: str) -> dict:
 
 
 @api.get("/bookings/<token>")
-@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+@manage_limit
 def get_booking(token: str):
     appointment = booking_service.appointment_for_token(token)
     return jsonify(_booking_detail(appointment, token))
 
 
 @api.post("/bookings/<token>/cancel")
-@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+@manage_limit
 def cancel_booking(token: str):
     appointment = booking_service.appointment_for_token(token)
     body = request.get_json(silent=True) or {}
@@ -157,7 +158,7 @@ def cancel_booking(token: str):
 
 
 @api.post("/bookings/<token>/reschedule")
-@limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
+@manage_limit
 def reschedule_booking(token: str):
     appointment = booking_service.appointment_for_token(token)
     booking_service.reschedule(appointment, json_body().get("start"))

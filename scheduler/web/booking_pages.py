@@ -6,11 +6,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..domain.availability import one_per_start
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import Provider, Service
 from ..services import booking as booking_service
 from ..services.availability import bookable_providers, open_days, open_slots
 from ..services.errors import SlotUnavailable, ValidationFailed
+from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
 from .site import current_language
 
@@ -108,7 +109,7 @@ def _details_page(service, who, provider, form, *, errors=None, conflict=None, s
 
 
 @booking.route("/book/<slug>/<who>/details", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
+@booking_limit
 def details(slug: str, who: str):
     service = _online_service(slug)
     _chosen, provider = _providers_for(who)

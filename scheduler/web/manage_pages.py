@@ -1,39 +1,38 @@
 """The patient's private link: see, cancel, move, add to calendar."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..extensions import limiter
 from ..integrations.ical import appointment_calendar
 from ..models import Appointment
 from ..services import booking as booking_service
 from ..services.availability import open_days, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from .limits import manage_limit
 from .presenters import DayWindow, external_url, parse_day, today_local
 
 manage = Blueprint("manage", __name__, url_prefix="/appointments")
 
 
-@manage.before_request
-def private_page():
-    g.private_page = True  # no-store: these pages carry a patient's details
-
-
-@manage.url_value_preprocessor
-def load_appointment(endpoint, values):
-    token = (values or {}).get("token")
-    if token is None:
-        return
-    try:
-        g.appointment = booking_service.appointment_for_token(token)
-    except NotFound:
-        abort(404)
+@manage.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"  # these pages carry a patient's details
+    return response
 
 
 def _appointment() -> Appointment:
-    return g.appointment
+    """The appointment of the link in the URL. Looked up inside the view, after the rate
+    limit has counted the request, so guessing links is limited too."""
+    cache = request.environ.setdefault("scheduler.appointment", {})
+    token = request.view_args["token"]
+    if token not in cache:
+        try:
+            cache[token] = booking_service.appointment_for_token(token)
+        except NotFound:
+            abort(404)
+    return cache[token]
 
 
 def _render_manage(token: str, *, just_booked: bool = False, error: str | None = None, status: int = 200):
@@ -53,7 +52,6 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
     )
 
 
-manage_limit = limiter.limit(lambda: current_app.config["MANAGE_RATE_LIMIT"])
 
 
 @manage.get("/<token>")

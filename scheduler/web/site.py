@@ -1,7 +1,7 @@
 """What every page shares: language, the clinic's numbers and disclaimer, headers, errors."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask import Flask, current_app, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -83,8 +83,6 @@ def register_site(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Manage links carry a secret in the path: never send it on as a referrer.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if getattr(g, "private_page", False):
-            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
