@@ -5,7 +5,9 @@ import hashlib
 import secrets
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+
+from .clock import now
 
 _MANAGE_SALT = "appointment-manage-link"
 
@@ -18,8 +20,15 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+class _ClockSigner(TimestampSigner):
+    """Timestamps from the application clock, so link expiry follows the same time as the rest."""
+
+    def get_timestamp(self) -> int:
+        return int(now().timestamp())
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_MANAGE_SALT)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_MANAGE_SALT, signer=_ClockSigner)
 
 
 def manage_token_for(secret: str) -> str:
