@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request, session
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_time, get_locale, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -75,6 +75,12 @@ def register_site(app: Flask) -> None:
     app.jinja_env.globals.update(
         format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso
     )
+
+    @app.teardown_request
+    def forget_language(error=None):
+        # Flask-Babel caches the locale on `g`; when requests share an app context (tests, CLI)
+        # the next request must choose its own language again.
+        refresh()
 
     @app.after_request
     def security_headers(response):
