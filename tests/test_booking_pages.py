@@ -188,3 +188,21 @@ def test_security_headers(app, client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "<script" not in response.get_data(as_text=True)
+
+
+def test_first_available_offers_the_least_busy_provider_and_books_them(app, client):
+    busy = make_provider("Busy")
+    free = make_provider("Free")
+    make_service()
+    client.post(f"/book/evaluation/{busy.id}/details", data={"start": "2026-12-01T13:00:00-07:00", **DETAILS})
+    html = client.get("/book/evaluation/any/2026-12-01").get_data(as_text=True)
+    link = re.search(r'href="(/book/evaluation/any/details\?start=2026-12-01T09:00:00-07:00[^"]*)"', html).group(1)
+    assert f"prefer={free.id}" in link
+    details = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert "· Free" in details and f'name="prefer" value="{free.id}"' in details
+    response = client.post("/book/evaluation/any/details", data={
+        "start": "2026-12-01T09:00:00-07:00", "prefer": str(free.id), **{**DETAILS, "first_name": "Luis"}})
+    assert response.status_code == 303
+    booked = db.session.scalar(select(Appointment).where(Appointment.starts_at == datetime.fromisoformat(
+        "2026-12-01T09:00:00-07:00")))
+    assert booked.provider_id == free.id

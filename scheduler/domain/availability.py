@@ -144,11 +144,20 @@ def _slots_in_window(
         start += rules.step
 
 
-def one_per_start(slots: Iterable[Slot]) -> list[Slot]:
-    """For "first available": one slot per start time, the first provider listed wins."""
+def one_per_start(slots: Iterable[Slot], preference: Sequence[int] = ()) -> list[Slot]:
+    """For "first available": one slot per start time.
+
+    Where several providers are free at the same time, the one earliest in `preference`
+    wins (the services layer passes the least busy first, to spread the work); providers
+    not named there come after, by id.
+    """
+    rank = {provider_id: i for i, provider_id in enumerate(preference)}
     chosen: dict[datetime, Slot] = {}
     for slot in slots:
-        chosen.setdefault(slot.start, slot)
+        current = chosen.get(slot.start)
+        key = (rank.get(slot.provider_id, len(rank)), slot.provider_id)
+        if current is None or key < (rank.get(current.provider_id, len(rank)), current.provider_id):
+            chosen[slot.start] = slot
     return sorted(chosen.values())
 
 

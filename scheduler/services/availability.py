@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..domain.availability import (
     BookingRules,
@@ -141,3 +141,21 @@ def open_days(slots: list[Slot], first_day: date, last_day: date) -> dict[date, 
         if day in counts:
             counts[day] += 1
     return counts
+
+
+def least_busy_first(providers: list[Provider], first_day: date, last_day: date) -> list[int]:
+    """Provider ids ordered by how many visits they already have in the range, fewest first."""
+    span = _range_instants(first_day, last_day, clinic_tz())
+    counts = dict(
+        db.session.execute(
+            select(Appointment.provider_id, func.count(Appointment.id))
+            .where(
+                Appointment.provider_id.in_([p.id for p in providers]),
+                Appointment.status != AppointmentStatus.CANCELLED.value,
+                Appointment.starts_at < span.end,
+                Appointment.blocks_until > span.start,
+            )
+            .group_by(Appointment.provider_id)
+        ).all()
+    )
+    return sorted((p.id for p in providers), key=lambda pid: (counts.get(pid, 0), pid))

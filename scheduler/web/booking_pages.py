@@ -9,7 +9,7 @@ from ..domain.availability import one_per_start
 from ..extensions import db
 from ..models import Provider, Service
 from ..services import booking as booking_service
-from ..services.availability import bookable_providers, open_days, open_slots
+from ..services.availability import bookable_providers, least_busy_first, open_days, open_slots
 from ..services.errors import SlotUnavailable, ValidationFailed
 from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
@@ -41,7 +41,9 @@ def _providers_for(who: str) -> tuple[list[Provider], Provider | None]:
 
 def _slots_for_times(service: Service, providers: list[Provider], first, last, who: str):
     slots = open_slots(service, providers, first, last)
-    return one_per_start(slots) if who == ANY else slots
+    if who != ANY:
+        return slots
+    return one_per_start(slots, preference=least_busy_first(providers, first, last))
 
 
 @booking.get("/")
@@ -115,7 +117,7 @@ def details(slug: str, who: str):
     _chosen, provider = _providers_for(who)
     if request.method == "GET":
         start = request.args.get("start", "")
-        form = {"start": start}
+        form = {"start": start, "prefer": request.args.get("prefer", "")}
         try:
             booking_service.parse_start(start)
         except ValidationFailed as exc:
@@ -126,6 +128,7 @@ def details(slug: str, who: str):
     data = {
         "service": service.slug,
         "provider_id": None if who == ANY else who,
+        "preferred_provider_id": form.get("prefer") if who == ANY else None,
         "start": form.get("start"),
         "patient": {
             "first_name": form.get("first_name", ""),
