@@ -44,23 +44,26 @@ def parse_start(raw: object) -> datetime:
         raise ValidationFailed({"start": N_("Please choose a time.")})
     try:
         parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:00-12:00 is past datetime.max
         raise ValidationFailed({"start": N_("That is not a valid date and time.")}) from None
-    if parsed.tzinfo is None:
-        try:
-            return to_instant(parsed.date(), parsed.time(), clinic_tz())
-        except WallTimeError:
-            raise ValidationFailed(
-                {"start": N_("That local time is skipped or repeated by a daylight-saving change.")}
-            ) from None
-    return parsed.astimezone(UTC)
+    try:
+        return to_instant(parsed.date(), parsed.time(), clinic_tz())
+    except WallTimeError:
+        raise ValidationFailed(
+            {"start": N_("That local time is skipped or repeated by a daylight-saving change.")}
+        ) from None
+    except OverflowError:
+        raise ValidationFailed({"start": N_("That is not a valid date and time.")}) from None
 
 
 def parse_provider_id(raw: object) -> int | None:
     """None means "first available"."""
     if raw in (None, "", "any"):
         return None
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        # int() would quietly turn true into provider 1 and 1.5 into provider 1
         raise ValidationFailed({"provider_id": N_("Unknown provider.")})
     try:
         return int(raw)  # type: ignore[arg-type]
@@ -174,7 +177,9 @@ def book(
     if "provider_id" not in fields:
         providers = _collect(fields, choose_providers, provider_id, online=online)
     start = _collect(fields, parse_start, data.get("start"))
-    details = _collect(fields, check_patient_details, data.get("patient") or {})
+    patient = data.get("patient")
+    # Anything but an object counts as no details at all: every field gets its message.
+    details = _collect(fields, check_patient_details, patient if isinstance(patient, dict) else {})
     if service is not None and start is not None:
         _collect(fields, check_timing, service, start)
     if fields:
@@ -182,6 +187,9 @@ def book(
 
     try:
         candidates = _candidates(service, providers, start)
+        preferred = data.get("preferred_provider_id")
+        # "First available" books whoever the patient was shown, if they are still free.
+        candidates.sort(key=lambda slot: str(slot.provider_id) != str(preferred))
         patient = find_or_create_patient(details, language)
         moment = now()
         secret = new_secret()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
+STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
 
 def _ref(name: str) -> dict:
@@ -16,7 +17,9 @@ def _json(schema: dict, description: str) -> dict:
 
 ERRORS = {
     "404": _json(_ref("Error"), "Unknown or expired link"),
-    "409": _json({"oneOf": [_ref("SlotUnavailable"), _ref("Error")]}, "Slot taken, or change not allowed"),
+    "409": _json(
+        {"oneOf": [_ref("SlotUnavailable"), _ref("ChangeNotAllowed")]}, "Slot taken, or change not allowed"
+    ),
     "422": _json(_ref("ValidationFailed"), "Invalid input, one message per field"),
     "429": _json(_ref("Error"), "Rate limited"),
 }
@@ -82,10 +85,7 @@ SCHEMAS = {
         "required": ["id", "status", "start", "end", "provider_id", "manage_url", "ics_url"],
         "properties": {
             "id": {"type": "integer"},
-            "status": {
-                "type": "string",
-                "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"],
-            },
+            "status": STATUS,
             "start": DATE_TIME,
             "end": DATE_TIME,
             "provider_id": {"type": "integer"},
@@ -124,6 +124,41 @@ SCHEMAS = {
         "properties": {
             "error": {"const": "slot_unavailable"},
             "alternatives": {"type": "array", "items": _ref("Slot")},
+        },
+    },
+    "ChangeNotAllowed": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {
+                "type": "string",
+                "enum": ["inside_window", "not_open"],
+                "description": "inside_window: too close to the visit to change online; "
+                "not_open: cancelled or already past",
+            },
+            "message": {"type": "string"},
+        },
+    },
+    "StaffAppointment": {
+        "type": "object",
+        "required": ["id", "status", "start", "end", "provider_id", "service", "patient_name", "source"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": STATUS,
+            "start": DATE_TIME,
+            "end": DATE_TIME,
+            "provider_id": {"type": "integer"},
+            "service": {"type": "string", "description": "Service slug"},
+            "patient_name": {"type": "string"},
+            "source": {"type": "string", "enum": ["online", "desk", "sms", "api"]},
+        },
+    },
+    "StaffDay": {
+        "type": "object",
+        "required": ["date", "appointments"],
+        "properties": {
+            "date": {"type": "string", "format": "date", "description": "Clinic-local date"},
+            "appointments": {"type": "array", "items": _ref("StaffAppointment")},
         },
     },
     "Error": {
@@ -192,7 +227,11 @@ def openapi_document() -> dict:
                 "get": {
                     "operationId": "getBooking",
                     "parameters": [TOKEN_PARAM],
-                    "responses": {"200": _json(_ref("BookingDetail"), "The booking"), "404": ERRORS["404"]},
+                    "responses": {
+                        "200": _json(_ref("BookingDetail"), "The booking"),
+                        "404": ERRORS["404"],
+                        "429": ERRORS["429"],
+                    },
                 }
             },
             "/bookings/{token}/cancel": {
@@ -206,8 +245,9 @@ def openapi_document() -> dict:
                     "responses": {
                         "200": _json(_ref("BookingDetail"), "Cancelled"),
                         "404": ERRORS["404"],
-                        "409": _json(_ref("Error"), "Too close to the visit, or not open"),
+                        "409": _json(_ref("ChangeNotAllowed"), "Too close to the visit, or not open"),
                         "422": ERRORS["422"],
+                        "429": ERRORS["429"],
                     },
                 }
             },
@@ -224,9 +264,36 @@ def openapi_document() -> dict:
                         "404": ERRORS["404"],
                         "409": ERRORS["409"],
                         "422": ERRORS["422"],
+                        "429": ERRORS["429"],
+                    },
+                }
+            },
+            "/staff/appointments": {
+                "get": {
+                    "operationId": "listStaffAppointments",
+                    "summary": "The day's appointments, for the clinic's own tools",
+                    "security": [{"staffToken": []}],
+                    "parameters": [
+                        {"name": "date", "in": "query", "required": False,
+                         "description": "Clinic-local date; today when absent",
+                         "schema": {"type": "string", "format": "date"}},
+                    ],
+                    "responses": {
+                        "200": _json(_ref("StaffDay"), "Appointments starting that day, in time order"),
+                        "401": _json(_ref("Error"), "Missing, unknown or revoked bearer token"),
+                        "422": ERRORS["422"],
                     },
                 }
             },
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "staffToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A staff API token (flask create-api-token EMAIL); sent as Authorization: Bearer",
+                }
+            },
+        },
     }

@@ -1,6 +1,7 @@
 """Turning domain results into what pages and JSON show (clinic-local, ISO with offset)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -23,14 +24,27 @@ def today_local() -> date:
     return now().astimezone(clinic_tz()).date()
 
 
+# Dates outside these years are refused like malformed ones: nothing is bookable there, and
+# date arithmetic near date.min / date.max would overflow.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def parse_day(raw: str | None, default: date) -> date | None:
-    """A YYYY-MM-DD date, the default when absent, None when malformed."""
+    """A YYYY-MM-DD date, the default when absent, None when malformed or out of range.
+
+    Only the extended calendar form: date.fromisoformat alone would also take 20261201 and
+    2026-W49-2."""
     if raw in (None, ""):
         return default
-    try:
-        return date.fromisoformat(raw)
-    except (TypeError, ValueError):
+    if not isinstance(raw, str) or not _ISO_DAY.fullmatch(raw):
         return None
+    try:
+        parsed = date.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if EARLIEST_DAY <= parsed <= LATEST_DAY else None
 
 
 @dataclass(frozen=True)
