@@ -1,0 +1,1 @@
+"""Load benchmarks of the scheduler on PostgreSQL behind gunicorn: `python -m benchmarks.run`."""

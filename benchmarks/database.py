@@ -1,0 +1,55 @@
+"""A throw-away PostgreSQL database, built the way production builds it (Alembic, seed-demo)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _libpq_url(url: str) -> str:
+    """psycopg wants postgresql://; SQLAlchemy spellings are accepted too."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def sqlalchemy_url(server_url: str, name: str) -> str:
+    base = _libpq_url(server_url).split("?", 1)[0].rsplit("/", 1)[0]
+    return base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+
+
+@contextmanager
+def temporary_database(server_url: str) -> Iterator[str]:
+    """Creates an empty database on the server, yields its SQLAlchemy URL, always drops it."""
+    name = f"sched_bench_{uuid.uuid4().hex[:10]}"
+    admin = _libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sqlalchemy_url(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flask_command(database_url: str, *args: str) -> str:
+    """Runs `flask --app wsgi <args>` against the database; returns its output."""
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def server_version(server_url: str) -> str:
+    with psycopg.connect(_libpq_url(server_url), autocommit=True) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]

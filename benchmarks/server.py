@@ -1,0 +1,100 @@
+"""The app under gunicorn, configured only through its environment, as in production."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from .database import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, database_url: str, *, workers: int, threads: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.threads = threads
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "benchmark-secret-not-for-production",
+            "RATELIMIT_ENABLED": "false",
+            "PUBLIC_BASE_URL": self.url,
+        }
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-bench-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "wsgi:app",
+                "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(workers), "--threads", str(threads),
+                "--worker-class", "gthread", "--timeout", "60",
+                "--backlog", "2048",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited during start-up:\n{self.log_tail()}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok and len(self.worker_pids()) >= self.workers:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not become ready:\n{self.log_tail()}")
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def peak_rss_kib(self) -> dict[str, int]:
+        """VmHWM (peak resident set) of the master and each worker, from /proc."""
+        peaks: dict[str, int] = {}
+        for label, pid in [("master", self.process.pid)] + [(f"worker {p}", p) for p in self.worker_pids()]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[label] = int(line.split()[1])
+            except OSError:
+                continue
+        return peaks
+
+    def log_tail(self, lines: int = 30) -> str:
+        self.log.flush()
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def remove_log(self) -> None:
+        Path(self.log.name).unlink(missing_ok=True)

@@ -1,0 +1,52 @@
+"""The benchmark command works end to end at a tiny size (the full run is too slow for the suite)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from .support import PG_ADMIN_URL, ROOT, postgres_available, require_or_skip
+
+
+@pytest.mark.postgres
+def test_benchmark_command_seeds_measures_and_cleans_up(tmp_path):
+    if not postgres_available():
+        require_or_skip("PostgreSQL at 127.0.0.1:5432")
+    figures_path = tmp_path / "figures.json"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.run", "--database-url", PG_ADMIN_URL,
+            "--appointments", "150", "--providers", "4", "--clients", "4", "--duration", "0.5",
+            "--latency-requests", "3", "--warmup", "1", "--json", str(figures_path),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(figures_path.read_text())
+
+    assert figures["data"]["appointments_seeded"] == 150
+    assert figures["data"]["providers"] == 4
+    assert 0 < figures["data"]["appointments_in_6_week_window"] <= figures["data"]["appointments"]
+
+    latency = figures["latency"]
+    assert latency["availability"]["n"] == latency["health"]["n"] == 3
+    assert latency["availability_slots_returned"] > 0
+    assert 0 < latency["health"]["p50_ms"] <= latency["health"]["max_ms"]
+
+    booking = figures["throughput"]["booking"]
+    health = figures["throughput"]["health"]
+    assert booking["statuses"].get("201", 0) > 0, booking
+    assert set(booking["statuses"]) <= {"201", "409"}, booking  # distinct open slots: no errors
+    assert set(health["statuses"]) == {"200"}, health
+    assert booking["successes_per_second"] > 0 and health["successes_per_second"] > 0
+    assert figures["peak_rss_kib"], "peak RSS of the gunicorn processes is reported"
+
+    assert "availability 6 weeks, all providers" in done.stdout
+    assert "POST /api/v1/bookings" in done.stdout
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (figures["database"],)).fetchone()
+    assert left is None, "the benchmark drops its database"
