@@ -14,6 +14,8 @@ from scheduler.domain.wall_time import (
     local_day,
     to_instant,
     to_instant_lenient,
+    window_closing,
+    window_opening,
 )
 
 DENVER = ZoneInfo("America/Denver")
@@ -127,3 +129,41 @@ def test_local_day_near_midnight():
     # 05:30 UTC on Dec 1 is still Nov 30 in El Paso.
     assert local_day(utc(2026, 12, 1, 5, 30), DENVER) == date(2026, 11, 30)
     assert local_day(utc(2026, 12, 1, 7, 0), DENVER) == date(2026, 12, 1)
+
+
+# Window edges: a working window keeps only the wall times inside [opening, closing).
+
+
+def test_a_skipped_edge_is_the_moment_the_clocks_jump():
+    jump = utc(2027, 3, 14, 9, 0)  # 02:00 MST == 03:00 MDT
+    for at in (time(2, 0), time(2, 30), time(2, 59, 59)):
+        assert window_opening(SPRING_FORWARD, at, DENVER) == jump
+        assert window_closing(SPRING_FORWARD, at, DENVER) == jump
+
+
+def test_a_repeated_edge_opens_on_the_second_pass_and_closes_on_the_first():
+    assert window_opening(FALL_BACK, time(1, 30), DENVER) == utc(2026, 11, 1, 8, 30)  # 01:30 MST
+    assert window_closing(FALL_BACK, time(1, 30), DENVER) == utc(2026, 11, 1, 7, 30)  # 01:30 MDT
+
+
+@pytest.mark.parametrize("day", [date(2026, 10, 31), FALL_BACK, SPRING_FORWARD, date(2027, 3, 15)])
+def test_window_edges_keep_only_wall_times_inside_the_window(day):
+    """Brute force over 30-minute marks: every minute in [opening, closing) reads a wall time
+    of that day inside [start, end), and every ordinary edge is exact."""
+    marks = [time(h, m) for h in range(5) for m in (0, 30)] + [time(9, 0), time(17, 30)]
+    for start in marks:
+        for end in marks:
+            if end <= start:
+                continue
+            opening = window_opening(day, start, DENVER)
+            closing = window_closing(day, end, DENVER)
+            instant = opening
+            while instant < closing:
+                local = instant.astimezone(DENVER)
+                assert local.date() == day and start <= local.time() < end, (start, end, local)
+                instant += timedelta(minutes=1)
+            for at, edge in ((start, opening), (end, closing)):
+                try:
+                    assert edge == to_instant(day, at, DENVER)
+                except WallTimeError:
+                    pass

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .intervals import BusyIndex, Interval
-from .wall_time import to_instant_lenient
+from .wall_time import window_closing, window_opening
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,11 @@ def working_intervals(
     intervals = []
     for window in schedule.windows:
         if window.applies_on(day):
-            start = to_instant_lenient(day, window.start, tz)
-            end = to_instant_lenient(day, window.end, tz)
+            # On a changeover night the edges are chosen so the window keeps only wall
+            # times inside [start, end); a window made only of skipped or repeated times
+            # comes out empty.
+            start = window_opening(day, window.start, tz)
+            end = window_closing(day, window.end, tz)
             if end > start:
                 intervals.append(Interval(start, end))
     return sorted(intervals)
@@ -115,11 +118,15 @@ def find_slots(
     earliest = now + rules.min_notice
     latest = now + rules.max_advance
     slots: list[Slot] = []
+    seen: set[tuple[int, datetime]] = set()  # overlapping windows of one provider offer a start once
     for schedule in schedules:
         busy = BusyIndex(schedule.busy)
         for day in days_between(first_day, last_day):
             for window in working_intervals(schedule, day, tz, closures):
-                slots.extend(_slots_in_window(window, schedule.provider_id, rules, busy, earliest, latest))
+                for slot in _slots_in_window(window, schedule.provider_id, rules, busy, earliest, latest):
+                    if (slot.provider_id, slot.start) not in seen:
+                        seen.add((slot.provider_id, slot.start))
+                        slots.append(slot)
     slots.sort()
     return slots
 

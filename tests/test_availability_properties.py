@@ -1,0 +1,264 @@
+"""Property-based checks of find_slots over random schedules, bookings, closures and rules.
+
+Ranges are drawn around both America/Denver daylight-saving changes (Sunday 2026-11-01 and
+Sunday 2027-03-14) and working windows are often drawn across the small hours, so window
+edges that a change skips or repeats are exercised too.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.domain.availability import (
+    BookingRules,
+    Closures,
+    ProviderSchedule,
+    Slot,
+    WeeklyWindow,
+    find_slots,
+)
+from scheduler.domain.intervals import Interval
+from scheduler.domain.wall_time import WallTimeError, to_instant
+
+DENVER = ZoneInfo("America/Denver")
+DST_DAYS = (date(2026, 11, 1), date(2027, 3, 14))
+# Starts of the drawn ranges: the week of each change, and an ordinary week.
+ANCHORS = (date(2026, 10, 27), date(2027, 3, 9), date(2026, 11, 24))
+MINUTE = timedelta(minutes=1)
+
+SETTINGS = settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def clock(mark: int) -> time:
+    return time(mark // 60, mark % 60)
+
+
+# ---------------------------------------------------------------- strategies
+
+# Window edges on 5-minute marks; half the draws land between 00:30 and 03:30 where
+# the changes happen.
+edge_marks = st.one_of(st.integers(0, 287).map(lambda m: m * 5), st.integers(6, 42).map(lambda m: m * 5))
+
+
+@st.composite
+def weekday_windows(draw, weekday: int, first_day: date, last_day: date) -> list[WeeklyWindow]:
+    """1-3 windows with breaks between them, sometimes an extra overlapping one, sometimes dated."""
+    count = draw(st.integers(1, 3))
+    marks = sorted(draw(st.sets(edge_marks, min_size=2 * count, max_size=2 * count)))
+    pairs = [(marks[i], marks[i + 1]) for i in range(0, len(marks), 2)]
+    if draw(st.integers(0, 9)) == 0:  # a second row that overlaps the first one
+        start, end = pairs[0]
+        pairs.append((start + (end - start) // 2 if end - start >= 10 else start, min(end + 60, 1435)))
+    windows = []
+    for start, end in pairs:
+        if end <= start:
+            continue
+        valid_from = valid_to = None
+        if draw(st.integers(0, 5)) == 0:
+            valid_from = first_day + timedelta(days=draw(st.integers(-3, 8)))
+        if draw(st.integers(0, 5)) == 0:
+            valid_to = first_day + timedelta(days=draw(st.integers(-3, 8)))
+        windows.append(WeeklyWindow(weekday, clock(start), clock(end), valid_from, valid_to))
+    return windows
+
+
+@st.composite
+def scenarios(draw):
+    first_day = draw(st.sampled_from(ANCHORS)) + timedelta(days=draw(st.integers(0, 6)))
+    last_day = first_day + timedelta(days=draw(st.integers(0, 8)))
+    span_start = datetime.combine(first_day, time(0), tzinfo=UTC) - timedelta(hours=12)
+    span_minutes = ((last_day - first_day).days + 2) * 24 * 60
+
+    provider_ids = draw(st.lists(st.integers(1, 99), min_size=1, max_size=3, unique=True))
+    schedules = []
+    for provider_id in provider_ids:
+        windows: list[WeeklyWindow] = []
+        for weekday in range(7):
+            if draw(st.integers(0, 4)) > 0:  # most weekdays are working days
+                windows.extend(draw(weekday_windows(weekday, first_day, last_day)))
+        busy = []
+        for _ in range(draw(st.integers(0, 8))):
+            start = span_start + minutes(draw(st.integers(0, span_minutes)))
+            if draw(st.integers(0, 5)) == 0:  # time off: hours to days
+                length = minutes(draw(st.integers(60, 3 * 24 * 60)))
+            else:  # an appointment's block: duration + buffer
+                length = minutes(draw(st.integers(1, 180)))
+            busy.append(Interval(start, start + length))
+        schedules.append(ProviderSchedule(provider_id, tuple(windows), tuple(busy)))
+
+    closure_ranges = []
+    for _ in range(draw(st.integers(0, 2))):
+        first = first_day + timedelta(days=draw(st.integers(-2, 9)))
+        closure_ranges.append((first, first + timedelta(days=draw(st.integers(0, 3)))))
+
+    rules = BookingRules(
+        duration=minutes(draw(st.integers(1, 36)) * 5),
+        buffer=minutes(draw(st.integers(0, 45))),
+        step=minutes(draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60]))),
+        min_notice=minutes(draw(st.one_of(st.just(0), st.integers(0, 3 * 24 * 60)))),
+        max_advance=minutes(draw(st.one_of(st.just(60 * 24 * 60), st.integers(0, 12 * 24 * 60)))),
+    )
+    now = span_start - timedelta(days=2) + timedelta(
+        seconds=draw(st.integers(0, (span_minutes + 3 * 24 * 60) * 60)),
+        microseconds=draw(st.integers(0, 999_999)),
+    )
+    if draw(st.booleans()):
+        now = now.astimezone(DENVER)  # an aware local `now` is the same instant
+    return schedules, rules, now, first_day, last_day, Closures(tuple(closure_ranges))
+
+
+def run(scenario) -> list[Slot]:
+    schedules, rules, now, first_day, last_day, closures = scenario
+    return find_slots(schedules, rules, tz=DENVER, now=now, first_day=first_day, last_day=last_day, closures=closures)
+
+
+# ------------------------------------------------------------------- oracles
+
+
+def regular_instant(day: date, at: time) -> datetime | None:
+    """The instant of a wall time that happens exactly once that day, else None."""
+    try:
+        return to_instant(day, at, DENVER)
+    except WallTimeError:
+        return None
+
+
+def local_minutes_inside(slot: Slot, window: WeeklyWindow, day: date) -> bool:
+    """Every instant of the slot shows a wall time of `day` inside [window.start, window.end)."""
+    if day in DST_DAYS:
+        # Wall time is not monotonic on these days: look at every minute (starts, durations
+        # and the changes are whole minutes, so this is exact).
+        instant = slot.start
+        while instant < slot.end:
+            local = instant.astimezone(DENVER)
+            if local.date() != day or not window.start <= local.time() < window.end:
+                return False
+            instant += MINUTE
+        return True
+    start = slot.start.astimezone(DENVER)
+    end = slot.end.astimezone(DENVER)
+    return start.date() == day == end.date() and window.start <= start.time() and end.time() <= window.end
+
+
+def expected_starts(schedule: ProviderSchedule, day: date, rules: BookingRules, now: datetime) -> set[datetime]:
+    """Brute force for one provider and day, over windows whose edges are ordinary wall times."""
+    starts = set()
+    for window in schedule.windows:
+        if not window.applies_on(day):
+            continue
+        opening, closing = regular_instant(day, window.start), regular_instant(day, window.end)
+        if opening is None or closing is None:
+            continue
+        start = opening
+        while start + rules.duration <= closing:
+            block_end = start + rules.duration + rules.buffer
+            free = not any(start < busy.end and busy.start < block_end for busy in schedule.busy)
+            if free and now + rules.min_notice <= start <= now + rules.max_advance:
+                starts.add(start)
+            start += rules.step
+    return starts
+
+
+def has_irregular_window(schedule: ProviderSchedule, day: date) -> bool:
+    return any(
+        window.applies_on(day)
+        and (regular_instant(day, window.start) is None or regular_instant(day, window.end) is None)
+        for window in schedule.windows
+    )
+
+
+def days(first_day: date, last_day: date):
+    return [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+
+
+# ---------------------------------------------------------------- properties
+
+
+@SETTINGS
+@given(scenarios())
+def test_every_slot_is_bookable(scenario):
+    schedules, rules, now, first_day, last_day, closures = scenario
+    by_id = {schedule.provider_id: schedule for schedule in schedules}
+    for slot in run(scenario):
+        schedule = by_id[slot.provider_id]
+        assert slot.end - slot.start == rules.duration
+        # The time it blocks, [start, end + buffer), touches nothing busy.
+        block_end = slot.end + rules.buffer
+        assert not any(slot.start < busy.end and busy.start < block_end for busy in schedule.busy), slot
+        # Booking window relative to now.
+        assert now + rules.min_notice <= slot.start <= now + rules.max_advance, slot
+        # On an open day of the asked range...
+        day = slot.start.astimezone(DENVER).date()
+        assert first_day <= day <= last_day, slot
+        assert not closures.closed_on(day), slot
+        # ...and inside one working window of that day, in wall time.
+        assert any(
+            window.applies_on(day) and local_minutes_inside(slot, window, day) for window in schedule.windows
+        ), (slot, slot.start.astimezone(DENVER), slot.end.astimezone(DENVER))
+
+
+@SETTINGS
+@given(scenarios())
+def test_slots_are_sorted_and_unique_per_provider_and_start(scenario):
+    slots = run(scenario)
+    assert [s.start for s in slots] == sorted(s.start for s in slots)
+    keys = [(s.provider_id, s.start) for s in slots]
+    assert len(keys) == len(set(keys))
+    assert all(s.start.utcoffset() == timedelta(0) for s in slots)
+
+
+@SETTINGS
+@given(scenarios())
+def test_no_bookable_start_is_missing(scenario):
+    """Against a brute force: exact on days whose windows all have ordinary edges,
+    and no ordinary window's slot is dropped on the others."""
+    schedules, rules, now, first_day, last_day, closures = scenario
+    found: dict[tuple[int, date], set[datetime]] = defaultdict(set)
+    for slot in run(scenario):
+        found[(slot.provider_id, slot.start.astimezone(DENVER).date())].add(slot.start)
+    for schedule in schedules:
+        for day in days(first_day, last_day):
+            got = found.get((schedule.provider_id, day), set())
+            if closures.closed_on(day):
+                assert not got
+                continue
+            want = expected_starts(schedule, day, rules, now)
+            if has_irregular_window(schedule, day):
+                assert want <= got, sorted(want - got)
+            else:
+                assert got == want, (sorted(want - got), sorted(got - want))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenarios())
+def test_result_does_not_depend_on_provider_or_busy_order(scenario):
+    schedules, rules, now, first_day, last_day, closures = scenario
+    shuffled = [
+        ProviderSchedule(s.provider_id, tuple(reversed(s.windows)), tuple(reversed(s.busy)))
+        for s in reversed(schedules)
+    ]
+    assert run(scenario) == run((shuffled, rules, now, first_day, last_day, closures))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenarios(), st.integers(1, 6))
+def test_a_longer_range_only_adds_days(scenario, extra_days):
+    """Asking day by day gives the same slots as asking for the whole range at once."""
+    schedules, rules, now, first_day, last_day, closures = scenario
+    whole = run((schedules, rules, now, first_day, last_day + timedelta(days=extra_days), closures))
+    piecewise = []
+    for day in days(first_day, last_day + timedelta(days=extra_days)):
+        piecewise.extend(run((schedules, rules, now, day, day, closures)))
+    assert whole == sorted(piecewise)
