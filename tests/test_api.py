@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from scheduler.extensions import db
@@ -657,3 +659,68 @@ def test_revoked_tokens_and_inactive_users_are_refused(api, clinic, clock, staff
     row.user.active = False
     db.session.commit()
     assert api.get("/api/v1/staff/appointments", 401, headers=headers)["error"] == "unauthorized"
+
+
+# --- whatever arrives, the answer is a documented 4xx (or a booking), never a 500 -------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=6,
+)
+STARTS = st.sampled_from([
+    at(TUESDAY, "08:00"), at(TUESDAY, "10:07"), "2026-12-01T15:00:00Z", "2026-12-01T08:00:00",
+    "2027-03-14T02:30:00", "2026-11-01T01:30:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59",
+    "2026-12-01", "24:00", "",
+]) | st.text(max_size=30)
+PATIENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "first_name": st.text(max_size=70) | JSON_VALUES,
+        "last_name": st.just("Garcia") | JSON_VALUES,
+        "phone": st.sampled_from(["915-555-0123", "800-555-0123", "+52 656 123 4567", "+1 915"]) | JSON_VALUES,
+        "email": st.sampled_from(["ana@example.com", "ana@", "@x.io"]) | JSON_VALUES,
+        "sms_opt_in": st.booleans() | JSON_VALUES,
+        "note": st.text(max_size=520) | JSON_VALUES,
+    },
+)
+BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "service": st.sampled_from(["evaluation", "therapy", "retired", ""]) | JSON_VALUES,
+        "provider_id": st.sampled_from([1, 2, 3, "1", "any", 1.0, 2.5, -1]) | JSON_VALUES,
+        "start": STARTS | JSON_VALUES,
+        "patient": PATIENTS | JSON_VALUES,
+    },
+) | JSON_VALUES
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES)
+def test_any_json_body_gets_a_documented_answer(api, clinic, body):
+    response = api.client.post("/api/v1/bookings", json=body)
+    answer = api.contract.check_response(response)
+    assert response.status_code in (201, 409, 422), answer
+    if response.status_code == 422:
+        assert answer["fields"] and all(isinstance(m, str) and m for m in answer["fields"].values())
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    start=st.text(max_size=14) | st.dates().map(date.isoformat),
+    end=st.text(max_size=14) | st.dates().map(date.isoformat),
+    provider=st.none() | st.text(max_size=6) | st.integers().map(str),
+)
+def test_any_availability_query_gets_a_documented_answer(api, clinic, start, end, provider):
+    query = {"service": "follow-up", "start": start, "end": end, **({"provider": provider} if provider else {})}
+    response = api.client.get(f"/api/v1/availability?{urlencode(query)}")
+    answer = api.contract.check_response(response)
+    assert response.status_code in (200, 422), answer
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.fixed_dictionaries({}, optional={"start": STARTS | JSON_VALUES}) | JSON_VALUES)
+def test_any_reschedule_body_gets_a_documented_answer(api, booked, body):
+    response = api.client.post(f"/api/v1/bookings/{token_of(booked)}/reschedule", json=body)
+    answer = api.contract.check_response(response)
+    assert response.status_code in (200, 409, 422), answer
