@@ -6,11 +6,12 @@ transaction begins IMMEDIATE so the check and the insert cannot interleave.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..domain.availability import Slot, nearest
 from ..domain.patient_details import N_, DetailsInvalid, check_patient_details
@@ -142,22 +143,51 @@ def alternatives_near(
     return nearest(slots, start)
 
 
+OVERLAP_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_RETRIES = 5
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
+
+
 def is_overlap_violation(error: IntegrityError) -> bool:
-    return getattr(error.orig, "sqlstate", None) == "23P01"
+    return _sqlstate(error) == OVERLAP_VIOLATION
+
+
+def _flush_in_savepoint(change: Callable[[], None]) -> bool:
+    """Apply `change` and flush it in a savepoint; False when the database refuses an overlap.
+
+    Two transactions writing overlapping rows at the same instant can each find the other's
+    uncommitted row in the exclusion-constraint check and wait for it; PostgreSQL then aborts
+    one of them with a deadlock (40P01). That says nothing about the slot, so roll back to the
+    savepoint (the other writer goes on) and try again: the retry waits for the other writer
+    and gets the real answer, the row or 23P01.
+    """
+    deadlocks = 0
+    while True:
+        try:
+            with db.session.begin_nested():
+                change()
+                db.session.flush()
+            return True
+        except IntegrityError as error:
+            if is_overlap_violation(error):
+                return False
+            raise
+        except DBAPIError as error:
+            deadlocks += 1
+            if _sqlstate(error) != DEADLOCK_DETECTED or deadlocks > DEADLOCK_RETRIES:
+                raise
 
 
 def _insert_first_free(appointment: Appointment, candidates: list[Slot]) -> bool:
     """Try each free provider in a savepoint; the database has the last word on overlaps."""
     for slot in candidates:
         appointment.provider_id = slot.provider_id
-        try:
-            with db.session.begin_nested():
-                db.session.add(appointment)
-                db.session.flush()
+        if _flush_in_savepoint(lambda: db.session.add(appointment)):
             return True
-        except IntegrityError as error:
-            if not is_overlap_violation(error):
-                raise
     return False
 
 
@@ -279,22 +309,23 @@ def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Acto
     check_timing(service, start)
     providers = [appointment.provider]
     before = audit.snapshot(appointment, AUDIT_FIELDS)
+
+    def move() -> None:
+        # Read first: after a rolled-back attempt this reloads the row before anything is set.
+        appointment.ical_sequence += 1
+        appointment.starts_at = start
+        appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
+        appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
+        appointment.updated_at = now()
+
     try:
         _candidates(service, providers, start, ignore_appointment_id=appointment.id)
-        with db.session.begin_nested():
-            appointment.starts_at = start
-            appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
-            appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
-            appointment.ical_sequence += 1
-            appointment.updated_at = now()
-            db.session.flush()
-    except IntegrityError as error:
-        db.session.rollback()
-        if not is_overlap_violation(error):
-            raise
-        raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id)) from None
+        moved = _flush_in_savepoint(move)
     except Exception:
         db.session.rollback()
         raise
+    if not moved:
+        db.session.rollback()
+        raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id))
     audit.record(actor, "appointment.rescheduled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
     db.session.commit()
