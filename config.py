@@ -50,6 +50,8 @@ class Config:
 
     # Patient-facing languages (gettext catalogues live in scheduler/translations)
     LANGUAGES = ["en", "es"]
+    # Dates and times are formatted for the clinic's region: US English, US Spanish.
+    LOCALE_REGIONS = {"en": "en_US", "es": "es_US"}
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "scheduler" / "translations")
 

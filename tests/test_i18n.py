@@ -284,3 +284,13 @@ def test_api_validation_messages_follow_accept_language(demo, client):
 
     gone = client.get("/api/v1/bookings/forged-token", headers={"Accept-Language": "es"})
     assert gone.status_code == 404 and gone.get_json()["message"] == "Este enlace no es válido o ya venció."
+
+
+def test_spanish_dates_use_spanish_word_order_and_12_hour_times(client, demo):
+    days = client.get("/book/initial-evaluation/any?lang=es").get_data(as_text=True)
+    assert "1 de diciembre" in days and "diciembre 1" not in days
+    times = client.get("/book/initial-evaluation/1/2026-12-01").get_data(as_text=True)
+    assert "8:00\u202fa.m." in times or "8:00 a.m." in times
+    assert "1:00\u202fp.m." in times or "1:00 p.m." in times
+    english = client.get("/book/initial-evaluation/1/2026-12-01?lang=en").get_data(as_text=True)
+    assert "1:00\u202fPM" in english

@@ -31,7 +31,7 @@ def test_manage_page_shows_appointment_and_actions(app, client):
     assert "Wednesday, December 2, 2026, 9:00" in html
     assert "Maria Lopez, PT" in html
     assert "Move to another time" in html and "Cancel appointment" in html
-    assert "You can move or cancel online until Tuesday, December 1, 9:00" in html
+    assert "You can move or cancel online until Tuesday, December 1, 2026, 9:00\u202fAM." in html
 
 
 def test_forged_or_mangled_links_are_404(app, client):

@@ -1,6 +1,7 @@
 """What every page shares: language, the clinic's numbers and disclaimer, headers, errors."""
 from __future__ import annotations
 
+from babel.dates import format_skeleton
 from flask import Flask, current_app, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime, format_time, get_locale, refresh
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def select_locale() -> str:
+def _chosen_language() -> str:
     languages = current_app.config["LANGUAGES"]
     requested = request.args.get("lang")
     if requested in languages:
@@ -27,8 +28,21 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def select_locale() -> str:
+    """The patient's language with the clinic's region (es_US: 12-hour "1:30 p.m."); gettext
+    falls back from es_US to the es catalogue."""
+    language = _chosen_language()
+    return current_app.config["LOCALE_REGIONS"].get(language, language)
+
+
 def current_language() -> str:
-    return str(get_locale() or "en")
+    locale = get_locale()
+    return locale.language if locale else "en"
+
+
+def format_day_month(day) -> str:
+    """"December 1" / "1 de diciembre": month and day in the patient's word order."""
+    return format_skeleton("MMMMd", day, locale=get_locale())
 
 
 def clinic_context() -> dict:
@@ -73,7 +87,8 @@ def register_site(app: Flask) -> None:
     app.add_template_filter(parse_instant_filter, "parse_instant")
     # Babel's locale-aware formatting, in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)
     app.jinja_env.globals.update(
-        format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso
+        format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso,
+        format_day_month=format_day_month,
     )
 
     @app.teardown_request
