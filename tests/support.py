@@ -52,13 +52,17 @@ def temporary_pg_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def flask_command(database_url: str, *args: str) -> None:
+    """Runs `flask --app wsgi ARGS` against a database; its output is shown if it fails."""
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
+    result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+
 def migrate(database_url: str) -> None:
     """Builds the schema the way production does: Alembic revisions, not create_all."""
-    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
-    subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-        capture_output=True,
-    )
+    flask_command(database_url, "db", "upgrade")
 
 
 def free_port() -> int:
@@ -116,8 +120,7 @@ class LiveServer:
 
 
 def seed_demo_clinic(database_url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
-    subprocess.run([sys.executable, "-m", "flask", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    flask_command(database_url, "seed-demo")
 
 
 def next_weekday(start: date, weekday: int) -> date:

@@ -1,10 +1,6 @@
 """The Alembic revisions build exactly the models' schema, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -12,7 +8,7 @@ from alembic.migration import MigrationContext
 
 from scheduler.extensions import db
 
-from .support import ROOT
+from .support import flask_command
 
 
 def _schema_differences(url: str) -> list:
@@ -45,10 +41,8 @@ def test_postgres_schema_matches_models_and_has_no_overlap_rule(pg_app, pg_templ
 
 def test_downgrade_and_upgrade_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
-    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
     for args in (["upgrade"], ["downgrade", "base"], ["upgrade"]):
-        subprocess.run([sys.executable, "-m", "flask", "db", *args], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        flask_command(url, "db", *args)
     engine = sa.create_engine(url)
     assert "appointments" in sa.inspect(engine).get_table_names()
     engine.dispose()
