@@ -111,15 +111,22 @@ def run(args: argparse.Namespace) -> dict:
             params = measure.availability_params(EVALUATION, first, last)
             log(f"latency: {args.latency_requests} sequential requests each, after {args.warmup} warm-up")
             latency = measure.sequential_latency(
-                server.url, params, requests_each=args.latency_requests, warmup=args.warmup
+                server.url, params, requests_each=args.latency_requests, warmup=args.warmup,
+                server_cpu=server.cpu_seconds,
             )
             results["latency"] = {
                 "availability_request": f"GET /api/v1/availability?service={EVALUATION}"
                                         f"&start={first.isoformat()}&end={last.isoformat()}",
                 "availability_slots_returned": latency.slots_returned,
                 "availability_response_bytes": latency.response_bytes,
-                "availability": latency.availability.summary_ms(),
-                "health": latency.health.summary_ms(),
+                "availability": {
+                    **latency.availability.summary_ms(),
+                    "server_cpu_ms_per_request": _per_request_ms(latency.availability_cpu_seconds, args.latency_requests),
+                },
+                "health": {
+                    **latency.health.summary_ms(),
+                    "server_cpu_ms_per_request": _per_request_ms(latency.health_cpu_seconds, args.latency_requests),
+                },
             }
 
             slots = measure.bookable_slots(
@@ -128,16 +135,20 @@ def run(args: argparse.Namespace) -> dict:
                 notice_minutes=summary.evaluation_min_notice_minutes, rng=rng,
             )
             log(f"booking: {args.clients} clients for up to {args.duration} s over {len(slots)} open slots")
+            cpu_before, client_before = server.cpu_seconds(), time.process_time()
             booking = measure.concurrent(
                 args.clients, args.duration, measure.booking_work(server.url, EVALUATION, slots)
             )
+            booking_cpu = (server.cpu_seconds() - cpu_before, time.process_time() - client_before)
             log(f"health: {args.clients} clients for {booking.seconds:.1f} s")
+            cpu_before, client_before = server.cpu_seconds(), time.process_time()
             health = measure.concurrent(args.clients, booking.seconds, measure.health_work(server.url))
+            health_cpu = (server.cpu_seconds() - cpu_before, time.process_time() - client_before)
             results["throughput"] = {
                 "clients": args.clients,
                 "open_slots_offered": len(slots),
-                "booking": _throughput_json(booking, success=201),
-                "health": _throughput_json(health, success=200),
+                "booking": _throughput_json(booking, success=201, cpu_seconds=booking_cpu),
+                "health": _throughput_json(health, success=200, cpu_seconds=health_cpu),
             }
             results["peak_rss_kib"] = server.peak_rss_kib()
             results["load_average_after"] = os.getloadavg()
@@ -151,8 +162,16 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
-def _throughput_json(result: measure.ThroughputResult, *, success: int) -> dict:
+def _per_request_ms(cpu_seconds: float, requests: int) -> float:
+    return round(cpu_seconds * 1000 / requests, 2) if requests else float("nan")
+
+
+def _throughput_json(result: measure.ThroughputResult, *, success: int, cpu_seconds: tuple[float, float]) -> dict:
+    server_cpu, client_cpu = cpu_seconds
     return {
+        "server_cpu_seconds": round(server_cpu, 2),
+        "server_cpu_ms_per_request": _per_request_ms(server_cpu, result.completed),
+        "client_cpu_ms_per_request": _per_request_ms(client_cpu, result.completed),
         "seconds": round(result.seconds, 2),
         "requests": result.completed,
         "statuses": {str(k): v for k, v in sorted(result.statuses.items(), key=lambda kv: str(kv[0]))},
@@ -178,29 +197,34 @@ def report(results: dict) -> str:
         f"{data['appointments_in_6_week_window']} appointments in the 6-week window",
         "",
         f"Latency, sequential, {lat['availability']['n']} requests each (ms)",
-        f"  {'endpoint':<44} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} {'max':>8}",
+        f"  {'endpoint':<44} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} {'max':>8} {'CPU/req':>8}",
     ]
     for label, key in ((f"availability 6 weeks, all providers ({lat['availability_slots_returned']} slots)", "availability"),
                        ("health (trivial JSON)", "health")):
         s = lat[key]
-        lines.append(f"  {label:<44} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['p99_ms']:>8} {s['mean_ms']:>8} {s['max_ms']:>8}")
+        lines.append(f"  {label:<44} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['p99_ms']:>8} {s['mean_ms']:>8} "
+                     f"{s['max_ms']:>8} {s['server_cpu_ms_per_request']:>8}")
     lines += [
         "",
         f"Throughput, {thr['clients']} concurrent clients",
-        f"  {'endpoint':<30} {'seconds':>7} {'ok/s':>8} {'statuses':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}",
+        f"  {'endpoint':<24} {'seconds':>7} {'ok/s':>8} {'statuses':<18} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'CPU/req':>8} {'client':>7}",
     ]
     for label, key in (("POST /api/v1/bookings", "booking"), ("GET /api/v1/health", "health")):
         s = thr[key]
         statuses = " ".join(f"{k}:{v}" for k, v in s["statuses"].items())
         lines.append(
-            f"  {label:<30} {s['seconds']:>7} {s['successes_per_second']:>8} {statuses:<26} "
-            f"{s['latency']['p50_ms']:>8} {s['latency']['p95_ms']:>8} {s['latency']['p99_ms']:>8}"
+            f"  {label:<24} {s['seconds']:>7} {s['successes_per_second']:>8} {statuses:<18} "
+            f"{s['latency']['p50_ms']:>8} {s['latency']['p95_ms']:>8} {s['latency']['p99_ms']:>8} "
+            f"{s['server_cpu_ms_per_request']:>8} {s['client_cpu_ms_per_request']:>7}"
         )
     if thr["booking"]["ran_out_of_open_slots"]:
         lines.append(f"  (booking stopped early: all {thr['open_slots_offered']} open slots were taken)")
     for key in ("booking", "health"):
         for error in thr[key]["sample_errors"]:
             lines.append(f"  {key} error: {error}")
+    lines.append("  (CPU/req: user + system CPU ms of the gunicorn processes per request, PostgreSQL's own CPU not "
+                 "included; client: CPU ms of this load generator per request, on the same machine)")
     if results.get("peak_rss_kib"):
         peaks = ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in results["peak_rss_kib"].items())
         lines += ["", f"Peak RSS (VmHWM): {peaks}"]

@@ -13,6 +13,8 @@ import requests
 
 from .database import ROOT
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -81,6 +83,17 @@ class Gunicorn:
             except OSError:
                 continue
         return peaks
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the master and its live workers, from /proc."""
+        total = 0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / CLOCK_TICKS
 
     def log_tail(self, lines: int = 30) -> str:
         self.log.flush()
