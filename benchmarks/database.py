@@ -53,3 +53,28 @@ def flask_command(database_url: str, *args: str) -> str:
 def server_version(server_url: str) -> str:
     with psycopg.connect(_libpq_url(server_url), autocommit=True) as conn:
         return conn.execute("SHOW server_version").fetchone()[0]
+
+
+class BackendCpu:
+    """CPU time of the PostgreSQL backends serving one database, read from /proc (only
+    when PostgreSQL runs on this machine and /proc/<pid>/stat is readable; else 0).
+    Backends that exit between two readings take their CPU time with them."""
+
+    def __init__(self, server_url: str, sa_url: str) -> None:
+        self.conn = psycopg.connect(_libpq_url(server_url), autocommit=True)
+        self.database = sa_url.rsplit("/", 1)[1]
+
+    def snapshot(self) -> dict[int, float]:
+        from .server import process_cpu_seconds
+
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.database,)
+        ).fetchall()
+        return {pid: process_cpu_seconds(pid) for (pid,) in rows}
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+    def close(self) -> None:
+        self.conn.close()

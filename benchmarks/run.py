@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import measure
-from .database import DEFAULT_SERVER_URL, flask_command, server_version, temporary_database
+from .database import DEFAULT_SERVER_URL, BackendCpu, flask_command, server_version, temporary_database
 from .seed import EVALUATION, appointments_between, seed
 from .server import Gunicorn
 
@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> dict:
 
         results["load_average_before"] = os.getloadavg()
         server = Gunicorn(url, workers=args.workers, threads=args.threads)
+        backends = BackendCpu(args.database_url, url)
         try:
             log(f"gunicorn on {server.url}: {args.workers} workers x {args.threads} gthread threads")
             params = measure.availability_params(EVALUATION, first, last)
@@ -135,15 +136,15 @@ def run(args: argparse.Namespace) -> dict:
                 notice_minutes=summary.evaluation_min_notice_minutes, rng=rng,
             )
             log(f"booking: {args.clients} clients for up to {args.duration} s over {len(slots)} open slots")
-            cpu_before, client_before = server.cpu_seconds(), time.process_time()
+            cpu = CpuMeter(server, backends)
             booking = measure.concurrent(
                 args.clients, args.duration, measure.booking_work(server.url, EVALUATION, slots)
             )
-            booking_cpu = (server.cpu_seconds() - cpu_before, time.process_time() - client_before)
+            booking_cpu = cpu.used()
             log(f"health: {args.clients} clients for {booking.seconds:.1f} s")
-            cpu_before, client_before = server.cpu_seconds(), time.process_time()
+            cpu = CpuMeter(server, backends)
             health = measure.concurrent(args.clients, booking.seconds, measure.health_work(server.url))
-            health_cpu = (server.cpu_seconds() - cpu_before, time.process_time() - client_before)
+            health_cpu = cpu.used()
             results["throughput"] = {
                 "clients": args.clients,
                 "open_slots_offered": len(slots),
@@ -156,21 +157,42 @@ def run(args: argparse.Namespace) -> dict:
             log("gunicorn log (tail):\n" + server.log_tail())
             raise
         finally:
+            backends.close()
             server.stop()
             server.remove_log()
     log(f"database {results['database']} dropped, gunicorn stopped")
     return results
 
 
+class CpuMeter:
+    """CPU seconds used from now on by gunicorn, the database's backends and this process."""
+
+    def __init__(self, server: Gunicorn, backends: BackendCpu) -> None:
+        self.server, self.backends = server, backends
+        self.gunicorn = server.cpu_seconds()
+        self.database = backends.snapshot()
+        self.client = time.process_time()
+
+    def used(self) -> tuple[float, float, float]:
+        return (
+            self.server.cpu_seconds() - self.gunicorn,
+            BackendCpu.used(self.database, self.backends.snapshot()),
+            time.process_time() - self.client,
+        )
+
+
 def _per_request_ms(cpu_seconds: float, requests: int) -> float:
     return round(cpu_seconds * 1000 / requests, 2) if requests else float("nan")
 
 
-def _throughput_json(result: measure.ThroughputResult, *, success: int, cpu_seconds: tuple[float, float]) -> dict:
-    server_cpu, client_cpu = cpu_seconds
+def _throughput_json(
+    result: measure.ThroughputResult, *, success: int, cpu_seconds: tuple[float, float, float]
+) -> dict:
+    server_cpu, database_cpu, client_cpu = cpu_seconds
     return {
         "server_cpu_seconds": round(server_cpu, 2),
         "server_cpu_ms_per_request": _per_request_ms(server_cpu, result.completed),
+        "database_cpu_ms_per_request": _per_request_ms(database_cpu, result.completed),
         "client_cpu_ms_per_request": _per_request_ms(client_cpu, result.completed),
         "seconds": round(result.seconds, 2),
         "requests": result.completed,
@@ -208,7 +230,7 @@ def report(results: dict) -> str:
         "",
         f"Throughput, {thr['clients']} concurrent clients",
         f"  {'endpoint':<24} {'seconds':>7} {'ok/s':>8} {'statuses':<18} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'CPU/req':>8} {'client':>7}",
+        f"{'p99 ms':>8} {'CPU/req':>8} {'db':>6} {'client':>7}",
     ]
     for label, key in (("POST /api/v1/bookings", "booking"), ("GET /api/v1/health", "health")):
         s = thr[key]
@@ -216,15 +238,16 @@ def report(results: dict) -> str:
         lines.append(
             f"  {label:<24} {s['seconds']:>7} {s['successes_per_second']:>8} {statuses:<18} "
             f"{s['latency']['p50_ms']:>8} {s['latency']['p95_ms']:>8} {s['latency']['p99_ms']:>8} "
-            f"{s['server_cpu_ms_per_request']:>8} {s['client_cpu_ms_per_request']:>7}"
+            f"{s['server_cpu_ms_per_request']:>8} {s['database_cpu_ms_per_request']:>6} "
+            f"{s['client_cpu_ms_per_request']:>7}"
         )
     if thr["booking"]["ran_out_of_open_slots"]:
         lines.append(f"  (booking stopped early: all {thr['open_slots_offered']} open slots were taken)")
     for key in ("booking", "health"):
         for error in thr[key]["sample_errors"]:
             lines.append(f"  {key} error: {error}")
-    lines.append("  (CPU/req: user + system CPU ms of the gunicorn processes per request, PostgreSQL's own CPU not "
-                 "included; client: CPU ms of this load generator per request, on the same machine)")
+    lines.append("  (CPU ms per request: CPU/req of the gunicorn processes, db of the PostgreSQL backends serving "
+                 "the app, client of this load generator; all on the same machine)")
     if results.get("peak_rss_kib"):
         peaks = ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in results["peak_rss_kib"].items())
         lines += ["", f"Peak RSS (VmHWM): {peaks}"]

@@ -22,6 +22,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 if it is gone or not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+
+
 class Gunicorn:
     def __init__(self, database_url: str, *, workers: int, threads: int) -> None:
         self.port = free_port()
@@ -86,14 +95,7 @@ class Gunicorn:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the master and its live workers, from /proc."""
-        total = 0
-        for pid in [self.process.pid, *self.worker_pids()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return total / CLOCK_TICKS
+        return sum(process_cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
 
     def log_tail(self, lines: int = 30) -> str:
         self.log.flush()
