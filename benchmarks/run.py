@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
         log(f"data ready in {results['data']['seconds_to_build']} s: {results['data']}")
 
         if args.profile:
-            from .profile import profile_request
+            from .profiling import profile_request
 
             path = "/api/v1/availability?" + "&".join(
                 f"{k}={v}" for k, v in measure.availability_params(EVALUATION, first, last).items()
@@ -106,8 +106,9 @@ def run(args: argparse.Namespace) -> dict:
 
         results["load_average_before"] = os.getloadavg()
         server = Gunicorn(url, workers=args.workers, threads=args.threads)
-        backends = BackendCpu(args.database_url, url)
+        backends = None
         try:
+            backends = BackendCpu(args.database_url, url)
             log(f"gunicorn on {server.url}: {args.workers} workers x {args.threads} gthread threads")
             params = measure.availability_params(EVALUATION, first, last)
             log(f"latency: {args.latency_requests} sequential requests each, after {args.warmup} warm-up")
@@ -157,7 +158,8 @@ def run(args: argparse.Namespace) -> dict:
             log("gunicorn log (tail):\n" + server.log_tail())
             raise
         finally:
-            backends.close()
+            if backends is not None:
+                backends.close()
             server.stop()
             server.remove_log()
     log(f"database {results['database']} dropped, gunicorn stopped")
