@@ -31,7 +31,7 @@ ANCHORS = (date(2026, 10, 27), date(2027, 3, 9), date(2026, 11, 24))
 MINUTE = timedelta(minutes=1)
 
 SETTINGS = settings(
-    max_examples=250,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -103,20 +103,35 @@ def scenarios(draw):
         first = first_day + timedelta(days=draw(st.integers(-2, 9)))
         closure_ranges.append((first, first + timedelta(days=draw(st.integers(0, 3)))))
 
+    # On 5-minute marks half the time, so notice and advance limits can fall exactly on starts.
+    now = span_start - timedelta(days=2) + minutes(5 * draw(st.integers(0, (span_minutes + 3 * 24 * 60) // 5)))
+    if draw(st.booleans()):
+        now += timedelta(seconds=draw(st.integers(0, 59)), microseconds=draw(st.integers(0, 999_999)))
+
+    def limit(far: timedelta) -> timedelta:
+        """None, anything up to `far`, or a limit that ends at a 5-minute mark inside the range."""
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            return timedelta(0) if far < timedelta(days=30) else far
+        if kind == 1:
+            return minutes(5 * draw(st.integers(0, far // minutes(5))))
+        inside = span_start + minutes(5 * draw(st.integers(0, span_minutes // 5)))
+        return max(timedelta(0), inside - now)
+
     rules = BookingRules(
         duration=minutes(draw(st.integers(1, 36)) * 5),
         buffer=minutes(draw(st.integers(0, 45))),
         step=minutes(draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60]))),
-        min_notice=minutes(draw(st.one_of(st.just(0), st.integers(0, 3 * 24 * 60)))),
-        max_advance=minutes(draw(st.one_of(st.just(60 * 24 * 60), st.integers(0, 12 * 24 * 60)))),
-    )
-    now = span_start - timedelta(days=2) + timedelta(
-        seconds=draw(st.integers(0, (span_minutes + 3 * 24 * 60) * 60)),
-        microseconds=draw(st.integers(0, 999_999)),
+        min_notice=limit(timedelta(days=3)),
+        max_advance=limit(timedelta(days=60)),
     )
     if draw(st.booleans()):
         now = now.astimezone(DENVER)  # an aware local `now` is the same instant
     return schedules, rules, now, first_day, last_day, Closures(tuple(closure_ranges))
+
+
+def closed(closures: Closures, day: date) -> bool:
+    return any(first <= day <= last for first, last in closures.ranges)
 
 
 def run(scenario) -> list[Slot]:
@@ -202,7 +217,7 @@ def test_every_slot_is_bookable(scenario):
         # On an open day of the asked range...
         day = slot.start.astimezone(DENVER).date()
         assert first_day <= day <= last_day, slot
-        assert not closures.closed_on(day), slot
+        assert not closed(closures, day), slot
         # ...and inside one working window of that day, in wall time.
         assert any(
             window.applies_on(day) and local_minutes_inside(slot, window, day) for window in schedule.windows
@@ -231,7 +246,7 @@ def test_no_bookable_start_is_missing(scenario):
     for schedule in schedules:
         for day in days(first_day, last_day):
             got = found.get((schedule.provider_id, day), set())
-            if closures.closed_on(day):
+            if closed(closures, day):
                 assert not got
                 continue
             want = expected_starts(schedule, day, rules, now)
@@ -262,3 +277,24 @@ def test_a_longer_range_only_adds_days(scenario, extra_days):
     for day in days(first_day, last_day + timedelta(days=extra_days)):
         piecewise.extend(run((schedules, rules, now, day, day, closures)))
     assert whole == sorted(piecewise)
+
+
+@settings(max_examples=80, deadline=None)
+@given(scenarios(), st.data())
+def test_notice_and_advance_limits_are_inclusive(scenario, data):
+    """Moving a limit exactly onto an offered start keeps that start and cuts only beyond it."""
+    schedules, rules, now, first_day, last_day, closures = scenario
+    open_rules = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0), timedelta(days=400))
+    far_past = datetime.combine(first_day - timedelta(days=3), time(0), tzinfo=UTC)
+    everything = run((schedules, open_rules, far_past, first_day, last_day, closures))
+    if not everything:
+        return
+    pick = data.draw(st.sampled_from(everything))
+    at_notice = BookingRules(rules.duration, rules.buffer, rules.step, pick.start - far_past, timedelta(days=400))
+    at_advance = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0), pick.start - far_past)
+    assert run((schedules, at_notice, far_past, first_day, last_day, closures)) == [
+        s for s in everything if s.start >= pick.start
+    ]
+    assert run((schedules, at_advance, far_past, first_day, last_day, closures)) == [
+        s for s in everything if s.start <= pick.start
+    ]
