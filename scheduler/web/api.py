@@ -117,7 +117,8 @@ def availability():
     if fields:
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s) for s in slots]})
+    tz = clinic_tz()
+    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
 
 
 @api.post("/bookings")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
 
@@ -12,12 +13,14 @@ from ..models import Appointment
 from ..services.clock import clinic_tz, now
 
 
-def local_iso(instant: datetime) -> str:
-    return instant.astimezone(clinic_tz()).isoformat()
+def local_iso(instant: datetime, tz: ZoneInfo | None = None) -> str:
+    return instant.astimezone(tz or clinic_tz()).isoformat()
 
 
-def slot_json(slot: Slot) -> dict:
-    return {"start": local_iso(slot.start), "end": local_iso(slot.end), "provider_id": slot.provider_id}
+def slot_json(slot: Slot, tz: ZoneInfo | None = None) -> dict:
+    """A slot for the API; pass `tz` when serialising many (a six-week answer has thousands)."""
+    tz = tz or clinic_tz()
+    return {"start": local_iso(slot.start, tz), "end": local_iso(slot.end, tz), "provider_id": slot.provider_id}
 
 
 def today_local() -> date:
