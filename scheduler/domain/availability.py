@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .intervals import BusyIndex, Interval
@@ -90,11 +91,18 @@ def working_intervals(
             # On a changeover night the edges are chosen so the window keeps only wall
             # times inside [start, end); a window made only of skipped or repeated times
             # comes out empty.
-            start = window_opening(day, window.start, tz)
-            end = window_closing(day, window.end, tz)
-            if end > start:
-                intervals.append(Interval(start, end))
+            interval = _window_on(day, window.start, window.end, tz)
+            if interval is not None:
+                intervals.append(interval)
     return sorted(intervals)
+
+
+@lru_cache(maxsize=4096)
+def _window_on(day: date, opens: time, closes: time, tz: ZoneInfo) -> Interval | None:
+    """One window's instants on one day; shared by every provider with the same hours."""
+    start = window_opening(day, opens, tz)
+    end = window_closing(day, closes, tz)
+    return Interval(start, end) if end > start else None
 
 
 def find_slots(
@@ -127,8 +135,12 @@ def find_slots(
                     if (slot.provider_id, slot.start) not in seen:
                         seen.add((slot.provider_id, slot.start))
                         slots.append(slot)
-    slots.sort()
+    slots.sort(key=_by_start_then_provider)
     return slots
+
+
+def _by_start_then_provider(slot: Slot) -> tuple[datetime, int]:
+    return slot.start, slot.provider_id
 
 
 def _slots_in_window(
@@ -144,11 +156,12 @@ def _slots_in_window(
         # Jump to the first step at or after `earliest`, keeping the window's alignment.
         steps = -(-(earliest - start) // rules.step)
         start += steps * rules.step
-    while start + rules.duration <= window.end and start <= latest:
-        block = Interval(start, start + rules.duration + rules.buffer)
-        if busy.is_free(block):
-            yield Slot(start, start + rules.duration, provider_id)
-        start += rules.step
+    duration, blocked, step = rules.duration, rules.duration + rules.buffer, rules.step
+    last_start = min(window.end - duration, latest)
+    while start <= last_start:
+        if busy.is_free_between(start, start + blocked):
+            yield Slot(start, start + duration, provider_id)
+        start += step
 
 
 def one_per_start(slots: Iterable[Slot], preference: Sequence[int] = ()) -> list[Slot]:

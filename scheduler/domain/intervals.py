@@ -62,6 +62,10 @@ class BusyIndex:
         self._ends = [interval.end for interval in self._merged]
 
     def is_free(self, candidate: Interval) -> bool:
-        # First merged interval ending after the candidate starts is the only one that can hit.
-        i = bisect_right(self._ends, candidate.start)
-        return i >= len(self._merged) or not self._merged[i].overlaps(candidate)
+        return self.is_free_between(candidate.start, candidate.end)
+
+    def is_free_between(self, start: datetime, end: datetime) -> bool:
+        """is_free for [start, end) without building an Interval (the slot search's hot loop)."""
+        # The first merged interval ending after `start` is the only one that can hit.
+        i = bisect_right(self._ends, start)
+        return i >= len(self._merged) or self._merged[i].start >= end
