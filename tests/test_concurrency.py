@@ -158,7 +158,7 @@ class Answer:
     text: str
 
 
-def race(clinic: Clinic, payloads: list[dict]) -> list[Answer]:
+def race(clinic: Clinic, payloads: list[dict], path: str = "/api/v1/bookings") -> list[Answer]:
     """Each client opens its connection first, then all POST at the same instant."""
     barrier = threading.Barrier(len(payloads))
     answers: list[Answer | None] = [None] * len(payloads)
@@ -169,7 +169,7 @@ def race(clinic: Clinic, payloads: list[dict]) -> list[Answer]:
             with requests.Session() as session:
                 session.get(clinic.url + "/api/v1/health", timeout=30)
                 barrier.wait(timeout=60)
-                response = session.post(clinic.url + "/api/v1/bookings", json=payloads[index], timeout=60)
+                response = session.post(clinic.url + path, json=payloads[index], timeout=60)
                 try:
                     body = response.json()
                 except ValueError:
@@ -295,7 +295,24 @@ def first_available_race(clinic: Clinic) -> None:
     assert_alternatives_are_free(answers, booked)
     assert_database_consistent(clinic, bookings=len(free), seeded_events=seeded_events)
     assert all(parse(s["start"]) != start for s in open_slots(clinic, start.date(), start.date()))
+    cancel_race(clinic, booked[0].body["manage_url"].rsplit("/", 1)[1])
     assert_server_log_clean(clinic)
+
+
+def cancel_race(clinic: Clinic, token: str) -> None:
+    """20 presses of "Cancel" on one appointment at once: one cancellation, one audit event."""
+    answers = race(clinic, [{"reason": f"press {i}"} for i in range(20)], path=f"/api/v1/bookings/{token}/cancel")
+    counts = Counter(a.status for a in answers)
+    assert counts == {200: 1, 409: 19}, counts
+    assert all(a.body["error"] == "not_open" for a in answers if a.status == 409)
+    engine = create_engine(clinic.database_url)
+    try:
+        with engine.connect() as conn:
+            events = conn.execute(text(
+                "SELECT count(*) FROM audit_events WHERE action = 'appointment.cancelled'")).scalar_one()
+    finally:
+        engine.dispose()
+    assert events == 1
 
 
 @pytest.mark.postgres

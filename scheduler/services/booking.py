@@ -271,6 +271,12 @@ def can_change_online(appointment: Appointment) -> bool:
     return appointment.is_open and now() < online_change_deadline(appointment)
 
 
+def _lock(appointment: Appointment) -> None:
+    """Re-read the row under FOR UPDATE (PostgreSQL) so two changes to one appointment
+    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises them."""
+    db.session.refresh(appointment, with_for_update=True)
+
+
 def _require_changeable(appointment: Appointment) -> None:
     if not appointment.is_open:
         raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
@@ -282,6 +288,7 @@ def _require_changeable(appointment: Appointment) -> None:
 
 def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = audit.PATIENT_LINK) -> None:
     """Cancel an open appointment. Patients are held to the service's cancellation window."""
+    _lock(appointment)
     if actor.kind in (audit.PATIENT_LINK.kind,):
         _require_changeable(appointment)
     elif not appointment.is_open:
@@ -301,6 +308,7 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
 
 def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Actor = audit.PATIENT_LINK) -> None:
     """Move an open appointment to another open time with the same provider. Commits."""
+    _lock(appointment)
     _require_changeable(appointment)
     start = parse_start(raw_start)
     service = appointment.service
