@@ -65,3 +65,13 @@ def test_numbers_come_from_configuration(demo, client):
     demo.config["CLINIC_OFFICE_PHONE"] = "915-555-0100"
     html = client.get("/").get_data(as_text=True)
     assert 'href="tel:+19155550100"' in html and "915-555-0100" in html
+
+
+def test_error_pages_are_patient_friendly_in_both_languages(demo, client):
+    wrong_method = client.delete("/")
+    assert wrong_method.status_code == 405
+    assert "That action is not available on this page." in wrong_method.get_data(as_text=True)
+    spanish = client.delete("/?lang=es")
+    assert spanish.status_code == 405 and "Method Not Allowed" not in spanish.get_data(as_text=True)
+    api = client.put("/api/v1/services")
+    assert api.status_code == 405 and api.get_json()["error"] == "method_not_allowed"

@@ -122,9 +122,17 @@ def register_site(app: Flask) -> None:
             429, "rate_limited", _("Too many requests. Please wait a minute, or call us.")
         )
 
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return _error_response(405, "method_not_allowed", _("That action is not available on this page."))
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _error_response(error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or "")
+        # Our own abort(400, _("...")) calls carry a translated description; Werkzeug's
+        # defaults for other codes are English, so patients get a general message instead.
+        code = error.code or 500
+        message = error.description if code == 400 else _("Sorry, that request could not be handled.")
+        return _error_response(code, (error.name or "error").lower().replace(" ", "_"), message)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
