@@ -206,3 +206,23 @@ def test_first_available_offers_the_least_busy_provider_and_books_them(app, clie
     booked = db.session.scalar(select(Appointment).where(Appointment.starts_at == datetime.fromisoformat(
         "2026-12-01T09:00:00-07:00")))
     assert booked.provider_id == free.id
+
+
+def test_pressing_book_twice_does_not_give_the_patient_two_visits(app, client):
+    make_provider("First")
+    make_provider("Second")
+    make_service()
+    start = "2026-12-01T09:00:00-07:00"
+    assert client.post("/book/evaluation/any/details", data={"start": start, **DETAILS}).status_code == 303
+    again = client.post("/book/evaluation/any/details", data={"start": start, **DETAILS})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409
+    assert "You already have an appointment at that time." in html and 'value="Ana"' in html
+    # Overlapping, not just equal, times count; another person and a later time do not.
+    overlapping = client.post("/book/evaluation/any/details", data={"start": "2026-12-01T09:30:00-07:00", **DETAILS})
+    assert overlapping.status_code == 409
+    other_person = {**DETAILS, "first_name": "Luis", "phone": "915-555-0199"}
+    assert client.post("/book/evaluation/any/details", data={"start": start, **other_person}).status_code == 303
+    assert client.post("/book/evaluation/any/details",
+                       data={"start": "2026-12-01T11:00:00-07:00", **DETAILS}).status_code == 303
+    assert db.session.scalar(select(func.count(Appointment.id))) == 3

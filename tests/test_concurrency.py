@@ -296,7 +296,28 @@ def first_available_race(clinic: Clinic) -> None:
     assert_database_consistent(clinic, bookings=len(free), seeded_events=seeded_events)
     assert all(parse(s["start"]) != start for s in open_slots(clinic, start.date(), start.date()))
     cancel_race(clinic, booked[0].body["manage_url"].rsplit("/", 1)[1])
+    same_patient_race(clinic)
     assert_server_log_clean(clinic)
+
+
+def same_patient_race(clinic: Clinic) -> None:
+    """One patient's "Book" pressed 20 times at once for "any provider": one visit, not three."""
+    start, _free = find_time_everyone_is_free(clinic)
+    one_patient = payload(99, start, None)
+    answers = race(clinic, [one_patient] * 20)
+    counts = Counter(a.status for a in answers)
+    assert counts[201] == 1 and counts[409] == 19, counts
+    refusals = Counter(a.body["error"] for a in answers if a.status == 409)
+    assert set(refusals) <= {"already_booked", "slot_unavailable"}, refusals
+    engine = create_engine(clinic.database_url)
+    try:
+        with engine.connect() as conn:
+            visits = conn.execute(text(
+                "SELECT count(*) FROM appointments a JOIN patients p ON p.id = a.patient_id "
+                "WHERE p.last_name = 'Number 99' AND a.status <> 'cancelled'")).scalar_one()
+    finally:
+        engine.dispose()
+    assert visits == 1
 
 
 def cancel_race(clinic: Clinic, token: str) -> None:

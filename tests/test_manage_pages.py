@@ -166,3 +166,19 @@ def test_calendar_text_cannot_be_injected(app, client):
     body = client.get(f"{path}/calendar.ics").get_data(as_text=True)
     assert "\r\nATTENDEE" not in body
     assert len(icalendar.Calendar.from_ical(body).walk("VEVENT")) == 1
+
+
+def test_moving_onto_the_patients_own_other_visit_is_refused(app, client):
+    first = make_provider("First")
+    second = make_provider("Second")
+    make_service()
+    mine = _book(client, first.id, start="2026-12-02T09:00:00-07:00")
+    _book(client, second.id, start="2026-12-03T10:00:00-07:00")  # same patient, other provider
+    response = client.post(f"{mine}/reschedule", data={"start": "2026-12-03T10:30:00-07:00"})
+    assert response.status_code == 409
+    assert "You already have an appointment at that time." in response.get_data(as_text=True)
+    api = client.post(f"/api/v1/bookings/{mine.rsplit('/', 1)[1]}/reschedule",
+                      json={"start": "2026-12-03T10:30:00-07:00"})
+    assert api.status_code == 409 and api.get_json()["error"] == "already_booked"
+    assert db.session.scalar(select(Appointment).where(Appointment.provider_id == first.id)).starts_at == \
+        datetime.fromisoformat("2026-12-02T09:00:00-07:00")

@@ -10,18 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..domain.availability import Slot, nearest
 from ..domain.patient_details import N_, DetailsInvalid, check_patient_details
 from ..domain.wall_time import WallTimeError, to_instant
 from ..extensions import db
-from ..models import Appointment, AppointmentStatus, BookingSource, Provider, Service
+from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from . import audit
 from .availability import bookable_providers, open_slots
 from .clock import clinic_tz, now
-from .errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from .errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .patients import find_or_create_patient
 from .tokens import manage_secret_hash, manage_token_for, new_secret, sha256_hex
 
@@ -191,6 +191,48 @@ def _insert_first_free(appointment: Appointment, candidates: list[Slot]) -> bool
     return False
 
 
+ALREADY_BOOKED = N_(
+    "You already have an appointment at that time. Your confirmation has the link to see it, or call us."
+)
+
+
+def _one_patient_at_a_time(phone_e164: str) -> None:
+    """Serialise bookings for one phone number (a double-pressed "Book" on two providers).
+
+    PostgreSQL: a transaction-scoped advisory lock; SQLite's IMMEDIATE transaction already
+    lets one booking through at a time.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"patient:{phone_e164}"})
+
+
+def _overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id: int | None = None):
+    """A live visit of the patient overlapping [start, end) (buffers are the provider's, not theirs)."""
+    query = (
+        select(Appointment.id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            patient_filter,
+            Appointment.status != AppointmentStatus.CANCELLED.value,
+            Appointment.starts_at < end,
+            Appointment.ends_at > start,
+        )
+        .limit(1)
+    )
+    if ignore_id is not None:
+        query = query.where(Appointment.id != ignore_id)
+    return db.session.scalar(query)
+
+
+def _same_person(details) -> object:
+    """The match find_or_create_patient uses: same mobile number and same name."""
+    return (
+        (Patient.phone_e164 == details.phone_e164)
+        & (func.lower(Patient.first_name) == details.first_name.lower())
+        & (func.lower(Patient.last_name) == details.last_name.lower())
+    )
+
+
 def book(
     data: dict,
     *,
@@ -216,6 +258,10 @@ def book(
         raise ValidationFailed(fields)
 
     try:
+        _one_patient_at_a_time(details.phone_e164)
+        ends_at = start + timedelta(minutes=service.duration_minutes)
+        if _overlapping_visit(_same_person(details), start, ends_at) is not None:
+            raise AlreadyBooked(ALREADY_BOOKED)
         candidates = _candidates(service, providers, start)
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.
@@ -227,8 +273,8 @@ def book(
             patient=patient,
             service_id=service.id,
             starts_at=start,
-            ends_at=start + timedelta(minutes=service.duration_minutes),
-            blocks_until=start + timedelta(minutes=service.duration_minutes + service.buffer_minutes),
+            ends_at=ends_at,
+            blocks_until=ends_at + timedelta(minutes=service.buffer_minutes),
             status=AppointmentStatus.BOOKED.value,
             source=source.value,
             patient_note=details.note,
@@ -327,6 +373,9 @@ def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Acto
         appointment.updated_at = now()
 
     try:
+        ends_at = start + timedelta(minutes=service.duration_minutes)
+        if _overlapping_visit(Patient.id == appointment.patient_id, start, ends_at, appointment.id):
+            raise AlreadyBooked(ALREADY_BOOKED)
         _candidates(service, providers, start, ignore_appointment_id=appointment.id)
         moved = _flush_in_savepoint(move)
     except Exception:

@@ -35,3 +35,12 @@ class ChangeNotAllowed(ServiceError):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class AlreadyBooked(ServiceError):
+    """409: this patient already holds an appointment at an overlapping time (often a
+    double-pressed "Book" button); booking again would leave them two visits at once."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

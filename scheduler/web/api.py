@@ -15,7 +15,7 @@ from ..models import Appointment, Service
 from ..services import booking as booking_service
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
-from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document
@@ -37,6 +37,11 @@ def _validation_failed(exc: ValidationFailed):
 @api.errorhandler(SlotUnavailable)
 def _slot_unavailable(exc: SlotUnavailable):
     return jsonify({"error": "slot_unavailable", "alternatives": [slot_json(s) for s in exc.alternatives]}), 409
+
+
+@api.errorhandler(AlreadyBooked)
+def _already_booked(exc: AlreadyBooked):
+    return jsonify({"error": "already_booked", "message": _(exc.message)}), 409
 
 
 @api.errorhandler(ChangeNotAllowed)

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import Provider, Service
 from ..services import booking as booking_service
 from ..services.availability import bookable_providers, least_busy_first, open_days, open_slots
-from ..services.errors import SlotUnavailable, ValidationFailed
+from ..services.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
 from .site import current_language
@@ -145,4 +145,6 @@ def details(slug: str, who: str):
         return _details_page(service, who, provider, form, errors=exc.fields, status=422)
     except SlotUnavailable as conflict:
         return _details_page(service, who, provider, form, conflict=conflict, status=409)
+    except AlreadyBooked as duplicate:
+        return _details_page(service, who, provider, form, errors={"start": duplicate.message}, status=409)
     return redirect(url_for("manage.booked", token=booked.manage_token), code=303)

@@ -9,7 +9,7 @@ from ..models import Appointment
 from ..services import booking as booking_service
 from ..services.availability import open_days, open_slots
 from ..services.clock import clinic_tz
-from ..services.errors import ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .limits import manage_limit
 from .presenters import DayWindow, external_url, parse_day, today_local
 
@@ -163,6 +163,8 @@ def reschedule(token: str):
         return _render_manage(token, error=_(refused.message), status=409)
     except ValidationFailed as exc:
         return _times_page(token, _day_of(raw_start), error=_(next(iter(exc.fields.values()))), status=422)
+    except AlreadyBooked as duplicate:
+        return _times_page(token, _day_of(raw_start), error=_(duplicate.message), status=409)
     except SlotUnavailable as conflict:
         return _times_page(
             token,

@@ -18,7 +18,8 @@ def _json(schema: dict, description: str) -> dict:
 ERRORS = {
     "404": _json(_ref("Error"), "Unknown or expired link"),
     "409": _json(
-        {"oneOf": [_ref("SlotUnavailable"), _ref("ChangeNotAllowed")]}, "Slot taken, or change not allowed"
+        {"oneOf": [_ref("SlotUnavailable"), _ref("ChangeNotAllowed"), _ref("AlreadyBooked")]},
+        "Slot taken, change not allowed, or the patient already has a visit then",
     ),
     "422": _json(_ref("ValidationFailed"), "Invalid input, one message per field"),
     "429": _json(_ref("Error"), "Rate limited"),
@@ -126,6 +127,12 @@ SCHEMAS = {
             "alternatives": {"type": "array", "items": _ref("Slot")},
         },
     },
+    "AlreadyBooked": {
+        "type": "object",
+        "required": ["error", "message"],
+        "description": "The same patient (mobile number and name) already has a visit overlapping that time",
+        "properties": {"error": {"const": "already_booked"}, "message": {"type": "string"}},
+    },
     "ChangeNotAllowed": {
         "type": "object",
         "required": ["error", "message"],
@@ -217,7 +224,10 @@ def openapi_document() -> dict:
                     },
                     "responses": {
                         "201": _json(_ref("Booking"), "Booked"),
-                        "409": _json(_ref("SlotUnavailable"), "The slot is taken"),
+                        "409": _json(
+                            {"oneOf": [_ref("SlotUnavailable"), _ref("AlreadyBooked")]},
+                            "The slot is taken, or this patient already has a visit at that time",
+                        ),
                         "422": ERRORS["422"],
                         "429": ERRORS["429"],
                     },
