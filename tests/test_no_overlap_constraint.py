@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
-from scheduler.services.booking import DEADLOCK_RETRIES
+from scheduler.services.write_guard import DEADLOCK_RETRIES
 
 from .conftest import make_provider, make_service, patient_payload
 from .support import FROZEN_NOW

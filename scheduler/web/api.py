@@ -12,7 +12,7 @@ from ..domain.patient_details import N_
 from ..domain.wall_time import to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, Service
-from ..services import booking as booking_service
+from ..services import appointment_changes, booking, booking_input
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -103,13 +103,13 @@ def availability():
     fields: dict[str, str] = {}
     service = None
     try:
-        service = booking_service.find_service(request.args.get("service"), online=True)
+        service = booking_input.find_service(request.args.get("service"), online=True)
     except ValidationFailed as exc:
         fields.update(exc.fields)
     providers = None
     try:
-        provider_id = booking_service.parse_provider_id(request.args.get("provider"))
-        providers = booking_service.choose_providers(provider_id, online=True)
+        provider_id = booking_input.parse_provider_id(request.args.get("provider"))
+        providers = booking_input.choose_providers(provider_id, online=True)
     except ValidationFailed:
         fields["provider"] = N_("Unknown provider.")
     first = _parse_date_param("start", fields)
@@ -130,7 +130,7 @@ def availability():
 @booking_limit
 def create_booking():
     body = json_body()
-    booked = booking_service.book(body, online=True, language=current_language())
+    booked = booking.book(body, online=True, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
 
 
@@ -139,35 +139,35 @@ def _booking_detail(appointment: Appointment, token: str) -> dict:
         **appointment_json(appointment, token),
         "service": appointment.service.slug,
         "provider_name": appointment.provider.name,
-        "can_change_online": booking_service.can_change_online(appointment),
-        "change_deadline": local_iso(booking_service.online_change_deadline(appointment)),
+        "can_change_online": appointment_changes.can_change_online(appointment),
+        "change_deadline": local_iso(appointment_changes.online_change_deadline(appointment)),
     }
 
 
 @api.get("/bookings/<token>")
 @manage_limit
 def get_booking(token: str):
-    appointment = booking_service.appointment_for_token(token)
+    appointment = appointment_changes.appointment_for_token(token)
     return jsonify(_booking_detail(appointment, token))
 
 
 @api.post("/bookings/<token>/cancel")
 @manage_limit
 def cancel_booking(token: str):
-    appointment = booking_service.appointment_for_token(token)
+    appointment = appointment_changes.appointment_for_token(token)
     body = request.get_json(silent=True) or {}
     reason = body.get("reason", "") if isinstance(body, dict) else ""
     if not isinstance(reason, str):
         raise ValidationFailed({"reason": N_("Please enter text.")})
-    booking_service.cancel(appointment, reason=reason)
+    appointment_changes.cancel(appointment, reason=reason)
     return jsonify(_booking_detail(appointment, token))
 
 
 @api.post("/bookings/<token>/reschedule")
 @manage_limit
 def reschedule_booking(token: str):
-    appointment = booking_service.appointment_for_token(token)
-    booking_service.reschedule(appointment, json_body().get("start"))
+    appointment = appointment_changes.appointment_for_token(token)
+    appointment_changes.reschedule(appointment, json_body().get("start"))
     return jsonify(_booking_detail(appointment, token))
 
 

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from ..domain.availability import one_per_start
 from ..extensions import db
 from ..models import Provider, Service
-from ..services import booking as booking_service
 from ..services.availability import bookable_providers, least_busy_first, open_days, open_slots
+from ..services.booking import book
+from ..services.booking_input import parse_start
 from ..services.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
@@ -119,7 +120,7 @@ def details(slug: str, who: str):
         start = request.args.get("start", "")
         form = {"start": start, "prefer": request.args.get("prefer", "")}
         try:
-            booking_service.parse_start(start)
+            parse_start(start)
         except ValidationFailed as exc:
             return _details_page(service, who, provider, form, errors=exc.fields, status=400)
         return _details_page(service, who, provider, form)
@@ -140,7 +141,7 @@ def details(slug: str, who: str):
         },
     }
     try:
-        booked = booking_service.book(data, online=True, language=current_language())
+        booked = book(data, online=True, language=current_language())
     except ValidationFailed as exc:
         return _details_page(service, who, provider, form, errors=exc.fields, status=422)
     except SlotUnavailable as conflict:

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from ..integrations.ical import appointment_calendar
 from ..models import Appointment
-from ..services import booking as booking_service
+from ..services import appointment_changes, booking_input
 from ..services.availability import open_days, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -29,7 +29,7 @@ def _appointment() -> Appointment:
     token = request.view_args["token"]
     if token not in cache:
         try:
-            cache[token] = booking_service.appointment_for_token(token)
+            cache[token] = appointment_changes.appointment_for_token(token)
         except NotFound:
             abort(404)
     return cache[token]
@@ -44,8 +44,8 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
             token=token,
             just_booked=just_booked,
             manage_url=external_url("manage.show", token=token),
-            can_change=booking_service.can_change_online(appointment),
-            deadline=booking_service.online_change_deadline(appointment),
+            can_change=appointment_changes.can_change_online(appointment),
+            deadline=appointment_changes.online_change_deadline(appointment),
             error=error,
         ),
         status,
@@ -81,7 +81,7 @@ def calendar(token: str):
 @manage_limit
 def cancel(token: str):
     try:
-        booking_service.cancel(_appointment(), reason=request.form.get("reason", ""))
+        appointment_changes.cancel(_appointment(), reason=request.form.get("reason", ""))
     except ChangeNotAllowed as refused:
         return _render_manage(token, error=_(refused.message), status=409)
     except ValidationFailed as exc:
@@ -94,7 +94,7 @@ def cancel(token: str):
 @manage_limit
 def reschedule_days(token: str):
     appointment = _appointment()
-    if not booking_service.can_change_online(appointment):
+    if not appointment_changes.can_change_online(appointment):
         return redirect(url_for("manage.show", token=token))
     today = today_local()
     first = parse_day(request.args.get("from"), today)
@@ -136,7 +136,7 @@ def _times_page(token: str, day, *, error: str | None = None, alternatives=None,
 @manage.get("/<token>/reschedule/<day>")
 @manage_limit
 def reschedule_times(token: str, day: str):
-    if not booking_service.can_change_online(_appointment()):
+    if not appointment_changes.can_change_online(_appointment()):
         return redirect(url_for("manage.show", token=token))
     parsed = parse_day(day, today_local())
     if parsed is None:
@@ -147,7 +147,7 @@ def reschedule_times(token: str, day: str):
 def _day_of(raw_start: str):
     """The clinic-local day the patient was looking at, for re-showing its times."""
     try:
-        return booking_service.parse_start(raw_start).astimezone(clinic_tz()).date()
+        return booking_input.parse_start(raw_start).astimezone(clinic_tz()).date()
     except ValidationFailed:
         return today_local()
 
@@ -158,7 +158,7 @@ def reschedule(token: str):
     appointment = _appointment()
     raw_start = request.form.get("start", "")
     try:
-        booking_service.reschedule(appointment, raw_start)
+        appointment_changes.reschedule(appointment, raw_start)
     except ChangeNotAllowed as refused:
         return _render_manage(token, error=_(refused.message), status=409)
     except ValidationFailed as exc:

@@ -73,7 +73,7 @@ def _error_response(status: int, code: str, message: str):
 
 def parse_instant_filter(raw: str):
     """For templates: the chosen start as an instant, or None if it does not parse."""
-    from ..services.booking import parse_start
+    from ..services.booking_input import parse_start
     from ..services.errors import ValidationFailed
 
     try:

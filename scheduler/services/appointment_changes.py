@@ -1,0 +1,108 @@
+"""What a patient's private link can do to an appointment: find it, cancel it, move it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..domain.patient_details import N_
+from ..extensions import db
+from ..models import Appointment, AppointmentStatus, Patient
+from . import audit
+from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, free_candidates, overlapping_visit
+from .booking_input import check_timing, parse_start
+from .clock import now
+from .errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from .tokens import manage_secret_hash
+from .write_guard import flush_in_savepoint
+
+
+def appointment_for_token(token: str) -> Appointment:
+    token_hash = manage_secret_hash(token)
+    appointment = None
+    if token_hash is not None:
+        appointment = db.session.scalar(
+            select(Appointment).where(Appointment.manage_token_hash == token_hash)
+        )
+    if appointment is None:
+        raise NotFound("This link is not valid or has expired.")
+    return appointment
+
+
+def online_change_deadline(appointment: Appointment) -> datetime:
+    return appointment.starts_at - timedelta(hours=appointment.service.cancel_window_hours)
+
+
+def can_change_online(appointment: Appointment) -> bool:
+    return appointment.is_open and now() < online_change_deadline(appointment)
+
+
+def _lock(appointment: Appointment) -> None:
+    """Re-read the row under FOR UPDATE (PostgreSQL) so two changes to one appointment
+    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises them."""
+    db.session.refresh(appointment, with_for_update=True)
+
+
+def _require_changeable(appointment: Appointment) -> None:
+    if not appointment.is_open:
+        raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
+    if now() >= online_change_deadline(appointment):
+        raise ChangeNotAllowed(
+            "inside_window", N_("It is too close to your visit to change it online. Please call us.")
+        )
+
+
+def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = audit.PATIENT_LINK) -> None:
+    """Cancel an open appointment. Patients are held to the service's cancellation window."""
+    _lock(appointment)
+    if actor.kind in (audit.PATIENT_LINK.kind,):
+        _require_changeable(appointment)
+    elif not appointment.is_open:
+        raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
+    if len(reason) > 200:
+        raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
+    before = audit.snapshot(appointment, AUDIT_FIELDS)
+    moment = now()
+    appointment.status = AppointmentStatus.CANCELLED.value
+    appointment.cancelled_at = moment
+    appointment.cancel_reason = " ".join(reason.split())
+    appointment.ical_sequence += 1
+    appointment.updated_at = moment
+    audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    db.session.commit()
+
+
+def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Actor = audit.PATIENT_LINK) -> None:
+    """Move an open appointment to another open time with the same provider. Commits."""
+    _lock(appointment)
+    _require_changeable(appointment)
+    start = parse_start(raw_start)
+    service = appointment.service
+    if start == appointment.starts_at:
+        raise ValidationFailed({"start": N_("That is already the time of your appointment.")})
+    check_timing(service, start)
+    providers = [appointment.provider]
+    before = audit.snapshot(appointment, AUDIT_FIELDS)
+
+    def move() -> None:
+        # Read first: after a rolled-back attempt this reloads the row before anything is set.
+        appointment.ical_sequence += 1
+        appointment.starts_at = start
+        appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
+        appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
+        appointment.updated_at = now()
+
+    try:
+        ends_at = start + timedelta(minutes=service.duration_minutes)
+        if overlapping_visit(Patient.id == appointment.patient_id, start, ends_at, appointment.id):
+            raise AlreadyBooked(ALREADY_BOOKED)
+        free_candidates(service, providers, start, ignore_appointment_id=appointment.id)
+        moved = flush_in_savepoint(move)
+    except Exception:
+        db.session.rollback()
+        raise
+    if not moved:
+        db.session.rollback()
+        raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id))
+    audit.record(actor, "appointment.rescheduled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    db.session.commit()

@@ -1,0 +1,93 @@
+"""Reading what a booking request says: service, provider, start time, timing rules.
+
+Each check raises ValidationFailed with a message per field; collect_errors gathers them so
+the patient sees every problem at once.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from ..domain.patient_details import N_, DetailsInvalid
+from ..domain.wall_time import WallTimeError, to_instant
+from ..extensions import db
+from ..models import Provider, Service
+from .availability import bookable_providers
+from .clock import clinic_tz, now
+from .errors import ValidationFailed
+
+
+def parse_start(raw: object) -> datetime:
+    """An ISO-8601 instant; without an offset it is read as clinic wall time."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationFailed({"start": N_("Please choose a time.")})
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:00-12:00 is past datetime.max
+        raise ValidationFailed({"start": N_("That is not a valid date and time.")}) from None
+    try:
+        return to_instant(parsed.date(), parsed.time(), clinic_tz())
+    except WallTimeError:
+        raise ValidationFailed(
+            {"start": N_("That local time is skipped or repeated by a daylight-saving change.")}
+        ) from None
+    except OverflowError:
+        raise ValidationFailed({"start": N_("That is not a valid date and time.")}) from None
+
+
+def parse_provider_id(raw: object) -> int | None:
+    """None means "first available"."""
+    if raw in (None, "", "any"):
+        return None
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        # int() would quietly turn true into provider 1 and 1.5 into provider 1
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")}) from None
+
+
+def find_service(slug: object, *, online: bool) -> Service:
+    service = None
+    if isinstance(slug, str):
+        service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active.is_(True)))
+    if service is None:
+        raise ValidationFailed({"service": N_("Unknown service.")})
+    if online and not service.online_bookable:
+        raise ValidationFailed({"service": N_("This service cannot be booked online. Please call us.")})
+    return service
+
+
+def choose_providers(provider_id: int | None, *, online: bool) -> list[Provider]:
+    providers = bookable_providers(online_only=online)
+    if provider_id is None:
+        return providers
+    chosen = [p for p in providers if p.id == provider_id]
+    if not chosen:
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    return chosen
+
+
+def collect_errors(fields: dict[str, str], fn, *args, **kwargs):
+    """Run one check; on failure add its messages to `fields` and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except ValidationFailed as exc:
+        fields.update(exc.fields)
+    except DetailsInvalid as exc:
+        fields.update(exc.fields)
+    return None
+
+
+def check_timing(service: Service, start: datetime) -> None:
+    moment = now()
+    if start <= moment:
+        raise ValidationFailed({"start": N_("That time has already passed.")})
+    if start < moment + timedelta(minutes=service.min_notice_minutes):
+        raise ValidationFailed({"start": N_("That time is too soon to book online. Please call us.")})
+    if start > moment + timedelta(days=service.max_advance_days):
+        raise ValidationFailed({"start": N_("That time is too far ahead to book yet.")})
