@@ -226,3 +226,15 @@ def test_pressing_book_twice_does_not_give_the_patient_two_visits(app, client):
     assert client.post("/book/evaluation/any/details",
                        data={"start": "2026-12-01T11:00:00-07:00", **DETAILS}).status_code == 303
     assert db.session.scalar(select(func.count(Appointment.id))) == 3
+
+
+def test_day_picker_pages_stop_at_the_booking_horizon(app, client):
+    make_provider()
+    make_service(max_advance_days=20)
+    first_page = client.get("/book/evaluation/any").get_data(as_text=True)
+    assert "Later days" in first_page and "Earlier days" not in first_page
+    last_page = client.get("/book/evaluation/any?from=2026-12-14").get_data(as_text=True)
+    assert "Later days" not in last_page and "Earlier days" in last_page
+    # Asking for a page past the horizon shows its last page rather than empty weeks.
+    beyond = client.get("/book/evaluation/any?from=2027-06-01").get_data(as_text=True)
+    assert 'href="/book/evaluation/any/2026-12-18"' in beyond

@@ -1,6 +1,8 @@
 """Public booking pages: service -> provider -> day -> time -> details -> confirmation."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -71,7 +73,9 @@ def days(slug: str, who: str):
     first = parse_day(request.args.get("from"), today)
     if first is None:
         abort(400, _("That is not a valid date."))
-    window = DayWindow.starting(first, current_app.config["BOOKING_DAYS_SHOWN"], today)
+    window = DayWindow.starting(
+        first, current_app.config["BOOKING_DAYS_SHOWN"], today, today + timedelta(days=service.max_advance_days)
+    )
     counts = open_days(open_slots(service, chosen, window.first, window.last), window.first, window.last)
     return render_template(
         "booking/days.html", service=service, provider=provider, who=who, window=window, counts=counts

@@ -1,6 +1,8 @@
 """The patient's private link: see, cancel, move, add to calendar."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -100,7 +102,9 @@ def reschedule_days(token: str):
     first = parse_day(request.args.get("from"), today)
     if first is None:
         abort(400, _("That is not a valid date."))
-    window = DayWindow.starting(first, current_app.config["BOOKING_DAYS_SHOWN"], today)
+    window = DayWindow.starting(
+        first, current_app.config["BOOKING_DAYS_SHOWN"], today, today + timedelta(days=appointment.service.max_advance_days)
+    )
     slots = open_slots(
         appointment.service, [appointment.provider], window.first, window.last,
         ignore_appointment_id=appointment.id,

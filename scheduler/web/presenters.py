@@ -52,20 +52,25 @@ def parse_day(raw: str | None, default: date) -> date | None:
 
 @dataclass(frozen=True)
 class DayWindow:
+    """The days one page of the day picker shows, and where "earlier" and "later" lead."""
+
     first: date
     last: date
     previous: date | None
-    next: date
+    next: date | None
 
     @classmethod
-    def starting(cls, first: date, length: int, earliest: date) -> DayWindow:
-        first = max(first, earliest)
+    def starting(cls, first: date, length: int, earliest: date, latest: date) -> DayWindow:
+        """`earliest` is today; `latest` the last day the service can be booked."""
+        # A page past the horizon shows the last bookable days instead of empty weeks.
+        first = max(earliest, min(first, latest - timedelta(days=length - 1)))
         back = first - timedelta(days=length)
+        forward = first + timedelta(days=length)
         return cls(
             first=first,
             last=first + timedelta(days=length - 1),
             previous=max(back, earliest) if first > earliest else None,
-            next=first + timedelta(days=length),
+            next=forward if forward <= latest else None,
         )
 
 
