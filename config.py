@@ -27,7 +27,8 @@ def _default_database_url() -> str:
 
 
 class Config:
-    SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
+    # Unset: create_app() makes a random key once and keeps it in instance/secret_key.
+    SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _default_database_url())
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 

@@ -1,6 +1,9 @@
 """The clinic scheduler: a Flask application factory. Starts no background jobs."""
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -10,6 +13,23 @@ from config import Config
 
 from .database import configure_sqlite
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def instance_secret_key(path: Path) -> str:
+    """A random key made on first start and shared by every worker (never a default in code)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another worker may be writing it this very moment
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it or set SECRET_KEY")
 
 
 def create_app(config: type[Config] = Config, overrides: dict | None = None) -> Flask:
@@ -24,6 +44,8 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
         app.config.update(overrides)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["CLINIC_TIMEZONE"])
     Path(app.instance_path).mkdir(exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)

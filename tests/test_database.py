@@ -42,3 +42,12 @@ def test_instants_refuse_naive_datetimes_and_come_back_in_utc(app):
     stored = db.session.scalar(select(TimeOff))
     assert stored.starts_at == datetime(2026, 12, 1, 16, tzinfo=UTC)
     assert stored.starts_at.utcoffset() == timedelta(0)
+
+
+def test_without_secret_key_one_random_key_is_made_and_kept(tmp_path):
+    from scheduler import instance_secret_key
+
+    path = tmp_path / "secret_key"
+    first = instance_secret_key(path)
+    assert len(first) >= 40 and instance_secret_key(path) == first
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
