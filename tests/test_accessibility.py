@@ -115,13 +115,13 @@ class Audit:
         return "\n".join(lines)
 
 
-def _details_args(url: str) -> tuple[str, str, str, str]:
+def _details_args(url: str) -> tuple[str, str, str]:
     """service slug, start and preferred provider from a first-available details URL."""
     parts = urlsplit(url)
     match = re.fullmatch(r"/book/([^/]+)/any/details", parts.path)
     assert match, url
     query = parse_qs(parts.query)
-    return match.group(1), query["start"][0], query["prefer"][0], parts.query
+    return match.group(1), query["start"][0], query["prefer"][0]
 
 
 def _fill_details(page, *, phone: str, email: str) -> None:
@@ -176,7 +176,7 @@ def test_patient_pages_have_no_wcag_violations(browser, live, screen, language):
         switch = page.locator("nav.lang a")
         assert "start=" in switch.get_attribute("href"), "the language switch keeps the chosen time"
 
-        slug, start, prefer, _ = _details_args(page.url)
+        slug, start, prefer = _details_args(page.url)
         _fill_details(page, phone="555-12", email="not-an-email")
         audit.follow(lambda: page.locator("form button[type=submit]").click(), status=422)
         for field in ("#phone", "#email"):
@@ -280,7 +280,6 @@ def test_focus_rings_stand_out_on_every_background(browser, live):
     context = browser.new_context(base_url=live.url, **DESKTOP)
     context.set_default_timeout(10_000)
     page = context.new_page()
-    weak = []
     try:
         page.goto("/")
         page.locator("a.choice").first.click()
