@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from .support import ROOT, LiveServer, migrate, require_or_skip, seed_demo_clinic
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
+from .browser_support import PHONE, chromium, demo_clinic_server, playwright_api
+from .support import ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -36,38 +36,19 @@ PHONE_NUMBERS = (f"915-555-{n:04d}" for n in count(1301))
 
 @pytest.fixture(scope="module")
 def sync_api():
-    if not CHROMIUM.exists():
-        require_or_skip("Debian's chromium at /usr/bin/chromium")
-    if not AXE_JS.exists():
-        require_or_skip("node_modules/axe-core (scripts/setup runs npm ci)")
-    try:
-        from playwright import sync_api
-    except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
-        require_or_skip("the playwright package")
-    return sync_api
+    return playwright_api((AXE_JS, "node_modules/axe-core (scripts/setup runs npm ci)"))
 
 
 @pytest.fixture(scope="module")
 def live(sync_api, tmp_path_factory):
-    path = tmp_path_factory.mktemp("a11y") / "scheduler.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    seed_demo_clinic(url)
-    server = LiveServer(url, workers=1, threads=4)
-    try:
+    with demo_clinic_server(tmp_path_factory.mktemp("a11y")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(sync_api, live):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 class Audit:

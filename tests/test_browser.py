@@ -19,19 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from .support import ROOT, LiveServer, migrate, require_or_skip, seed_demo_clinic
+from .browser_support import PHONE, chromium, demo_clinic_server, playwright_api
+from .support import ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-PHONE = dict(
-    viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
-    locale="en-US",
-)
 CLINIC = ZoneInfo("America/Denver")
 OFFICE_TEL = "tel:+19158500900"
 CELL_TEL = "tel:+19155408444"
@@ -44,37 +36,19 @@ MAX_TAPS_BEFORE_DETAILS = 6
 
 @pytest.fixture(scope="module")
 def sync_api():
-    if not CHROMIUM.exists():
-        require_or_skip("Debian's chromium at /usr/bin/chromium")
-    try:
-        from playwright import sync_api
-    except ImportError:  # pragma: no cover - playwright is in requirements-dev.txt
-        require_or_skip("the playwright package")
-    return sync_api
+    return playwright_api()
 
 
 @pytest.fixture(scope="module")
 def live(sync_api, tmp_path_factory):
-    path = tmp_path_factory.mktemp("browser") / "scheduler.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    seed_demo_clinic(url)
-    server = LiveServer(url, workers=1, threads=4)
-    server.db_path = path
-    try:
+    with demo_clinic_server(tmp_path_factory.mktemp("browser")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(sync_api, live):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 @pytest.fixture
