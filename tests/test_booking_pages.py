@@ -238,3 +238,19 @@ def test_day_picker_pages_stop_at_the_booking_horizon(app, client):
     # Asking for a page past the horizon shows its last page rather than empty weeks.
     beyond = client.get("/book/evaluation/any?from=2027-06-01").get_data(as_text=True)
     assert 'href="/book/evaluation/any/2026-12-18"' in beyond
+
+
+def test_patient_records_and_consent_changes_are_audited(app, client):
+    provider = make_provider()
+    make_service()
+    path = f"/book/evaluation/{provider.id}/details"
+    no_texts = {**DETAILS, "sms_opt_in": ""}
+    client.post(path, data={"start": "2026-12-01T09:00:00-07:00", **no_texts})
+    client.post(path, data={"start": "2026-12-02T09:00:00-07:00", **DETAILS})  # now opts in
+    client.post(path, data={"start": "2026-12-03T09:00:00-07:00", **DETAILS})  # nothing new
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "patients")
+                                .order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["patient.created", "patient.updated"]
+    assert events[0].after["phone_e164"] == "+19155550123" and events[0].after["sms_consent_at"] is None
+    assert events[1].before["sms_consent_at"] is None and events[1].after["sms_consent_at"]
+    assert all(e.actor_kind == "patient_web" for e in events)

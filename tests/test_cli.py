@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from scheduler.extensions import db
-from scheduler.models import ApiToken, Appointment, Closure, Provider, Service, User, WorkingHours
+from scheduler.models import ApiToken, Appointment, AuditEvent, Closure, Provider, Service, User, WorkingHours
 from scheduler.services.tokens import sha256_hex
 
 
@@ -39,6 +39,9 @@ def test_create_user_reads_password_from_stdin_and_hashes_it(app):
     assert user.email == "desk@example.com" and user.role == "front_desk"
     assert user.password_hash.startswith("scrypt:")
     assert check_password_hash(user.password_hash, "a long enough password")
+    created = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.created"))
+    assert created.entity_id == user.id and created.after == {"email": "desk@example.com", "role": "front_desk"}
+    assert "password" not in str(created.after)
     again = runner.invoke(args=["create-user", "desk@example.com", "--role", "admin"], input="another password!\n")
     assert again.exit_code == 1 and "already exists" in again.output
     short = runner.invoke(args=["create-user", "x@example.com", "--role", "admin"], input="short\n")

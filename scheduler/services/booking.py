@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from ..domain.availability import Slot, nearest
 from ..domain.patient_details import N_, check_patient_details
@@ -20,7 +20,7 @@ from .availability import open_slots
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
-from .patients import find_or_create_patient
+from .patients import find_or_create_patient, same_person
 from .tokens import manage_token_for, new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
@@ -109,15 +109,6 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
     return db.session.scalar(query)
 
 
-def same_person(details) -> object:
-    """The match find_or_create_patient uses: same mobile number and same name."""
-    return (
-        (Patient.phone_e164 == details.phone_e164)
-        & (func.lower(Patient.first_name) == details.first_name.lower())
-        & (func.lower(Patient.last_name) == details.last_name.lower())
-    )
-
-
 def book(
     data: dict,
     *,
@@ -151,7 +142,7 @@ def book(
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.
         candidates.sort(key=lambda slot: str(slot.provider_id) != str(preferred))
-        patient = find_or_create_patient(details, language)
+        patient = find_or_create_patient(details, language, actor)
         moment = now()
         secret = new_secret()
         appointment = Appointment(

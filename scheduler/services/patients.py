@@ -1,27 +1,34 @@
 """Finding the patient a booking belongs to, or creating them."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from ..domain.patient_details import PatientDetails
 from ..extensions import db
 from ..models import Patient
+from . import audit
 from .clock import now
 
+AUDIT_FIELDS = ("first_name", "last_name", "phone_e164", "email", "language", "sms_consent_at", "sms_opted_out_at")
 
-def find_or_create_patient(details: PatientDetails, language: str) -> Patient:
-    """Same mobile and same name is the same patient; anything else is a new record.
 
-    An anonymous form never overwrites what the clinic already holds, except to record a
-    fresh SMS consent (an explicit opt-in after an earlier STOP is a new consent).
-    """
-    patient = db.session.scalar(
-        select(Patient).where(
-            Patient.phone_e164 == details.phone_e164,
-            func.lower(Patient.first_name) == details.first_name.lower(),
-            func.lower(Patient.last_name) == details.last_name.lower(),
-        ).limit(1)
+def same_person(details: PatientDetails) -> ColumnElement[bool]:
+    """Same mobile number and same name (any case) is the same patient."""
+    return and_(
+        Patient.phone_e164 == details.phone_e164,
+        func.lower(Patient.first_name) == details.first_name.lower(),
+        func.lower(Patient.last_name) == details.last_name.lower(),
     )
+
+
+def find_or_create_patient(details: PatientDetails, language: str, actor: audit.Actor) -> Patient:
+    """The patient these details describe; a new record when there is none.
+
+    An anonymous form never overwrites what the clinic already holds, except to fill a
+    missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
+    STOP is a new consent). Creation and every change go to the audit trail.
+    """
+    patient = db.session.scalar(select(Patient).where(same_person(details)).limit(1))
     moment = now()
     if patient is None:
         patient = Patient(
@@ -30,11 +37,19 @@ def find_or_create_patient(details: PatientDetails, language: str) -> Patient:
             phone_e164=details.phone_e164,
             email=details.email,
             language=language,
+            sms_consent_at=moment if details.sms_opt_in else None,
             created_at=moment,
         )
         db.session.add(patient)
-    elif patient.email is None:
+        db.session.flush()
+        audit.record(actor, "patient.created", patient, None, audit.snapshot(patient, AUDIT_FIELDS))
+        return patient
+    before = audit.snapshot(patient, AUDIT_FIELDS)
+    if patient.email is None:
         patient.email = details.email
     if details.sms_opt_in and not patient.may_text:
         patient.sms_consent_at = moment
+    after = audit.snapshot(patient, AUDIT_FIELDS)
+    if after != before:
+        audit.record(actor, "patient.updated", patient, before, after)
     return patient

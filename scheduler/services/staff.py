@@ -6,6 +6,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiToken, Role, User
+from . import audit
 from .clock import now
 from .errors import ValidationFailed
 from .tokens import new_secret, sha256_hex
@@ -34,6 +35,8 @@ def create_user(email: str, password: str, role: str) -> User:
         created_at=now(),
     )
     db.session.add(user)
+    db.session.flush()
+    audit.record(audit.SYSTEM, "user.created", user, None, {"email": user.email, "role": user.role})
     db.session.commit()
     return user
 
@@ -51,7 +54,10 @@ def issue_api_token(email: str, label: str = "") -> str:
     if user is None:
         raise ValidationFailed({"email": "No such user."})
     token = "sk_" + new_secret()
-    db.session.add(ApiToken(user_id=user.id, token_hash=sha256_hex(token), label=label, created_at=now()))
+    row = ApiToken(user_id=user.id, token_hash=sha256_hex(token), label=label, created_at=now())
+    db.session.add(row)
+    db.session.flush()
+    audit.record(audit.SYSTEM, "api_token.created", row, None, {"user_id": user.id, "label": label})
     db.session.commit()
     return token
 
