@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import ApiToken, Appointment, AuditEvent, Patient, Provider, Service
@@ -20,6 +20,10 @@ from scheduler.services.staff import create_user, issue_api_token
 
 from .conftest import make_provider, make_service, patient_payload
 from .openapi_check import ApiContract
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
 
 NO_BODY = object()
 TUESDAY = date(2026, 12, 1)
@@ -275,7 +279,7 @@ def test_book_first_available_and_time_given_in_utc(api, clinic):
     third = api.book("evaluation", at(TUESDAY, "10:00"), None, expect=409, first_name="Rosa", phone="915-555-0177")
     assert third["error"] == "slot_unavailable" and third["alternatives"]
     assert at(TUESDAY, "10:00") not in slot_starts(third)
-    assert Appointment.query.count() == 2
+    assert count(Appointment) == 2
 
 
 def test_booking_a_taken_slot_offers_alternatives(api, clinic):
@@ -377,8 +381,8 @@ def test_bad_booking_input_is_refused_with_a_message_for_the_field(api, clinic, 
     assert refused["error"] == "validation_failed"
     assert field in refused["fields"], refused
     assert refused["fields"][field].strip()
-    assert Appointment.query.count() == 0
-    assert Patient.query.count() == 0
+    assert count(Appointment) == 0
+    assert count(Patient) == 0
 
 
 def test_bad_booking_messages_say_what_is_wrong(api, clinic):
@@ -594,7 +598,7 @@ def test_refused_changes_leave_no_audit_rows(api, clinic, booked):
     token = token_of(booked)
     api.post(f"/api/v1/bookings/{token}/reschedule", {"start": booked["start"]}, 422)
     api.post("/api/v1/bookings", _booking_body(service="massage"), 422, conforms=True)
-    assert [e.action for e in AuditEvent.query.order_by(AuditEvent.id)] == ["patient.created", "appointment.booked"]
+    assert list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))) == ["patient.created", "appointment.booked"]
 
 
 # --- staff API ---------------------------------------------------------------------------
