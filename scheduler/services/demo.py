@@ -47,12 +47,21 @@ DEMO_PATIENTS = [
 
 
 def _holidays(today: date) -> list[tuple[date, str]]:
-    """The next Christmas Day and New Year's Day from today."""
-    christmas = date(today.year, 12, 25)
-    if christmas < today:
-        christmas = date(today.year + 1, 12, 25)
-    new_year = date(today.year + 1, 1, 1)
-    return [(christmas, "Christmas Day"), (new_year, "New Year's Day")]
+    """The next Thanksgiving, Christmas Day and New Year's Day from today."""
+
+    def next_on_or_after(make) -> date:
+        day = make(today.year)
+        return day if day >= today else make(today.year + 1)
+
+    def thanksgiving(year: int) -> date:  # the fourth Thursday of November
+        first = date(year, 11, 1)
+        return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+    return [
+        (next_on_or_after(thanksgiving), "Thanksgiving Day"),
+        (next_on_or_after(lambda year: date(year, 12, 25)), "Christmas Day"),
+        (next_on_or_after(lambda year: date(year, 1, 1)), "New Year's Day"),
+    ]
 
 
 def seed_demo() -> dict[str, int]:
