@@ -62,6 +62,7 @@ def test_cancel_frees_the_slot_and_is_audited(app, client):
     assert response.status_code == 303
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Your appointment is cancelled." in html and "Cancelled" in html
+    assert "Book a new time" in html and "Cancel appointment" not in html
     appointment = db.session.scalar(select(Appointment))
     assert appointment.status == "cancelled" and appointment.cancel_reason == "Feeling better"
     assert appointment.ical_sequence == 1
