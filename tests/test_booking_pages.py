@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import quote
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from config import TestingConfig
 from scheduler import create_app
 from scheduler.extensions import db
-from scheduler.models import Appointment, AuditEvent, Patient
+from scheduler.models import Appointment, AuditEvent, Patient, Provider
 
 from .conftest import make_closure, make_provider, make_service
 
@@ -254,3 +257,41 @@ def test_patient_records_and_consent_changes_are_audited(app, client):
     assert events[0].after["phone_e164"] == "+19155550123" and events[0].after["sms_consent_at"] is None
     assert events[1].before["sms_consent_at"] is None and events[1].after["sms_consent_at"]
     assert all(e.actor_kind == "patient_web" for e in events)
+
+
+FORM_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["", " ", "2026-12-01T09:00:00-07:00", "2026-12-01T09:00", "9999-12-31T23:59:59+14:00",
+                     "0001-01-01T00:00:00-12:00", "915-555-0123", "+52 55 1234 5678", "ana@example.com",
+                     "\x00", "\r\nX-Injected: 1", "<script>alert(1)</script>", "A" * 600]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=st.fixed_dictionaries({}, optional={
+    name: FORM_TEXT for name in ("start", "first_name", "last_name", "phone", "email", "note", "sms_opt_in", "prefer")
+}), who=st.sampled_from(["any", "1", "2"]))
+def test_any_form_input_gets_a_page_never_a_500(app, client, form, who):
+    if db.session.get(Provider, 1) is None:
+        make_provider("First")
+        make_provider("Second")
+        make_service()
+    response = client.post(f"/book/evaluation/{who}/details", data=form)
+    assert response.status_code in (303, 409, 422, 429), response.status_code
+    if response.status_code != 303:
+        html = response.get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html  # autoescaped
+        assert "915-850-0900" in html
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=FORM_TEXT, page=st.sampled_from([
+    "/book/evaluation/any?from={}", "/book/evaluation/1/{}", "/book/evaluation/any/details?start={}",
+    "/book/{}", "/book/evaluation/{}", "/appointments/{}", "/appointments/{}/calendar.ics",
+]))
+def test_any_address_gets_a_page_never_a_500(app, client, value, page):
+    if db.session.get(Provider, 1) is None:
+        make_provider("First")
+        make_service()
+    response = client.get(page.format(quote(value, safe="")))
+    assert response.status_code in (200, 308, 400, 404), (page, value, response.status_code)
