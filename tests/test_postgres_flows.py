@@ -1,0 +1,83 @@
+"""The patient flows on PostgreSQL (the production database), not only on SQLite.
+
+The page and API suites run on SQLite for speed; these repeat the paths where the two
+databases differ (timestamptz, case-insensitive matching, the exclusion constraint behind a
+409, row locks and advisory locks) on a migrated PostgreSQL database.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import icalendar
+import pytest
+from sqlalchemy import func, select
+
+from scheduler.extensions import db
+from scheduler.models import Appointment, AuditEvent, Patient
+from scheduler.services.demo import seed_demo
+
+from .conftest import make_provider, make_service, patient_payload
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_client(pg_app):
+    return pg_app.test_client()
+
+
+def _book(client, provider_id, start, **patient):
+    return client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": provider_id, "start": start, "patient": patient_payload(**patient),
+    })
+
+
+def test_book_conflict_reschedule_cancel_on_postgres(pg_app, pg_client):
+    provider = make_provider("Maria Lopez, PT")
+    make_service()
+    booked = _book(pg_client, provider.id, "2026-12-01T09:00:00-07:00")
+    assert booked.status_code == 201, booked.get_json()
+    token = booked.get_json()["manage_url"].rsplit("/", 1)[1]
+    stored = db.session.scalar(select(Appointment))
+    assert stored.starts_at == datetime.fromisoformat("2026-12-01T09:00:00-07:00")
+    assert stored.starts_at.utcoffset().total_seconds() == 0
+
+    # Inside the buffer of the first: refused by the check, and the database would refuse it too.
+    taken = _book(pg_client, provider.id, "2026-12-01T10:00:00-07:00", first_name="Luis", phone="915-555-0188")
+    assert taken.status_code == 409 and taken.get_json()["error"] == "slot_unavailable"
+    # The same patient, any case of their name: one visit at a time.
+    again = _book(pg_client, None, "2026-12-01T09:30:00-07:00", first_name="ANA", last_name="garcia")
+    assert again.status_code == 409 and again.get_json()["error"] == "already_booked"
+    assert db.session.scalar(select(func.count(Patient.id))) == 1
+
+    moved = pg_client.post(f"/api/v1/bookings/{token}/reschedule", json={"start": "2026-12-02T13:00:00-07:00"})
+    assert moved.status_code == 200, moved.get_json()
+    ics = icalendar.Calendar.from_ical(pg_client.get(f"/appointments/{token}/calendar.ics").data)
+    event = ics.walk("VEVENT")[0]
+    assert event.decoded("dtstart") == datetime.fromisoformat("2026-12-02T13:00:00-07:00")
+    assert int(event["sequence"]) == 1
+
+    cancelled = pg_client.post(f"/api/v1/bookings/{token}/cancel", json={"reason": "Better"})
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    actions = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions == ["patient.created", "appointment.booked", "appointment.rescheduled", "appointment.cancelled"]
+    # The cancelled row no longer blocks: the time is bookable again.
+    rebooked = _book(pg_client, provider.id, "2026-12-02T13:00:00-07:00", first_name="Luis", phone="915-555-0188")
+    assert rebooked.status_code == 201
+
+
+def test_booking_pages_on_postgres(pg_app, pg_client):
+    seed_demo()
+    days = pg_client.get("/book/initial-evaluation/any").get_data(as_text=True)
+    assert 'href="/book/initial-evaluation/any/2026-12-01"' in days
+    times = pg_client.get("/book/initial-evaluation/any/2026-12-01").get_data(as_text=True)
+    link = re.search(r'href="(/book/initial-evaluation/any/details\?[^"]+)"', times).group(1).replace("&amp;", "&")
+    start = re.search(r"start=([^&]+)", link).group(1).replace("%2B", "+").replace("%3A", ":")
+    response = pg_client.post("/book/initial-evaluation/any/details", data={
+        "start": start, "first_name": "Ana", "last_name": "Garcia", "phone": "915-555-0123",
+        "email": "ana@example.com", "sms_opt_in": "yes",
+    })
+    assert response.status_code == 303
+    confirmation = pg_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "booked" in confirmation and "915-850-0900" in confirmation
