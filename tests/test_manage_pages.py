@@ -183,3 +183,12 @@ def test_moving_onto_the_patients_own_other_visit_is_refused(app, client):
     assert api.status_code == 409 and api.get_json()["error"] == "already_booked"
     assert db.session.scalar(select(Appointment).where(Appointment.provider_id == first.id)).starts_at == \
         datetime.fromisoformat("2026-12-02T09:00:00-07:00")
+
+
+def test_calendar_file_speaks_the_patients_language(app, client):
+    provider = make_provider()
+    make_service()
+    path = _book(client, provider.id)
+    event = icalendar.Calendar.from_ical(client.get(f"{path}/calendar.ics?lang=es").data).walk("VEVENT")[0]
+    assert str(event["summary"]).startswith("Evaluación inicial - ")
+    assert "Para ver, cambiar o cancelar" in str(event["description"]) and "915-850-0900" in str(event["description"])

@@ -7,6 +7,7 @@ from datetime import UTC
 from urllib.parse import urlparse
 
 from flask import current_app
+from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
 from ..domain.patient_details import has_control_chars
@@ -38,14 +39,21 @@ def appointment_event(appointment: Appointment, manage_url: str) -> Event:
     event.add("sequence", appointment.ical_sequence)
     cancelled = appointment.status == AppointmentStatus.CANCELLED.value
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("summary", clean_text(f"{appointment.service.name} - {config['CLINIC_NAME']}"))
+    # In the language the patient reads the page in; the service name is translated too.
+    event.add("summary", clean_text(_("%(service)s - %(clinic)s", service=_(appointment.service.name),
+                                      clinic=config["CLINIC_NAME"])))
     event.add("location", clean_text(config["CLINIC_NAME"]))
     # Minimum necessary: no clinical detail, just who to call and where to manage the visit.
     event.add(
         "description",
         clean_text(
-            f"With {appointment.provider.name}. Manage: {manage_url} "
-            f"Office {config['CLINIC_OFFICE_PHONE']}, cell {config['CLINIC_CELL_PHONE']}."
+            _(
+                "With %(provider)s. See, move or cancel: %(link)s Office %(office)s, cell %(cell)s.",
+                provider=appointment.provider.name,
+                link=manage_url,
+                office=config["CLINIC_OFFICE_PHONE"],
+                cell=config["CLINIC_CELL_PHONE"],
+            )
         ),
     )
     event.add("url", manage_url)
