@@ -44,7 +44,7 @@ def test_every_public_page_has_numbers_and_disclaimer(demo, client):
     ]
     assert len(urls) >= 12
     for url in urls:
-        response = client.get(url)
+        response = client.get(url, follow_redirects=True)  # /staff/ leads to the sign-in page
         assert response.status_code < 500, url
         _assert_chrome(response.get_data(as_text=True), url)
     # Error re-renders and conflicts carry them too.

@@ -245,7 +245,7 @@ def test_no_english_left_on_any_page_in_spanish(demo, client, clock, es_catalogu
     patterns = [(p, re.compile(rf"(?<![\w-]){re.escape(p)}(?![\w-])")) for p in phrases]
     checked = 0
     for url in urls:
-        response = client.get(url)
+        response = client.get(url, follow_redirects=True)
         if response.status_code in (301, 302, 303):
             continue
         page = _html(response)

@@ -20,6 +20,7 @@ def _limited_app(tmp_path, template, clock, storage="memory://"):
     return create_app(TestingConfig, {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "CLOCK": clock, "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": storage, "BOOKING_RATE_LIMIT": "3 per minute", "MANAGE_RATE_LIMIT": "5 per minute",
+        "LOGIN_RATE_LIMIT": "4 per minute",
     })
 
 
@@ -72,3 +73,15 @@ def test_client_address_behind_a_proxy(tmp_path, migrated_sqlite_template, clock
     app.test_client().get("/_whoami", environ_base={"REMOTE_ADDR": "10.0.0.1"},
                           headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen == ["203.0.113.9"]
+
+
+def test_staff_sign_in_is_rate_limited(tmp_path, migrated_sqlite_template, clock):
+    app = _limited_app(tmp_path, migrated_sqlite_template, clock)
+    with app.app_context():
+        client = app.test_client()
+        tries = [client.post("/staff/login", data={"email": "desk@example.com", "password": f"guess {i}"}).status_code
+                 for i in range(5)]
+        assert tries == [401, 401, 401, 401, 429]
+        assert client.get("/staff/login").status_code == 200  # only attempts count
+        db.session.remove()
+        db.engine.dispose()

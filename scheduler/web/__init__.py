@@ -1,4 +1,4 @@
-"""Blueprints: public booking pages, the patient's manage link, the JSON API."""
+"""Blueprints: public booking pages, the patient's manage link, staff pages, the JSON API."""
 from __future__ import annotations
 
 from flask import Flask
@@ -10,9 +10,11 @@ def register_blueprints(app: Flask) -> None:
     from .booking_pages import booking
     from .manage_pages import manage
     from .site import register_site
+    from .staff_pages import staff
 
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)
+    app.register_blueprint(staff)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)

@@ -1,7 +1,6 @@
 """JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
 from __future__ import annotations
 
-from datetime import time, timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -9,12 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..domain.patient_details import N_
-from ..domain.wall_time import to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, Service
 from ..services import appointment_changes, booking, booking_input
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
+from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
@@ -193,18 +192,12 @@ def staff_token_required(view):
 @api.get("/staff/appointments")
 @staff_token_required
 def staff_appointments():
-    """The day's appointments (clinic-local date), for the front desk's own tools."""
+    """The day's appointments (clinic-local date), for the front desk's own tools; a
+    provider's token sees only their own."""
     day = parse_day(request.args.get("date"), today_local())
     if day is None:
         return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
-    tz = clinic_tz()
-    start = to_instant_lenient(day, time(0), tz)
-    end = to_instant_lenient(day + timedelta(days=1), time(0), tz)
-    rows = db.session.scalars(
-        select(Appointment)
-        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-        .order_by(Appointment.starts_at)
-    )
+    rows = appointments_on(day, providers_visible_to(g.staff_user))
     return jsonify(
         {
             "date": day.isoformat(),

@@ -1,0 +1,38 @@
+"""A day's appointments for the clinic's staff, limited to what each role may see."""
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..domain.wall_time import to_instant_lenient
+from ..extensions import db
+from ..models import Appointment, Provider, Role, User
+from .clock import clinic_tz
+
+
+def providers_visible_to(user: User) -> list[Provider]:
+    """Admins and the front desk see every provider; a provider sees their own column."""
+    query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
+    if user.role == Role.PROVIDER.value:
+        query = query.where(Provider.user_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
+    """Every appointment starting on a clinic-local day (cancelled ones too), by start time."""
+    tz = clinic_tz()
+    start = to_instant_lenient(day, time(0), tz)
+    end = to_instant_lenient(day + timedelta(days=1), time(0), tz)
+    query = (
+        select(Appointment)
+        .options(joinedload(Appointment.patient), joinedload(Appointment.service), joinedload(Appointment.provider))
+        .where(
+            Appointment.provider_id.in_([p.id for p in providers]),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+        .order_by(Appointment.starts_at, Appointment.provider_id)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,80 @@
+"""Staff sign-in and the day sheet: who is coming today, per provider."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import limiter, login_manager
+from ..services.day_sheet import appointments_on, providers_visible_to
+from ..services.staff import authenticate
+from .presenters import parse_day, today_local
+
+staff = Blueprint("staff", __name__, url_prefix="/staff")
+
+login_manager.login_view = "staff.login"
+login_manager.session_protection = "strong"
+
+
+@staff.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"  # patient names and numbers
+    return response
+
+
+@login_manager.unauthorized_handler
+def _sign_in_first():
+    return redirect(url_for("staff.login", next=request.full_path if request.query_string else request.path))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("staff.day")
+
+
+@staff.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.day"))
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        user = authenticate(email, request.form.get("password", ""))
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")), code=303)
+        return render_template("staff/login.html", email=email, error=_("Wrong email or password.")), 401
+    return render_template("staff/login.html", email=email, error=None)
+
+
+@staff.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("staff.login"), code=303)
+
+
+@staff.get("/")
+@login_required
+def day():
+    today = today_local()
+    shown = parse_day(request.args.get("date"), today)
+    if shown is None:
+        abort(400, _("That is not a valid date."))
+    providers = providers_visible_to(current_user)
+    appointments = appointments_on(shown, providers)
+    by_provider = {p.id: [a for a in appointments if a.provider_id == p.id] for p in providers}
+    return render_template(
+        "staff/day.html",
+        day=shown,
+        today=today,
+        previous_day=shown - timedelta(days=1),
+        next_day=shown + timedelta(days=1),
+        providers=providers,
+        by_provider=by_provider,
+    )

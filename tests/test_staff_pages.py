@@ -1,0 +1,114 @@
+"""Staff sign-in, roles and the day sheet."""
+from __future__ import annotations
+
+import re
+
+from scheduler.extensions import db
+from scheduler.models import Provider
+from scheduler.services.staff import create_user
+
+from .conftest import make_provider, make_service, patient_payload
+
+PASSWORD = "a long enough password"
+
+
+def _book(client, provider_id, start, **patient):
+    response = client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": provider_id, "start": start, "patient": patient_payload(**patient)})
+    assert response.status_code == 201, response.get_json()
+
+
+def _sign_in(client, email, password=PASSWORD, next_=None):
+    url = "/staff/login" + (f"?next={next_}" if next_ else "")
+    return client.post(url, data={"email": email, "password": password})
+
+
+def test_day_sheet_needs_sign_in_and_lists_the_days_visits(app, client):
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    make_service()
+    _book(client, maria.id, "2026-12-01T09:00:00-07:00")
+    _book(client, daniel.id, "2026-12-01T13:00:00-07:00", first_name="Luis", phone="915-555-0188")
+    _book(client, daniel.id, "2026-12-02T13:00:00-07:00", first_name="Rosa", phone="915-555-0177")
+    create_user("desk@example.com", PASSWORD, "front_desk")
+
+    anonymous = client.get("/staff/?date=2026-12-01")
+    assert anonymous.status_code == 302 and "/staff/login?next=" in anonymous.headers["Location"]
+    signed_in = _sign_in(client, "Desk@Example.com", next_="/staff/?date=2026-12-01")
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/staff/?date=2026-12-01"
+    page = client.get("/staff/?date=2026-12-01")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "Maria Lopez, PT" in html and "Daniel Reyes, PT" in html
+    assert "Ana Garcia" in html and "Luis Garcia" in html and "Rosa" not in html
+    assert 'href="tel:+19155550188"' in html
+    assert html.index("Ana Garcia") < html.index("Daniel Reyes, PT") < html.index("Luis Garcia")
+    assert "915-850-0900" in html  # the clinic's numbers and disclaimer are on staff pages too
+    assert client.get("/staff/?date=not-a-day").status_code == 400
+
+
+def test_a_provider_sees_only_their_own_visits(app, client):
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    make_service()
+    _book(client, maria.id, "2026-12-01T09:00:00-07:00")
+    _book(client, daniel.id, "2026-12-01T13:00:00-07:00", first_name="Luis", phone="915-555-0188")
+    user = create_user("maria@example.com", PASSWORD, "provider")
+    db.session.get(Provider, maria.id).user_id = user.id
+    db.session.commit()
+    _sign_in(client, "maria@example.com")
+    html = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
+    assert "Ana Garcia" in html and "Luis Garcia" not in html and "Daniel Reyes, PT" not in html
+
+
+def test_wrong_password_inactive_user_and_open_redirects_are_refused(app, client):
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    wrong = _sign_in(client, "desk@example.com", "not the password")
+    assert wrong.status_code == 401
+    assert "Wrong email or password." in wrong.get_data(as_text=True)
+    assert 'value="desk@example.com"' in wrong.get_data(as_text=True)
+    assert _sign_in(client, "nobody@example.com").status_code == 401
+    for target in ("//evil.example.com/", "https://evil.example.com/", "/\\evil.example.com"):
+        response = _sign_in(client, "desk@example.com", next_=target)
+        assert response.status_code == 303 and response.headers["Location"] == "/staff/", target
+        client.post("/staff/logout")
+    user = create_user("gone@example.com", PASSWORD, "admin")
+    user.active = False
+    db.session.commit()
+    assert _sign_in(client, "gone@example.com").status_code == 401
+
+
+def test_sign_out(app, client):
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    _sign_in(client, "desk@example.com")
+    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/logout").status_code == 405  # signing out is a POST (with CSRF)
+    out = client.post("/staff/logout")
+    assert out.status_code == 303
+    assert "You are signed out." in client.get(out.headers["Location"]).get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302
+
+
+def test_sign_in_form_carries_a_csrf_token(app, client):
+    html = client.get("/staff/login").get_data(as_text=True)
+    assert re.search(r'name="csrf_token" value="[^"]+"', html)
+    assert 'autocomplete="current-password"' in html
+
+
+def test_a_providers_api_token_sees_only_their_visits(app, client):
+    from scheduler.services.staff import issue_api_token
+
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    make_service()
+    _book(client, maria.id, "2026-12-01T09:00:00-07:00")
+    _book(client, daniel.id, "2026-12-01T13:00:00-07:00", first_name="Luis", phone="915-555-0188")
+    user = create_user("maria@example.com", PASSWORD, "provider")
+    db.session.get(Provider, maria.id).user_id = user.id
+    db.session.commit()
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    for email, expected in (("maria@example.com", {maria.id}), ("desk@example.com", {maria.id, daniel.id})):
+        token = issue_api_token(email)
+        listed = client.get("/api/v1/staff/appointments?date=2026-12-01",
+                            headers={"Authorization": f"Bearer {token}"}).get_json()["appointments"]
+        assert {a["provider_id"] for a in listed} == expected, email
