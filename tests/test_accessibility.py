@@ -12,7 +12,10 @@ served, CSP included, and nothing has to be injected after each load.
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from itertools import count
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -49,6 +52,16 @@ def live(sync_api, tmp_path_factory):
 def browser(sync_api, live):
     with chromium(sync_api) as browser:
         yield browser
+
+
+@pytest.fixture(scope="module")
+def staff_user(live):
+    """A front-desk account on the live server's database, made the way an admin would."""
+    email, password = "desk@example.com", "a long enough password"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{live.db_path}", "FLASK_APP": "wsgi"}
+    subprocess.run([sys.executable, "-m", "flask", "create-user", email, "--role", "front_desk"],
+                   input=password + "\n", text=True, cwd=ROOT, env=env, check=True, capture_output=True)
+    return email, password
 
 
 class Audit:
@@ -135,7 +148,7 @@ def _axe_context(browser, live, screen: dict):
 
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_patient_pages_have_no_wcag_violations(browser, live, screen, language):
+def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen, language):
     context = _axe_context(browser, live, SCREENS[screen])
     page = context.new_page()
     server_errors = []
@@ -189,10 +202,20 @@ def test_patient_pages_have_no_wcag_violations(browser, live, screen, language):
 
         audit.go("/no-such-page", status=404)
         audit.check("not found")
+
+        # Staff: sign-in and the day sheet of the booked day.
+        audit.go("/staff/login")
+        audit.check("staff sign-in")
+        page.locator("#email").fill(staff_user[0])
+        page.locator("#password").fill(staff_user[1])
+        audit.follow(lambda: page.locator("form button[type=submit]").click())
+        audit.go(f"/staff/?date={start[:10]}")
+        assert page.locator("li.visit").count() >= 2
+        audit.check("staff day sheet")
     finally:
         context.close()
 
-    assert len(audit.checked) == 12
+    assert len(audit.checked) == 14
     assert server_errors == []
     if audit.violations:
         pytest.fail(f"axe found WCAG violations ({screen}, {language}):\n{audit.report()}")
