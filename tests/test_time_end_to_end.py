@@ -20,7 +20,7 @@ from scheduler.extensions import db
 from scheduler.models import Appointment
 from scheduler.services.staff import create_user, issue_api_token
 
-from .conftest import make_provider, make_service, patient_payload
+from .conftest import make_closure, make_provider, make_service, patient_payload
 
 DENVER = ZoneInfo("America/Denver")
 MDT, MST = "-06:00", "-07:00"
@@ -158,15 +158,31 @@ def test_api_availability_keeps_wall_times_across_the_change(client, clock, clin
 
 def test_every_slot_lasts_its_duration_in_real_time_over_the_changeover_nights(client, clock, clinic):
     clock.now = denver(2026, 10, 20, 8)
-    for change, duration in ((FALL_BACK, NIGHT_MINUTES),):
-        slots = availability(client, "night", clinic.night.id, change, change)
-        assert slots and all(instant(s["end"]) - instant(s["start"]) == timedelta(minutes=duration) for s in slots)
+    slots = availability(client, "night", clinic.night.id, FALL_BACK, FALL_BACK)
+    assert slots and all(instant(s["end"]) - instant(s["start"]) == timedelta(minutes=NIGHT_MINUTES) for s in slots)
+    # Both passes of 01:00-01:59 are offered, each with its own offset.
+    assert [s["start"][11:16] for s in slots].count("01:30") == 2
     clock.now = denver(2027, 3, 1, 8)
     slots = availability(client, "night", clinic.night.id, SPRING_FORWARD, SPRING_FORWARD)
     assert slots and all(instant(s["end"]) - instant(s["start"]) == timedelta(minutes=NIGHT_MINUTES) for s in slots)
     # 02:00-02:59 does not exist that night: nothing is offered in it, in any notation.
     assert not any(s["start"][11:13] == "02" for s in slots)
     assert all(s["start"].endswith(MST if s["start"][11:13] < "02" else MDT) for s in slots)
+
+
+@pytest.mark.parametrize("change", [FALL_BACK, SPRING_FORWARD])
+def test_a_closure_on_the_changeover_day_closes_exactly_that_local_day(client, clock, clinic, change):
+    clock.now = denver(change.year, change.month, change.day) - timedelta(days=10)
+    make_closure(change, "Closed for the time change")
+    per_day = by_day(availability(client, "night", clinic.night.id, change - timedelta(days=1),
+                                  change + timedelta(days=1)))
+    before, after = (change - timedelta(days=1)).isoformat(), (change + timedelta(days=1)).isoformat()
+    assert change.isoformat() not in per_day
+    # The evening before and the small hours after are open, though in UTC they fall on the closed day.
+    assert per_day[before][-1][11:19] == "23:30:00" and per_day[after][0][11:19] == "00:00:00"
+    assert instant(per_day[before][-1]).date() == change
+    assert len(per_day[before]) == len(per_day[after]) == openings_per_day(change + timedelta(days=1), NIGHT,
+                                                                              NIGHT_MINUTES, NIGHT_STEP)
 
 
 # --- 2. naive local starts are clinic wall time; skipped and repeated ones are refused -------------
