@@ -71,6 +71,10 @@ class Config:
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None  # a slow phone user must not lose the form
+    # Every page sends Referrer-Policy: no-referrer (manage links carry a secret), so browsers send
+    # no Referer, and Flask-WTF's HTTPS referrer check would refuse every form. The session-bound
+    # token and the SameSite=Lax, Secure session cookie are the CSRF defence.
+    WTF_CSRF_SSL_STRICT = False
 
     # Messaging (used by the reminder worker)
     TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID", "")

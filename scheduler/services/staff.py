@@ -1,6 +1,8 @@
 """Staff accounts and API tokens."""
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,9 +43,16 @@ def create_user(email: str, password: str, role: str) -> User:
     return user
 
 
+@cache
+def _unknown_user_hash() -> str:
+    return generate_password_hash(new_secret(), method="scrypt")
+
+
 def authenticate(email: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    # One password check whoever asks, so an unknown email answers no faster than a wrong password.
+    matches = check_password_hash(user.password_hash if user else _unknown_user_hash(), password)
+    if user is None or not user.active or not matches:
         return None
     return user
 

@@ -82,9 +82,18 @@ def parse_instant_filter(raw: str):
         return None
 
 
+def translated_filter(text: str | None) -> str:
+    """`value | translated`: catalogue text for a value from the database or code (a service
+    name, a field's error) as plain text that autoescaping still covers. In templates `_()`
+    returns Markup, which is right for literal messages only: `_(service.name)` would let a
+    name like "<script>..." through unescaped."""
+    return _(text) if text else ""
+
+
 def register_site(app: Flask) -> None:
     app.context_processor(clinic_context)
     app.add_template_filter(parse_instant_filter, "parse_instant")
+    app.add_template_filter(translated_filter, "translated")
     # Babel's locale-aware formatting, in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)
     app.jinja_env.globals.update(
         format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso,

@@ -1,6 +1,8 @@
 """Staff sign-in and the day sheet: who is coming today, per provider."""
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,6 +20,17 @@ login_manager.login_view = "staff.login"
 login_manager.session_protection = "strong"
 
 
+def _session_identifier() -> str:
+    """What "strong" session protection ties a sign-in to: the browser's address and user agent.
+    Flask-Login's default takes the address from X-Forwarded-For as the client sent it, so a
+    copied cookie plus a forged header would pass; remote_addr is the peer (or, behind
+    TRUSTED_PROXY_HOPS proxies, the address ProxyFix took from them)."""
+    return hashlib.sha512(f"{request.remote_addr}|{request.headers.get('User-Agent')}".encode()).hexdigest()
+
+
+login_manager._session_identifier_generator = _session_identifier
+
+
 @staff.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
@@ -29,9 +42,14 @@ def _sign_in_first():
     return redirect(url_for("staff.login", next=request.full_path if request.query_string else request.path))
 
 
+# A path on this site: one slash, then printable ASCII only. Browsers drop tabs and newlines
+# from URLs and read a backslash as a slash, so "/\t/evil.example" would mean "//evil.example".
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-~]*", re.ASCII)
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and _LOCAL_PATH.fullmatch(target) and "\\" not in target:
         return target
     return url_for("staff.day")
 
