@@ -532,3 +532,10 @@ def test_the_booking_horizon_agrees_on_api_pages_and_booking(client, clock, clin
     assert refused["fields"]["start"] == "That time is too far ahead to book yet."
     if last_start:
         assert book(client, clinic.day.id, last_start)["start"][:19] == last_start
+
+
+def test_the_repeated_hour_is_labelled_with_its_zone(client, clock, clinic):
+    clock.now = datetime(2026, 10, 30, 12, tzinfo=UTC)
+    html = client.get(f"/book/night/{clinic.night.id}/2026-11-01").get_data(as_text=True)
+    assert "1:30\u202fAM MDT" in html and "1:30\u202fAM MST" in html
+    assert "12:30\u202fAM" in html and "12:30\u202fAM MDT" not in html  # an ordinary hour has no zone

@@ -1,6 +1,8 @@
 """What every page shares: language, the clinic's numbers and disclaimer, headers, errors."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from babel.dates import format_skeleton
 from flask import Flask, current_app, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime, format_time, get_locale, refresh
@@ -9,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..clinic_info import load_disclaimer, phone_number
+from ..domain.wall_time import is_ambiguous
 from .presenters import local_iso
 
 CONTENT_SECURITY_POLICY = (
@@ -43,6 +46,16 @@ def current_language() -> str:
 def format_day_month(day) -> str:
     """"December 1" / "1 de diciembre": month and day in the patient's word order."""
     return format_skeleton("MMMMd", day, locale=get_locale())
+
+
+def format_clock(instant) -> str:
+    """A time of day in the patient's language; during the hour clocks repeat when they fall
+    back, the zone is added ("1:30 AM MDT" / "1:30 AM MST") so both passes can be told apart."""
+    label = format_time(instant, "short")
+    local = instant.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    if is_ambiguous(local):
+        label = f"{label} {local.tzname()}"
+    return label
 
 
 def clinic_context() -> dict:
@@ -97,7 +110,7 @@ def register_site(app: Flask) -> None:
     # Babel's locale-aware formatting, in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)
     app.jinja_env.globals.update(
         format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso,
-        format_day_month=format_day_month,
+        format_day_month=format_day_month, format_clock=format_clock,
     )
 
     @app.teardown_request
