@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from scheduler.extensions import db
 from scheduler.models import Provider
-from scheduler.services.staff import create_user
+from scheduler.services.staff import create_user, issue_api_token
 
 from .conftest import make_provider, make_service, patient_payload
 
@@ -47,7 +49,9 @@ def test_day_sheet_needs_sign_in_and_lists_the_days_visits(app, client):
     assert client.get("/staff/?date=not-a-day").status_code == 400
 
 
-def test_a_provider_sees_only_their_own_visits(app, client):
+@pytest.fixture
+def maria_and_daniel(app, client):
+    """Two providers with one visit each on 2026-12-01; Maria has a provider account."""
     maria = make_provider("Maria Lopez, PT")
     daniel = make_provider("Daniel Reyes, PT")
     make_service()
@@ -56,6 +60,10 @@ def test_a_provider_sees_only_their_own_visits(app, client):
     user = create_user("maria@example.com", PASSWORD, "provider")
     db.session.get(Provider, maria.id).user_id = user.id
     db.session.commit()
+    return maria, daniel
+
+
+def test_a_provider_sees_only_their_own_visits(client, maria_and_daniel):
     _sign_in(client, "maria@example.com")
     html = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
     assert "Ana Garcia" in html and "Luis Garcia" not in html and "Daniel Reyes, PT" not in html
@@ -95,17 +103,8 @@ def test_sign_in_form_carries_a_csrf_token(app, client):
     assert 'autocomplete="current-password"' in html
 
 
-def test_a_providers_api_token_sees_only_their_visits(app, client):
-    from scheduler.services.staff import issue_api_token
-
-    maria = make_provider("Maria Lopez, PT")
-    daniel = make_provider("Daniel Reyes, PT")
-    make_service()
-    _book(client, maria.id, "2026-12-01T09:00:00-07:00")
-    _book(client, daniel.id, "2026-12-01T13:00:00-07:00", first_name="Luis", phone="915-555-0188")
-    user = create_user("maria@example.com", PASSWORD, "provider")
-    db.session.get(Provider, maria.id).user_id = user.id
-    db.session.commit()
+def test_a_providers_api_token_sees_only_their_visits(client, maria_and_daniel):
+    maria, daniel = maria_and_daniel
     create_user("desk@example.com", PASSWORD, "front_desk")
     for email, expected in (("maria@example.com", {maria.id}), ("desk@example.com", {maria.id, daniel.id})):
         token = issue_api_token(email)
