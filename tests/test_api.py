@@ -175,8 +175,8 @@ def test_availability_today_respects_minimum_notice(api, clinic):
 def test_availability_stops_at_the_advance_window(api, clinic):
     answer = api.availability("evaluation", date(2027, 1, 25), date(2027, 2, 5), provider=clinic.first.id)
     last = max(instant(s) for s in slot_starts(answer))
-    horizon = datetime(2026, 11, 30, 15, tzinfo=UTC) + timedelta(days=60)
-    assert last <= horizon < last + timedelta(days=1)
+    # Monday 2026-11-30 + 60 days = Friday 2027-01-29, offered whole (last start 16:00).
+    assert last == datetime.fromisoformat("2027-01-29T16:00:00-07:00")
 
 
 def test_availability_across_the_spring_daylight_saving_change(api, clinic):

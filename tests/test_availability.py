@@ -32,8 +32,10 @@ def window(weekday: int, start: str, end: str, **validity) -> WeeklyWindow:
     return WeeklyWindow(weekday, time.fromisoformat(start), time.fromisoformat(end), **validity)
 
 
-def rules(duration: int = 60, **kw) -> BookingRules:
-    return BookingRules(duration=timedelta(minutes=duration), **{k: timedelta(minutes=v) for k, v in kw.items()})
+def rules(duration: int = 60, max_advance_days: int = 60, **kw) -> BookingRules:
+    """Durations in minutes; the advance limit in whole days."""
+    return BookingRules(duration=timedelta(minutes=duration), max_advance_days=max_advance_days,
+                        **{k: timedelta(minutes=v) for k, v in kw.items()})
 
 
 NO_CLOSURES = Closures()
@@ -196,12 +198,17 @@ def test_steps_count_from_the_window_opening():
     assert starts(slots) == ["09:10", "09:30", "09:50", "10:10", "10:30"]
 
 
-def test_max_advance_is_inclusive_and_nothing_in_the_past():
+def test_max_advance_counts_whole_days_and_nothing_in_the_past():
     now = local(MONDAY, 10)
-    rule = rules(60, step=60, max_advance=2 * 24 * 60)  # two days ahead
+    rule = rules(60, step=60, max_advance_days=2)  # through the end of Wednesday
     slots = slots_for([window(d, "09:00", "12:00") for d in range(7)], rule, MONDAY, date(2026, 12, 4), now=now)
     assert slots[0].start == local(MONDAY, 10)  # starting right now is not "before now"
-    assert slots[-1].start == local(date(2026, 12, 2), 10)  # exactly now + 2 days
+    # The last day is offered whole, even before the time of day it is now.
+    assert [s.start for s in slots if s.start.astimezone(DENVER).date() == date(2026, 12, 2)] == [
+        local(date(2026, 12, 2), 9), local(date(2026, 12, 2), 10), local(date(2026, 12, 2), 11)]
+    assert slots[-1].start == local(date(2026, 12, 2), 11)
+    assert slots_for([window(0, "09:00", "12:00")], rules(60, step=60, max_advance_days=0), MONDAY,
+                     now=local(MONDAY, 8))  # zero days: today only
 
 
 def test_rules_refuse_nonsense():
@@ -213,6 +220,8 @@ def test_rules_refuse_nonsense():
         rules(30, buffer=-5)
     with pytest.raises(ValueError):
         rules(30, min_notice=-1)
+    with pytest.raises(ValueError):
+        rules(30, max_advance_days=-1)
 
 
 def test_now_must_be_aware():

@@ -123,11 +123,17 @@ def scenarios(draw):
         buffer=minutes(draw(st.integers(0, 45))),
         step=minutes(draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60]))),
         min_notice=limit(timedelta(days=3)),
-        max_advance=limit(timedelta(days=60)),
+        # Whole days: 0 (today only) up to past the end of the range.
+        max_advance_days=draw(st.integers(0, 14)),
     )
     if draw(st.booleans()):
         now = now.astimezone(DENVER)  # an aware local `now` is the same instant
     return schedules, rules, now, first_day, last_day, Closures(tuple(closure_ranges))
+
+
+def last_day_of(rules: BookingRules, now: datetime) -> date:
+    """The last bookable clinic-local date, worked out here independently of the code."""
+    return now.astimezone(DENVER).date() + timedelta(days=rules.max_advance_days)
 
 
 def closed(closures: Closures, day: date) -> bool:
@@ -180,7 +186,7 @@ def expected_starts(schedule: ProviderSchedule, day: date, rules: BookingRules, 
         while start + rules.duration <= closing:
             block_end = start + rules.duration + rules.buffer
             free = not any(start < busy.end and busy.start < block_end for busy in schedule.busy)
-            if free and now + rules.min_notice <= start <= now + rules.max_advance:
+            if free and now + rules.min_notice <= start and start.astimezone(DENVER).date() <= last_day_of(rules, now):
                 starts.add(start)
             start += rules.step
     return starts
@@ -213,7 +219,8 @@ def test_every_slot_is_bookable(scenario):
         block_end = slot.end + rules.buffer
         assert not any(slot.start < busy.end and busy.start < block_end for busy in schedule.busy), slot
         # Booking window relative to now.
-        assert now + rules.min_notice <= slot.start <= now + rules.max_advance, slot
+        assert now + rules.min_notice <= slot.start, slot
+        assert slot.start.astimezone(DENVER).date() <= last_day_of(rules, now), slot
         # On an open day of the asked range...
         day = slot.start.astimezone(DENVER).date()
         assert first_day <= day <= last_day, slot
@@ -284,17 +291,20 @@ def test_a_longer_range_only_adds_days(scenario, extra_days):
 def test_notice_and_advance_limits_are_inclusive(scenario, data):
     """Moving a limit exactly onto an offered start keeps that start and cuts only beyond it."""
     schedules, rules, now, first_day, last_day, closures = scenario
-    open_rules = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0), timedelta(days=400))
+    open_rules = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0), 400)
     far_past = datetime.combine(first_day - timedelta(days=3), time(0), tzinfo=UTC)
     everything = run((schedules, open_rules, far_past, first_day, last_day, closures))
     if not everything:
         return
     pick = data.draw(st.sampled_from(everything))
-    at_notice = BookingRules(rules.duration, rules.buffer, rules.step, pick.start - far_past, timedelta(days=400))
-    at_advance = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0), pick.start - far_past)
+    at_notice = BookingRules(rules.duration, rules.buffer, rules.step, pick.start - far_past, 400)
     assert run((schedules, at_notice, far_past, first_day, last_day, closures)) == [
         s for s in everything if s.start >= pick.start
     ]
+    # The advance limit ending on the pick's day keeps that whole day and cuts the days after.
+    pick_day = pick.start.astimezone(DENVER).date()
+    at_advance = BookingRules(rules.duration, rules.buffer, rules.step, timedelta(0),
+                              (pick_day - far_past.astimezone(DENVER).date()).days)
     assert run((schedules, at_advance, far_past, first_day, last_day, closures)) == [
-        s for s in everything if s.start <= pick.start
+        s for s in everything if s.start.astimezone(DENVER).date() <= pick_day
     ]

@@ -47,13 +47,20 @@ class BookingRules:
     buffer: timedelta = timedelta(0)
     step: timedelta = timedelta(minutes=15)
     min_notice: timedelta = timedelta(0)
-    max_advance: timedelta = timedelta(days=60)
+    # Whole clinic-local days: 60 means "through the end of the day 60 days from today", so
+    # the last day on offer is bookable all day, whatever the time it is now.
+    max_advance_days: int = 60
 
     def __post_init__(self) -> None:
         if self.duration <= timedelta(0) or self.step <= timedelta(0):
             raise ValueError("duration and step must be positive")
-        if self.buffer < timedelta(0) or self.min_notice < timedelta(0):
-            raise ValueError("buffer and notice cannot be negative")
+        if self.buffer < timedelta(0) or self.min_notice < timedelta(0) or self.max_advance_days < 0:
+            raise ValueError("buffer, notice and advance cannot be negative")
+
+
+def last_bookable_day(now: datetime, tz: ZoneInfo, max_advance_days: int) -> date:
+    """The last clinic-local date a visit may start on."""
+    return now.astimezone(tz).date() + timedelta(days=max_advance_days)
 
 
 @dataclass(frozen=True, order=True)
@@ -119,19 +126,20 @@ def find_slots(
 
     A slot is [start, start + duration) inside one working window; the time it blocks,
     [start, start + duration + buffer), must not touch anything busy. Starts are stepped
-    from the window's opening, no earlier than now + notice, no later than now + advance.
+    from the window's opening, no earlier than now + notice, on a day no later than the
+    last bookable day.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     earliest = now + rules.min_notice
-    latest = now + rules.max_advance
+    last_day = min(last_day, last_bookable_day(now, tz, rules.max_advance_days))
     slots: list[Slot] = []
     seen: set[tuple[int, datetime]] = set()  # overlapping windows of one provider offer a start once
     for schedule in schedules:
         busy = BusyIndex(schedule.busy)
         for day in days_between(first_day, last_day):
             for window in working_intervals(schedule, day, tz, closures):
-                for slot in _slots_in_window(window, schedule.provider_id, rules, busy, earliest, latest):
+                for slot in _slots_in_window(window, schedule.provider_id, rules, busy, earliest):
                     if (slot.provider_id, slot.start) not in seen:
                         seen.add((slot.provider_id, slot.start))
                         slots.append(slot)
@@ -149,7 +157,6 @@ def _slots_in_window(
     rules: BookingRules,
     busy: BusyIndex,
     earliest: datetime,
-    latest: datetime,
 ) -> Iterable[Slot]:
     start = window.start
     if start < earliest:
@@ -157,7 +164,7 @@ def _slots_in_window(
         steps = -(-(earliest - start) // rules.step)
         start += steps * rules.step
     duration, blocked, step = rules.duration, rules.duration + rules.buffer, rules.step
-    last_start = min(window.end - duration, latest)
+    last_start = window.end - duration
     while start <= last_start:
         if busy.is_free_between(start, start + blocked):
             yield Slot(start, start + duration, provider_id)

@@ -14,6 +14,7 @@ from ..domain.availability import (
     Slot,
     WeeklyWindow,
     find_slots,
+    last_bookable_day,
 )
 from ..domain.intervals import Interval
 from ..domain.wall_time import to_instant_lenient
@@ -28,8 +29,13 @@ def rules_for(service: Service) -> BookingRules:
         buffer=timedelta(minutes=service.buffer_minutes),
         step=timedelta(minutes=service.slot_step_minutes),
         min_notice=timedelta(minutes=service.min_notice_minutes),
-        max_advance=timedelta(days=service.max_advance_days),
+        max_advance_days=service.max_advance_days,
     )
+
+
+def last_day_for(service: Service) -> date:
+    """The last clinic-local date this service can be booked on, as of now."""
+    return last_bookable_day(now(), clinic_tz(), service.max_advance_days)
 
 
 def bookable_providers(online_only: bool) -> list[Provider]:

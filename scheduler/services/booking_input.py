@@ -13,7 +13,7 @@ from ..domain.patient_details import N_, DetailsInvalid
 from ..domain.wall_time import WallTimeError, to_instant
 from ..extensions import db
 from ..models import Provider, Service
-from .availability import bookable_providers
+from .availability import bookable_providers, last_day_for
 from .clock import clinic_tz, now
 from .errors import ValidationFailed
 
@@ -89,5 +89,5 @@ def check_timing(service: Service, start: datetime) -> None:
         raise ValidationFailed({"start": N_("That time has already passed.")})
     if start < moment + timedelta(minutes=service.min_notice_minutes):
         raise ValidationFailed({"start": N_("That time is too soon to book online. Please call us.")})
-    if start > moment + timedelta(days=service.max_advance_days):
+    if start.astimezone(clinic_tz()).date() > last_day_for(service):
         raise ValidationFailed({"start": N_("That time is too far ahead to book yet.")})

@@ -1,8 +1,6 @@
 """Public booking pages: service -> provider -> day -> time -> details -> confirmation."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -10,7 +8,7 @@ from sqlalchemy import select
 from ..domain.availability import one_per_start
 from ..extensions import db
 from ..models import Provider, Service
-from ..services.availability import bookable_providers, least_busy_first, open_days, open_slots
+from ..services.availability import bookable_providers, last_day_for, least_busy_first, open_days, open_slots
 from ..services.booking import book
 from ..services.booking_input import parse_start
 from ..services.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
@@ -74,7 +72,7 @@ def days(slug: str, who: str):
     if first is None:
         abort(400, _("That is not a valid date."))
     window = DayWindow.starting(
-        first, current_app.config["BOOKING_DAYS_SHOWN"], today, today + timedelta(days=service.max_advance_days)
+        first, current_app.config["BOOKING_DAYS_SHOWN"], today, last_day_for(service)
     )
     counts = open_days(open_slots(service, chosen, window.first, window.last), window.first, window.last)
     return render_template(

@@ -1,15 +1,13 @@
 """The patient's private link: see, cancel, move, add to calendar."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..integrations.ical import appointment_calendar
 from ..models import Appointment
 from ..services import appointment_changes, booking_input
-from ..services.availability import open_days, open_slots
+from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .limits import manage_limit
@@ -103,7 +101,7 @@ def reschedule_days(token: str):
     if first is None:
         abort(400, _("That is not a valid date."))
     window = DayWindow.starting(
-        first, current_app.config["BOOKING_DAYS_SHOWN"], today, today + timedelta(days=appointment.service.max_advance_days)
+        first, current_app.config["BOOKING_DAYS_SHOWN"], today, last_day_for(appointment.service)
     )
     slots = open_slots(
         appointment.service, [appointment.provider], window.first, window.last,
