@@ -111,3 +111,22 @@ def test_a_providers_api_token_sees_only_their_visits(client, maria_and_daniel):
         listed = client.get("/api/v1/staff/appointments?date=2026-12-01",
                             headers={"Authorization": f"Bearer {token}"}).get_json()["appointments"]
         assert {a["provider_id"] for a in listed} == expected, email
+
+
+def test_signing_out_ends_sessions_elsewhere_even_with_a_copied_cookie(app, client):
+    from flask import g
+
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    _sign_in(client, "desk@example.com")
+    copied = client.get_cookie("session").value
+    other_device = app.test_client()
+    other_device.set_cookie("session", copied)
+    g.pop("_login_user", None)  # the fixture's app context would otherwise remember the user
+    assert other_device.get("/staff/").status_code == 200
+    client.post("/staff/logout")
+    g.pop("_login_user", None)
+    assert other_device.get("/staff/").status_code == 302  # the copied cookie is worthless now
+    # Signing in again works, with a fresh session.
+    g.pop("_login_user", None)
+    assert _sign_in(client, "desk@example.com").status_code == 303
+    assert client.get("/staff/").status_code == 200

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -30,10 +30,16 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Part of the id kept in the session cookie: bumping it (on sign-out) makes every cookie
+    # issued before worthless, even a copied one, since the cookie itself is only signed.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
 
 
 class ApiToken(db.Model):

@@ -57,6 +57,12 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def end_all_sessions(user: User) -> None:
+    """Signing out ends every session of the user, on every device (cookies are not stored)."""
+    user.session_epoch += 1
+    db.session.commit()
+
+
 def issue_api_token(email: str, label: str = "") -> str:
     """Returns the bearer token once; only its hash is kept."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))

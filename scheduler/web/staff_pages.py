@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter, login_manager
 from ..services.day_sheet import appointments_on, providers_visible_to
-from ..services.staff import authenticate
+from ..services.staff import authenticate, end_all_sessions
 from .presenters import parse_day, today_local
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
@@ -72,6 +72,7 @@ def login():
 @staff.post("/logout")
 @login_required
 def logout():
+    end_all_sessions(current_user)
     logout_user()
     flash(_("You are signed out."), "success")
     return redirect(url_for("staff.login"), code=303)
