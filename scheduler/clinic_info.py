@@ -24,7 +24,9 @@ class Disclaimer:
     paragraphs: tuple[str, ...]
 
 
+@lru_cache(maxsize=16)
 def phone_number(display: str, region: str = "US") -> PhoneNumber:
+    """Parsed once per configured number, not on every page."""
     parsed = phonenumbers.parse(display, region)
     return PhoneNumber(display, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
