@@ -30,14 +30,3 @@ login_manager = LoginManager()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
-
-@login_manager.user_loader
-def _load_user(session_id: str):
-    """"<user id>:<session epoch>"; a cookie from before the last sign-out loads no one."""
-    from .models import User
-
-    user_id, _sep, epoch = session_id.partition(":")
-    if not (user_id.isdigit() and epoch.isdigit()):
-        return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.session_epoch == int(epoch) else None

@@ -57,6 +57,16 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def user_for_session(session_id: str) -> User | None:
+    """The user a session cookie names ("<id>:<epoch>", see User.get_id); a cookie from
+    before the user's last sign-out names no one."""
+    user_id, _sep, epoch = session_id.partition(":")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_epoch == int(epoch) else None
+
+
 def end_all_sessions(user: User) -> None:
     """Signing out ends every session of the user, on every device (cookies are not stored)."""
     user.session_epoch += 1

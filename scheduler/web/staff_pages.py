@@ -11,13 +11,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter, login_manager
 from ..services.day_sheet import appointments_on, providers_visible_to
-from ..services.staff import authenticate, end_all_sessions
+from ..services.staff import authenticate, end_all_sessions, user_for_session
 from .presenters import parse_day, today_local
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
 
+# All of the staff session set-up in one place.
 login_manager.login_view = "staff.login"
 login_manager.session_protection = "strong"
+login_manager.user_loader(user_for_session)
 
 
 def _session_identifier() -> str:
