@@ -1,12 +1,19 @@
 """flask seed-demo / create-user / create-api-token."""
 from __future__ import annotations
 
+import os
+import pty
+import sys
+import time
+
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from scheduler.extensions import db
 from scheduler.models import ApiToken, Appointment, AuditEvent, Closure, Provider, Service, User, WorkingHours
 from scheduler.services.tokens import sha256_hex
+
+from .support import ROOT, flask_command
 
 
 def _count(model) -> int:
@@ -63,3 +70,36 @@ def test_create_api_token_prints_a_token_stored_hashed(app, client):
     assert client.get("/api/v1/staff/appointments").status_code == 401
     missing = runner.invoke(args=["create-api-token", "nobody@example.com"])
     assert missing.exit_code == 1
+
+
+def test_create_user_prompts_for_the_password_on_a_terminal_without_echo(tmp_path):
+    """At a real terminal the password is asked twice and never shown."""
+    url = f"sqlite:///{tmp_path / 'prompt.db'}"
+    flask_command(url, "db", "upgrade")
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: flask on the pseudo-terminal
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "flask", "create-user", "tty@example.com",
+                                   "--role", "admin"], env)
+    seen = b""
+
+    def wait_for(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while marker not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(terminal, 1024)
+            except OSError:
+                break
+
+    wait_for(b"Password:")
+    os.write(terminal, b"typed at the terminal\n")
+    wait_for(b"Repeat for confirmation:")
+    os.write(terminal, b"typed at the terminal\n")
+    wait_for(b"Created")
+    _, status = os.waitpid(pid, 0)
+    os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"Created admin tty@example.com" in seen
+    assert b"typed at the terminal" not in seen  # no echo
