@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from .support import LiveServer, migrate, require_or_skip, seed_demo_clinic
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,3 +58,24 @@ def chromium(sync_api):
             yield browser
         finally:
             browser.close()
+
+
+def module_fixtures(name: str, *required_files: tuple[Path, str]):
+    """`sync_api`, `live` (the demo clinic under gunicorn) and `browser` fixtures, one of each
+    per test module: assign them to those names in the module."""
+
+    @pytest.fixture(scope="module")
+    def sync_api():
+        return playwright_api(*required_files)
+
+    @pytest.fixture(scope="module")
+    def live(sync_api, tmp_path_factory):
+        with demo_clinic_server(tmp_path_factory.mktemp(name)) as server:
+            yield server
+
+    @pytest.fixture(scope="module")
+    def browser(sync_api, live):
+        with chromium(sync_api) as browser:
+            yield browser
+
+    return sync_api, live, browser

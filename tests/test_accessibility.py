@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from .browser_support import PHONE, chromium, demo_clinic_server, playwright_api
+from .browser_support import PHONE, module_fixtures
 from .support import ROOT
 
 pytestmark = pytest.mark.browser
@@ -37,21 +37,7 @@ SCREENS = {"phone": PHONE, "desktop": DESKTOP}
 PHONE_NUMBERS = (f"915-555-{n:04d}" for n in count(1301))
 
 
-@pytest.fixture(scope="module")
-def sync_api():
-    return playwright_api((AXE_JS, "node_modules/axe-core (scripts/setup runs npm ci)"))
-
-
-@pytest.fixture(scope="module")
-def live(sync_api, tmp_path_factory):
-    with demo_clinic_server(tmp_path_factory.mktemp("a11y")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(sync_api, live):
-    with chromium(sync_api) as browser:
-        yield browser
+sync_api, live, browser = module_fixtures("a11y", (AXE_JS, "node_modules/axe-core (scripts/setup runs npm ci)"))
 
 
 @pytest.fixture(scope="module")

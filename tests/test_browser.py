@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from .browser_support import PHONE, chromium, demo_clinic_server, playwright_api
+from .browser_support import PHONE, module_fixtures
 from .support import ROOT
 
 pytestmark = pytest.mark.browser
@@ -34,21 +34,7 @@ ERROR_RED = "rgb(164, 38, 44)"  # --error in style.css
 MAX_TAPS_BEFORE_DETAILS = 6
 
 
-@pytest.fixture(scope="module")
-def sync_api():
-    return playwright_api()
-
-
-@pytest.fixture(scope="module")
-def live(sync_api, tmp_path_factory):
-    with demo_clinic_server(tmp_path_factory.mktemp("browser")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(sync_api, live):
-    with chromium(sync_api) as browser:
-        yield browser
+sync_api, live, browser = module_fixtures("browser")
 
 
 @pytest.fixture
