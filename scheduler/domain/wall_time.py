@@ -39,10 +39,7 @@ def window_opening(day: date, at: time, tz: ZoneInfo) -> datetime:
 
     A skipped time opens when the clocks jump forward; a repeated one on its second pass.
     """
-    local = datetime.combine(day, at, tzinfo=tz)
-    if is_missing(local):
-        return _end_of_gap(local)
-    return local.replace(fold=1).astimezone(UTC)
+    return _window_edge(day, at, tz, fold=1)
 
 
 def window_closing(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -50,10 +47,14 @@ def window_closing(day: date, at: time, tz: ZoneInfo) -> datetime:
 
     A skipped time closes when the clocks jump forward; a repeated one on its first pass.
     """
+    return _window_edge(day, at, tz, fold=0)
+
+
+def _window_edge(day: date, at: time, tz: ZoneInfo, *, fold: int) -> datetime:
     local = datetime.combine(day, at, tzinfo=tz)
     if is_missing(local):
         return _end_of_gap(local)
-    return local.replace(fold=0).astimezone(UTC)
+    return local.replace(fold=fold).astimezone(UTC)
 
 
 def _end_of_gap(local: datetime) -> datetime:

@@ -33,6 +33,15 @@ TOKEN_PARAM = {
     "schema": {"type": "string"},
 }
 
+# What every answer about one appointment carries, public or staff.
+VISIT_FIELDS = {
+    "id": {"type": "integer"},
+    "status": STATUS,
+    "start": DATE_TIME,
+    "end": DATE_TIME,
+    "provider_id": {"type": "integer"},
+}
+
 SCHEMAS = {
     "Service": {
         "type": "object",
@@ -83,13 +92,9 @@ SCHEMAS = {
     },
     "Booking": {
         "type": "object",
-        "required": ["id", "status", "start", "end", "provider_id", "manage_url", "ics_url"],
+        "required": [*VISIT_FIELDS, "manage_url", "ics_url"],
         "properties": {
-            "id": {"type": "integer"},
-            "status": STATUS,
-            "start": DATE_TIME,
-            "end": DATE_TIME,
-            "provider_id": {"type": "integer"},
+            **VISIT_FIELDS,
             "manage_url": {"type": "string", "format": "uri"},
             "ics_url": {"type": "string", "format": "uri"},
         },
@@ -148,13 +153,9 @@ SCHEMAS = {
     },
     "StaffAppointment": {
         "type": "object",
-        "required": ["id", "status", "start", "end", "provider_id", "service", "patient_name", "source"],
+        "required": [*VISIT_FIELDS, "service", "patient_name", "source"],
         "properties": {
-            "id": {"type": "integer"},
-            "status": STATUS,
-            "start": DATE_TIME,
-            "end": DATE_TIME,
-            "provider_id": {"type": "integer"},
+            **VISIT_FIELDS,
             "service": {"type": "string", "description": "Service slug"},
             "patient_name": {"type": "string"},
             "source": {"type": "string", "enum": ["online", "desk", "sms", "api"]},
