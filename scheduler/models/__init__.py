@@ -3,7 +3,7 @@ from .appointment import OPEN_STATUSES, Appointment, AppointmentStatus, BookingS
 from .audit import ActorKind, AuditEvent
 from .clinic import Closure, Provider, TimeOff, WorkingHours
 from .course import Course, CourseStatus
-from .messaging import InboundMessage, Message, MessageStatus
+from .messaging import InboundMessage, Message, MessageCause, MessageStatus, WorkerRun
 from .patient import Patient
 from .service import Service
 from .staff import ApiToken, Role, User
@@ -11,7 +11,7 @@ from .waitlist import WaitlistEntry
 
 __all__ = [
     "ActorKind", "ApiToken", "Appointment", "AppointmentStatus", "AuditEvent", "BookingSource",
-    "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageStatus",
+    "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus",
     "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
-    "WaitlistEntry", "WorkingHours",
+    "WaitlistEntry", "WorkerRun", "WorkingHours",
 ]

@@ -76,6 +76,8 @@ class Appointment(db.Model):
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # iCalendar SEQUENCE: bumped on every change a calendar client must pick up
     ical_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # The start before the last move (shown at the desk as "moved from ...")
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -17,13 +17,14 @@ class ActorKind(StrEnum):
     PATIENT_WEB = "patient_web"  # the public booking pages / public API
     SMS = "sms"
     SYSTEM = "system"
+    API = "api"  # the public booking API (a client of the clinic's, not its pages)
 
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         CheckConstraint(
-            "actor_kind IN ('staff', 'patient_link', 'patient_web', 'sms', 'system')",
+            "actor_kind IN ('staff', 'patient_link', 'patient_web', 'sms', 'system', 'api')",
             name="actor_kind_known",
         ),
         Index("ix_audit_events_entity", "entity_type", "entity_id"),

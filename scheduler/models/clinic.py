@@ -20,6 +20,8 @@ class Provider(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     accepts_online_booking: Mapped[bool] = mapped_column(default=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    # sha256 of the secret in the provider's staff calendar feed URL
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     hours: Mapped[list[WorkingHours]] = relationship(
         back_populates="provider", cascade="all, delete-orphan", order_by="WorkingHours.weekday"

@@ -43,6 +43,14 @@ class Course(db.Model):
     min_gap_days: Mapped[int] = mapped_column(Integer, default=1)
     allow_other_provider: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(10), default=CourseStatus.PLANNED.value)
+    cancel_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # iCalendar SEQUENCE of the course's own calendar file
+    ical_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     evaluation = relationship("Appointment", foreign_keys=[evaluation_id])
+    patient = relationship("Patient")
+    provider = relationship("Provider")
+    service = relationship("Service")

@@ -23,6 +23,8 @@ class Patient(db.Model):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # sha256 of the secret in the patient's private calendar feed URL (never stored itself)
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     @property
     def full_name(self) -> str:

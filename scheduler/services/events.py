@@ -1,0 +1,48 @@
+"""What happened to an appointment or a course, told to whoever must follow up.
+
+Every use case that books, moves, cancels or confirms calls one of these inside its own
+transaction, before it commits. Today the follow-up is the patient's messages (the outbox):
+they are written in the same transaction, so a rolled-back change sends nothing and a
+committed one never loses its messages.
+
+`cause` says who acted: "patient" (online booking, the private link, an SMS reply: the
+notice goes at once, at any hour), "staff" or "system" (waits for the send window).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import Appointment, Course
+
+
+def appointment_booked(appointment: Appointment, *, cause: str) -> None:
+    """A single visit was booked (not part of a course being booked as a whole)."""
+    _outbox().plan_booked(appointment, cause=cause)
+
+
+def appointment_moved(appointment: Appointment, *, cause: str) -> None:
+    """A visit's time or provider changed: reminders are re-planned, an update goes out."""
+    _outbox().plan_moved(appointment, cause=cause)
+
+
+def appointment_cancelled(appointment: Appointment, *, cause: str) -> None:
+    """A visit was cancelled: its pending messages are cancelled, a notice goes out."""
+    _outbox().plan_cancelled(appointment, cause=cause)
+
+
+def appointment_confirmed(appointment: Appointment, *, cause: str) -> None:
+    """The patient (or the desk for them) confirmed: nothing to send, reminders stay."""
+    _outbox().plan_confirmed(appointment, cause=cause)
+
+
+def course_booked(course: Course, visits: list[Appointment], *, cause: str) -> None:
+    """A course (or weeks added to one) was booked: one welcome listing the visits, and
+    each visit's reminders at the course cadence."""
+    _outbox().plan_course_booked(course, visits, cause=cause)
+
+
+def _outbox():
+    from . import outbox
+
+    return outbox
