@@ -42,6 +42,12 @@ def course_booked(course: Course, visits: list[Appointment], *, cause: str) -> N
     _outbox().plan_course_booked(course, visits, cause=cause)
 
 
+def links_requested(appointments: list[Appointment], *, channel: str, cause: str) -> None:
+    """The patient asked for their private link(s) again ("send me my link", "text it to
+    me"): one message on `channel` ("sms" or "email") carrying a fresh link to each visit."""
+    _outbox().plan_links(appointments, channel=channel, cause=cause)
+
+
 def _outbox():
     from . import outbox
 

@@ -23,3 +23,7 @@ def plan_confirmed(appointment, *, cause: str) -> None:
 
 def plan_course_booked(course, visits, *, cause: str) -> None:
     return None
+
+
+def plan_links(appointments, *, channel: str, cause: str) -> None:
+    return None
