@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,6 +25,8 @@ class Patient(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # sha256 of the secret in the patient's private calendar feed URL (never stored itself)
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Set when the desk merged this record into another (it is kept for the audit trail)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
 
     @property
     def full_name(self) -> str:
