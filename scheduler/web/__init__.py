@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     from .manage_pages import manage
     from .site import register_site
     from .staff_pages import staff
+    from . import staff_api  # noqa: F401  (adds the staff routes to the api blueprint)
 
     register_site(app)
     app.register_blueprint(booking)
