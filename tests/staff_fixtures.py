@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient, Provider, Service
 from scheduler.services.staff import create_user, issue_api_token
@@ -103,12 +101,6 @@ def build_clinic() -> Clinic:
     )
 
 
-@pytest.fixture
-def clinic(app) -> Clinic:
-    return build_clinic()
-
-
-@pytest.fixture
-def staff_api(client, clinic) -> StaffApi:
+def staff_api_for(client, token: str | None) -> StaffApi:
     document = client.get("/api/v1/openapi.json").get_json()
-    return StaffApi(client, ApiContract(document), clinic.desk_token)
+    return StaffApi(client, ApiContract(document), token)

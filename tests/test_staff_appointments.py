@@ -14,9 +14,19 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, User
 from scheduler.services import outbox
 
-from .staff_fixtures import NO_BODY, clinic, make_patient, make_visit, staff_api  # noqa: F401
+from .staff_fixtures import NO_BODY, build_clinic, make_patient, make_visit, staff_api_for
 
 TUESDAY_9 = "2026-12-01T09:00:00-07:00"
+
+
+@pytest.fixture
+def clinic(app):
+    return build_clinic()
+
+
+@pytest.fixture
+def staff_api(client, clinic):
+    return staff_api_for(client, clinic.desk_token)
 
 
 @pytest.fixture

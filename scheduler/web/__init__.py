@@ -6,12 +6,12 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
+    from . import staff_api  # noqa: F401  (adds the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
     from .manage_pages import manage
     from .site import register_site
     from .staff_pages import staff
-    from . import staff_api  # noqa: F401  (adds the staff routes to the api blueprint)
 
     register_site(app)
     app.register_blueprint(booking)
