@@ -4,47 +4,34 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain.availability import BookingRules, Closures, find_slots
 from ..domain.patient_details import N_
+from ..domain.visit_fit import BUSY, CLOSED, OUTSIDE_HOURS, misfit
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider
 from . import audit, events
 from .availability import load_closures, load_schedules
-from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, one_patient_at_a_time, overlapping_visit
+from .booking import ALREADY_BOOKED, AUDIT_FIELDS, one_patient_at_a_time, overlapping_visit
 from .booking_input import collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .patient_records import check_new_patient, find_or_add
+from .staff_availability import check_staff_timing, staff_alternatives
 from .tokens import new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
-# The desk may book any time in a provider's hours: no online notice, no online horizon.
-DESK_HORIZON_DAYS = 3650
 
-
-def _desk_rules(service) -> BookingRules:
-    return BookingRules(
-        duration=timedelta(minutes=service.duration_minutes),
-        buffer=timedelta(minutes=service.buffer_minutes),
-        step=timedelta(minutes=service.slot_step_minutes),
-        min_notice=timedelta(0),
-        max_advance_days=DESK_HORIZON_DAYS,
-    )
-
-
-def _check_open(service, provider_id: int, start) -> None:
-    """The start must be an opening in the provider's hours; taken ones are a conflict (409)."""
-    day = start.astimezone(clinic_tz()).date()
-    closures = load_closures(day, day)
-    for include_booked in (False, True):
-        schedules = load_schedules([provider_id], day, day, count_appointments=not include_booked)
-        slots = find_slots(schedules, _desk_rules(service), tz=clinic_tz(), now=now(), first_day=day,
-                           last_day=day, closures=closures if closures.ranges else Closures())
-        if any(s.start == start for s in slots):
-            if include_booked:
-                raise SlotUnavailable([])
-            return
-    raise ValidationFailed({"start": N_("That is outside the provider's hours, or the clinic is closed.")})
+def require_fit(provider_id: int, start, end, blocks_until, *, ignore_appointment_id: int | None = None) -> None:
+    """Inside one of the provider's working windows on an open day; a taken time is a 409."""
+    tz = clinic_tz()
+    day = start.astimezone(tz).date()
+    schedule = load_schedules([provider_id], day, day, ignore_appointment_id=ignore_appointment_id)[0]
+    reason = misfit(schedule, start, end, blocks_until, tz=tz, closures=load_closures(day, day))
+    if reason == CLOSED:
+        raise ValidationFailed({"start": N_("The clinic is closed that day.")})
+    if reason == OUTSIDE_HOURS:
+        raise ValidationFailed({"start": N_("That time is outside the provider's working hours.")})
+    if reason == BUSY:
+        raise SlotUnavailable([])
 
 
 def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) -> Appointment:
@@ -56,8 +43,8 @@ def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) 
     if "provider_id" not in fields and provider_id not in {p.id for p in visible}:
         fields["provider_id"] = N_("Unknown provider.")
     start = collect_errors(fields, parse_start, data.get("start"))
-    if start is not None and start <= now():
-        fields["start"] = N_("That time has already passed.")
+    if start is not None:
+        collect_errors(fields, check_staff_timing, start)
     patient = None
     details = None
     if data.get("patient_id") not in (None, ""):
@@ -81,12 +68,13 @@ def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) 
         ends_at = start + timedelta(minutes=service.duration_minutes)
         if overlapping_visit(Patient.id == patient.id, start, ends_at) is not None:
             raise AlreadyBooked(ALREADY_BOOKED)
-        _check_open(service, provider_id, start)
+        blocks_until = ends_at + timedelta(minutes=service.buffer_minutes)
+        require_fit(provider_id, start, ends_at, blocks_until)
         moment = now()
         appointment = Appointment(
             patient=patient, provider_id=provider_id, service_id=service.id,
             starts_at=start, ends_at=ends_at,
-            blocks_until=ends_at + timedelta(minutes=service.buffer_minutes),
+            blocks_until=blocks_until,
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
             manage_token_hash=sha256_hex(new_secret()), created_at=moment, updated_at=moment,
         )
@@ -97,7 +85,7 @@ def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) 
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()
-        conflict.alternatives = alternatives_near(service, [db.session.get(Provider, provider_id)], start)
+        conflict.alternatives = staff_alternatives(service, [provider_id], start)
         raise
     except Exception:
         db.session.rollback()

@@ -1,7 +1,7 @@
-"""The front desk's patient records: search, create from a phone call, edit, duplicates, merge."""
+"""The front desk's patient records beyond search (patient_directory): a caller added with
+two names and a number, the language, possible duplicates and merging them."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select, update
@@ -14,45 +14,7 @@ from .clock import now
 from .errors import ValidationFailed
 from .patients import AUDIT_FIELDS
 
-SEARCH_LIMIT = 25
 LANGUAGES = ("en", "es")
-
-
-def search(query: str, *, limit: int = SEARCH_LIMIT) -> list[Patient]:
-    """Patients whose name, phone number or email matches what the desk typed.
-
-    Words match the start of a first or last name, any case ("ana gar" finds Ana Garcia); a
-    query with three or more digits matches anywhere in the phone number, whatever the
-    punctuation ("(915) 555-01" finds +19155550123); one with an "@" matches the email."""
-    query = " ".join((query or "").split())[:100]
-    if not query:
-        return []
-    digits = re.sub(r"\D", "", query)
-    conditions = []
-    if "@" in query:
-        conditions.append(func.lower(Patient.email).contains(query.lower(), autoescape=True))
-    elif len(digits) >= 3 and len(digits) >= len(re.sub(r"[\s()+\-.]", "", query)):
-        conditions.append(Patient.phone_e164.contains(digits, autoescape=True))
-    else:
-        words = [w.lower() for w in query.split()]
-        conditions.append(
-            and_(
-                *(
-                    or_(
-                        func.lower(Patient.first_name).startswith(w, autoescape=True),
-                        func.lower(Patient.last_name).startswith(w, autoescape=True),
-                    )
-                    for w in words
-                )
-            )
-        )
-    rows = db.session.scalars(
-        select(Patient)
-        .where(Patient.merged_into_id.is_(None), or_(*conditions))
-        .order_by(func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
-        .limit(limit)
-    )
-    return list(rows)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ def register_blueprints(app: Flask) -> None:
     from . import staff_api  # noqa: F401  (adds the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
+    from .desk_calendar import desk
     from .manage_pages import manage
+    from .patient_pages import patients
+    from .settings_pages import settings
     from .site import register_site
     from .staff_pages import staff
 
@@ -17,5 +20,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(booking)
     app.register_blueprint(manage)
     app.register_blueprint(staff)
+    app.register_blueprint(desk)
+    app.register_blueprint(patients)
+    app.register_blueprint(settings)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import ActorKind, Appointment, AppointmentStatus, Course, Message, Service
-from ..services import audit, desk_booking, patient_records
+from ..services import audit, desk_booking, patient_directory, patient_records, staff_appointments, visit_length
 from ..services.calendar_feed import calendar_range
 from ..services.clock import clinic_tz
 from ..services.day_sheet import providers_visible_to
@@ -26,11 +26,18 @@ from .desk_presenters import (
     wall,
 )
 from .presenters import parse_day, slot_json, today_local
+from .staff_access import may_act_for
 from .staff_roles import EVERY_ROLE, staff_only, visible_appointment
 
 desk = Blueprint("desk", __name__, url_prefix="/staff")
 
 MAX_RANGE_DAYS = 62
+
+
+@desk.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"  # patient names and numbers
+    return response
 
 
 def staff_actor() -> audit.Actor:
@@ -72,8 +79,10 @@ def calendar():
     shown = parse_day(request.args.get("date"), today) or today
     providers = providers_visible_to(current_user)
     services = db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id)).all()
+    worked = {hours.weekday for p in providers for hours in p.hours}
+    hidden_days = sorted((weekday + 1) % 7 for weekday in range(7) if weekday not in worked) if worked else []
     return render_template(
-        "staff/calendar.html", day=shown, providers=providers, services=services,
+        "staff/calendar.html", day=shown, providers=providers, services=services, hidden_days=hidden_days,
         resources=[resource_json(p) for p in providers],
         view="resourceTimeGridDay" if request.args.get("view") == "day" else "resourceTimeGridWeek",
     )
@@ -114,11 +123,12 @@ def calendar_events():
 @staff_only(*EVERY_ROLE)
 def patient_lookup():
     """The booking panel's search: a few patients by name, phone or email."""
+    try:
+        found = patient_directory.search(request.args.get("query", ""))[:10]
+    except ValidationFailed:
+        found = []  # fewer than two characters typed so far
     return jsonify({
-        "patients": [
-            {"id": p.id, "name": p.full_name, "phone": p.phone_e164, "email": p.email or ""}
-            for p in patient_records.search(request.args.get("query", ""), limit=10)
-        ]
+        "patients": [{"id": p.id, "name": p.full_name, "phone": p.phone_e164, "email": p.email or ""} for p in found]
     })
 
 
@@ -164,4 +174,67 @@ def panel_context(appointment: Appointment) -> dict:
         "source_labels": SOURCE_LABELS,
         "wall": lambda instant: wall(instant, clinic_tz()),
         "duplicates": patient_records.possible_duplicates(appointment.patient),
+        "providers": providers_visible_to(current_user),
     }
+
+
+# --- changes to one appointment: JSON from the calendar, or a plain form without script ---
+
+
+def _payload() -> dict:
+    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(body, dict):
+        raise ValidationFailed({"body": "Send a JSON object."})
+    return body
+
+
+def _changed(appointment: Appointment, message: str):
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        colours = {appointment.provider_id: appointment.provider.colour}
+        return jsonify({"message": message, "event": appointment_event(appointment, colours, {}, clinic_tz())})
+    flash(message, "success")
+    day = wall(appointment.starts_at, clinic_tz())[:10]
+    return redirect(url_for("desk.calendar", date=day, open=appointment.id), code=303)
+
+
+@desk.post("/appointments/<int:appointment_id>/move")
+@staff_only(*EVERY_ROLE)
+def move(appointment_id: int):
+    """{"start", "provider_id"?}: a drag to another time or column."""
+    appointment = visible_appointment(appointment_id)
+    body = _payload()
+    target = body.get("provider_id")
+    if target not in (None, "") and str(target).isdigit() and not may_act_for(current_user, int(target)):
+        abort(403)
+    staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=staff_actor())
+    return _changed(appointment, "Moved.")
+
+
+@desk.post("/appointments/<int:appointment_id>/resize")
+@staff_only(*EVERY_ROLE)
+def resize(appointment_id: int):
+    """{"end"}: the visit's end dragged to another time."""
+    appointment = visible_appointment(appointment_id)
+    visit_length.resize(appointment, _payload().get("end"), actor=staff_actor())
+    return _changed(appointment, "Length changed.")
+
+
+@desk.post("/appointments/<int:appointment_id>/status")
+@staff_only(*EVERY_ROLE)
+def set_status(appointment_id: int):
+    """{"status": confirmed | checked_in | completed | no_show}"""
+    appointment = visible_appointment(appointment_id)
+    status = _payload().get("status")
+    if status not in staff_appointments.STATUS_CHOICES:
+        raise ValidationFailed({"status": "Use confirmed, checked_in, completed or no_show."})
+    staff_appointments.set_status(appointment, status, actor=staff_actor())
+    return _changed(appointment, f"Marked {STATUS_LABELS[status].lower()}.")
+
+
+@desk.post("/appointments/<int:appointment_id>/cancel")
+@staff_only(*EVERY_ROLE)
+def cancel(appointment_id: int):
+    """{"reason"}: cancelled by the clinic; the patient is told (events, cause "staff")."""
+    appointment = visible_appointment(appointment_id)
+    staff_appointments.cancel(appointment, _payload().get("reason", ""), actor=staff_actor())
+    return _changed(appointment, "Cancelled.")

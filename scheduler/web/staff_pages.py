@@ -5,7 +5,7 @@ import hashlib
 import re
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -41,6 +41,8 @@ def private_page(response):
 
 @login_manager.unauthorized_handler
 def _sign_in_first():
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify({"error": "unauthorized", "message": "Please sign in again."}), 401
     return redirect(url_for("staff.login", next=request.full_path if request.query_string else request.path))
 
 

@@ -10,9 +10,9 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user, login_required
 
+from ..extensions import db
 from ..models import Appointment, Role
 from ..services.day_sheet import providers_visible_to
-from ..extensions import db
 
 EVERY_ROLE = (Role.ADMIN.value, Role.FRONT_DESK.value, Role.PROVIDER.value)
 DESK = (Role.ADMIN.value, Role.FRONT_DESK.value)
