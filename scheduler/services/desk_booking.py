@@ -51,7 +51,7 @@ def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) 
         raw_id = data.get("patient_id")
         patient = db.session.get(Patient, int(raw_id)) if str(raw_id).isdigit() else None
         if patient is None or patient.merged_into_id is not None:
-            fields["patient_id"] = N_("Choose a patient from the list.")
+            fields["patient_id"] = "Choose a patient from the list."
     else:
         raw = data.get("patient")
         try:

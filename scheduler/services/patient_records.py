@@ -118,7 +118,7 @@ def all_possible_duplicates(limit: int = 50) -> list[tuple[Patient, Patient]]:
 
 def set_language(patient: Patient, language: str, actor: audit.Actor) -> None:
     if language not in LANGUAGES:
-        raise ValidationFailed({"language": N_("Choose English or Spanish.")})
+        raise ValidationFailed({"language": "Choose English or Spanish."})
     before = audit.snapshot(patient, AUDIT_FIELDS)
     patient.language = language
     after = audit.snapshot(patient, AUDIT_FIELDS)
@@ -132,9 +132,9 @@ def merge(kept: Patient, duplicate: Patient, actor: audit.Actor) -> int:
     kept record and marks the duplicate merged (kept, never deleted, for the audit trail).
     Returns how many appointments moved. Commits."""
     if kept.id == duplicate.id:
-        raise ValidationFailed({"duplicate_id": N_("Choose another record to merge.")})
+        raise ValidationFailed({"duplicate_id": "Choose another record to merge."})
     if kept.merged_into_id is not None or duplicate.merged_into_id is not None:
-        raise ValidationFailed({"duplicate_id": N_("That record was already merged.")})
+        raise ValidationFailed({"duplicate_id": "That record was already merged."})
     moved = {}
     for model in (Appointment, Course, Message, InboundMessage, WaitlistEntry):
         result = db.session.execute(

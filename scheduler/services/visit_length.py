@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, Patient
 from . import audit, course_state, events
@@ -34,11 +33,11 @@ def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> 
             raise ValidationFailed({"end": exc.fields["start"]}) from None
         length = end - appointment.starts_at
         if length < SHORTEST or length > LONGEST:
-            raise ValidationFailed({"end": N_("A visit lasts between 5 minutes and 8 hours.")})
+            raise ValidationFailed({"end": "A visit lasts between 5 minutes and 8 hours."})
         if end == appointment.ends_at:
-            raise ValidationFailed({"end": N_("That is already the end of this appointment.")})
+            raise ValidationFailed({"end": "That is already the end of this appointment."})
         if appointment.starts_at <= now():
-            raise ValidationFailed({"end": N_("A visit that has begun keeps its length.")})
+            raise ValidationFailed({"end": "A visit that has begun keeps its length."})
         blocks_until = end + timedelta(minutes=appointment.service.buffer_minutes)
         require_fit(appointment.provider_id, appointment.starts_at, end, blocks_until,
                     ignore_appointment_id=appointment.id)
