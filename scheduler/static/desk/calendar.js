@@ -105,6 +105,28 @@
     },
   });
 
+  // EventCalendar marks its grid up as an ARIA table whose rows also hold the toolbar and the
+  // visits (role=button), which screen readers and axe-core reject; its arrow buttons have an
+  // icon only. The grid is read as plain content instead (each visit is a labelled button), and
+  // the arrows get names. Re-applied whenever the calendar redraws.
+  const TABLE_ROLES = ["table", "rowgroup", "row", "columnheader", "cell"];
+  function tidyAria() {
+    root.querySelectorAll("[role]").forEach(function (el) {
+      if (TABLE_ROLES.includes(el.getAttribute("role"))) {
+        el.removeAttribute("role");
+        el.removeAttribute("aria-colindex");
+        el.removeAttribute("aria-colspan");
+      }
+    });
+    [["ec-prev", "Previous"], ["ec-next", "Next"]].forEach(function (pair) {
+      root.querySelectorAll("button." + pair[0]).forEach(function (button) {
+        if (button.getAttribute("aria-label") !== pair[1]) button.setAttribute("aria-label", pair[1]);
+      });
+    });
+  }
+  tidyAria();
+  new MutationObserver(tidyAria).observe(root, {childList: true, subtree: true, attributes: true, attributeFilter: ["role"]});
+
   // --- the appointment panel ------------------------------------------------------------
 
   async function openAppointment(id) {
