@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
@@ -299,9 +300,10 @@ def openapi_document() -> dict:
                 }
             },
             **staff_paths(),
+            **settings_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **STAFF_SCHEMAS},
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **SETTINGS_SCHEMAS},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",

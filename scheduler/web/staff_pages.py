@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..extensions import limiter, login_manager
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.staff import authenticate, end_all_sessions, user_for_session
 from .presenters import parse_day, today_local
+from .staff_roles import EVERY_ROLE, staff_only
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -74,7 +75,7 @@ def login():
 
 
 @staff.post("/logout")
-@login_required
+@staff_only(*EVERY_ROLE)
 def logout():
     end_all_sessions(current_user)
     logout_user()
@@ -83,7 +84,7 @@ def logout():
 
 
 @staff.get("/")
-@login_required
+@staff_only(*EVERY_ROLE)
 def day():
     today = today_local()
     shown = parse_day(request.args.get("date"), today)
