@@ -250,3 +250,15 @@ def test_patient_and_settings_pages_have_no_serious_violations(page, live):
     page.goto("/staff/settings/")
     assert page.locator("h1").inner_text() == "Clinic settings"
     assert axe_serious(page) == []
+
+
+def test_a_providers_day_sheet_prints_without_the_site_chrome(page, live, day, artifacts_dir):
+    provider_id, name = _providers(live)[0]
+    sign_in(page, "desk@example.com", f"/staff/?date={day.isoformat()}&provider={provider_id}")
+    assert page.locator(".day-sheet h2").all_inner_texts()[0].startswith(name)
+    assert page.locator("button[data-print]").is_visible()
+    page.emulate_media(media="print")
+    for chrome in (".site-header", ".site-footer", ".staff-nav", ".pager", "button[data-print]"):
+        assert not page.locator(chrome).first.is_visible(), chrome
+    assert page.locator(".day-sheet .visit").count() >= 1 and page.locator(".sheet-date").is_visible()
+    page.pdf(path=str(artifacts_dir / "day-sheet.pdf"))

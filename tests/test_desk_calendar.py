@@ -261,3 +261,17 @@ def test_patient_lookup_for_the_booking_panel(desk, clinic):
     assert [p["name"] for p in desk.get("/staff/patients/lookup?query=men").get_json()["patients"]] == ["Rosa Mendez"]
     assert [p["name"] for p in desk.get("/staff/patients/lookup?query=555-0123").get_json()["patients"]] == ["Ana Garcia"]
     assert desk.get("/staff/patients/lookup?query=r").get_json() == {"patients": []}
+
+
+def test_one_providers_day_sheet_to_print(desk, clinic, visit):
+    make_visit(make_patient("Luis", "Soto", "+19155550188", "luis@example.com"), clinic.daniel, clinic.therapy,
+               "2026-12-01T10:00:00-07:00")
+    both = desk.get("/staff/?date=2026-12-01").get_data(as_text=True)
+    assert "Ana Garcia" in both and "Luis Soto" in both
+    assert f'/staff/?date=2026-12-01&amp;provider={clinic.daniel.id}' in both
+    sheet = desk.get(f"/staff/?date=2026-12-01&provider={clinic.daniel.id}")
+    html = sheet.get_data(as_text=True)
+    assert sheet.status_code == 200 and "Luis Soto" in html and "Ana Garcia" not in html
+    assert "desk/desk.css" in html and "data-print" in html  # the print stylesheet and button
+    assert desk.get("/staff/?date=2026-12-01&provider=999").status_code == 404
+

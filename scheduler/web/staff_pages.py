@@ -86,11 +86,18 @@ def logout():
 @staff.get("/")
 @staff_only(*EVERY_ROLE)
 def day():
+    """The day sheet: every visible provider's visits of a day; ?provider=ID shows one
+    provider's sheet alone (the one to print for their door)."""
     today = today_local()
     shown = parse_day(request.args.get("date"), today)
     if shown is None:
         abort(400, _("That is not a valid date."))
     providers = providers_visible_to(current_user)
+    only = request.args.get("provider", "")
+    if only:
+        providers = [p for p in providers if str(p.id) == only]
+        if not providers:
+            abort(404)
     appointments = appointments_on(shown, providers)
     by_provider = {p.id: [a for a in appointments if a.provider_id == p.id] for p in providers}
     return render_template(
@@ -101,4 +108,5 @@ def day():
         next_day=shown + timedelta(days=1),
         providers=providers,
         by_provider=by_provider,
+        single=bool(only),
     )
