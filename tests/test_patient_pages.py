@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Message, Patient
@@ -98,3 +98,14 @@ def test_a_booking_under_another_name_with_a_known_phone_is_flagged_and_merged(d
     again = desk.post(f"/staff/patients/{clinic.patient.id}/merge", data={"duplicate_id": duplicate.id},
                       follow_redirects=True)
     assert "already merged" in again.get_data(as_text=True)
+
+
+def test_after_a_merge_bookings_under_the_merged_name_go_to_the_kept_record(desk, clinic):
+    duplicate = make_patient("Anna", "Garcia", clinic.patient.phone_e164, "anna@example.com")
+    assert desk.post(f"/staff/patients/{clinic.patient.id}/merge", data={"duplicate_id": duplicate.id}).status_code == 303
+    answer = desk.post("/staff/calendar/bookings", json={
+        "service": "therapy-session", "start": "2026-12-01T10:00:00", "provider_id": clinic.maria.id,
+        "patient": {"first_name": "Anna", "last_name": "Garcia", "phone": "915-555-0123"}})
+    assert answer.status_code == 201
+    assert db.session.get(Appointment, int(answer.get_json()["event"]["id"])).patient_id == clinic.patient.id
+    assert db.session.scalar(select(func.count(Patient.id))) == 2  # no third record

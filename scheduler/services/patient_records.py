@@ -61,14 +61,14 @@ def find_or_add(details: NewPatient, actor: audit.Actor, language: str = "en") -
     at the desk as a possible duplicate (`possible_duplicates`)."""
     existing = db.session.scalar(
         select(Patient).where(
-            Patient.merged_into_id.is_(None),
             Patient.phone_e164 == details.phone_e164,
             func.lower(Patient.first_name) == details.first_name.lower(),
             func.lower(Patient.last_name) == details.last_name.lower(),
-        ).limit(1)
+        ).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
     )
     if existing is not None:
-        return existing
+        # A record the desk merged away stands for the one it was merged into.
+        return db.session.get(Patient, existing.merged_into_id) if existing.merged_into_id else existing
     moment = now()
     patient = Patient(
         first_name=details.first_name, last_name=details.last_name, phone_e164=details.phone_e164,
