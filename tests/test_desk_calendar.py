@@ -272,6 +272,6 @@ def test_one_providers_day_sheet_to_print(desk, clinic, visit):
     sheet = desk.get(f"/staff/?date=2026-12-01&provider={clinic.daniel.id}")
     html = sheet.get_data(as_text=True)
     assert sheet.status_code == 200 and "Luis Soto" in html and "Ana Garcia" not in html
-    assert "desk/desk.css" in html and "data-print" in html  # the print stylesheet and button
+    assert "desk/desk.css" in html and "Ctrl+P" in html  # the print stylesheet and how to print
     assert desk.get("/staff/?date=2026-12-01&provider=999").status_code == 404
 
