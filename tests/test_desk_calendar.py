@@ -275,3 +275,28 @@ def test_one_providers_day_sheet_to_print(desk, clinic, visit):
     assert "desk/desk.css" in html and "Ctrl+P" in html  # the print stylesheet and how to print
     assert desk.get("/staff/?date=2026-12-01&provider=999").status_code == 404
 
+
+
+def test_the_desk_flows_on_postgresql(pg_app, told):
+    """Booking, resizing and a refused move under PostgreSQL's exclusion constraint."""
+    clinic = build_clinic()
+    client = sign_in(pg_app.test_client(), "desk@example.com")
+    first = client.post("/staff/calendar/bookings", json={
+        "service": "therapy-session", "start": "2026-12-01T09:00:00", "provider_id": clinic.maria.id,
+        "patient_id": clinic.patient.id})
+    assert first.status_code == 201
+    second = client.post("/staff/calendar/bookings", json={
+        "service": "therapy-session", "start": "2026-12-01T10:00:00", "provider_id": clinic.maria.id,
+        "patient": {"first_name": "Luis", "last_name": "Soto", "phone": "915-555-0188"}})
+    assert second.status_code == 201
+    first_id, second_id = int(first.get_json()["event"]["id"]), int(second.get_json()["event"]["id"])
+    assert client.post(f"/staff/appointments/{first_id}/resize", json={"end": "2026-12-01T09:30:00"}).status_code == 200
+    assert client.post(f"/staff/appointments/{first_id}/resize", json={"end": "2026-12-01T10:00:00"}).status_code == 409
+    assert client.post(f"/staff/appointments/{second_id}/move", json={"start": "2026-12-01T09:30:00"}).status_code == 409
+    db.session.expire_all()
+    rows = {a.id: (a.starts_at, a.ends_at) for a in db.session.scalars(select(Appointment))}
+    assert rows == {
+        first_id: (datetime(2026, 12, 1, 16, tzinfo=UTC), datetime(2026, 12, 1, 16, 30, tzinfo=UTC)),
+        second_id: (datetime(2026, 12, 1, 17, tzinfo=UTC), datetime(2026, 12, 1, 17, 45, tzinfo=UTC)),
+    }
+    assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_moved"]
