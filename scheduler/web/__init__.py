@@ -6,7 +6,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
-    from . import staff_api  # noqa: F401  (adds the staff routes to the api blueprint)
+    from . import staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
     from .manage_pages import manage
