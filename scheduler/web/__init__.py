@@ -11,11 +11,13 @@ def register_blueprints(app: Flask) -> None:
     from .booking_pages import booking
     from .manage_pages import manage
     from .site import register_site
+    from .staff_course_pages import staff_courses
     from .staff_pages import staff
 
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)
     app.register_blueprint(staff)
+    app.register_blueprint(staff_courses)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
