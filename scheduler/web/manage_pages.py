@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from ..integrations.ical import appointment_calendar
 from ..models import Appointment
 from ..services import appointment_changes, booking_input
-from ..services.course_links import course_overview
 from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
+from ..services.course_links import course_overview
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .limits import manage_limit
 from .presenters import DayWindow, external_url, parse_day, today_local
