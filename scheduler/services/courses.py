@@ -183,36 +183,44 @@ def _check_chosen(chosen: tuple[ChosenVisit, ...], calendar: Calendar) -> list[i
     return taken
 
 
-def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime, int]], first_number: int) -> tuple[list[Appointment], dict[int, str], list[int]]:
-    """Insert each visit in its own savepoint; returns (visits, tokens, refused numbers).
+def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime, int]], first_number: int) -> tuple[list[Appointment], dict[int, str]] | None:
+    """Insert the visits together in one savepoint (one batched INSERT); None when the
+    database refuses an overlap, and then none of them is kept.
 
     The visits inserted together share one random secret: visit n's private link carries
     "<secret>.<n>", so its page can show the links of its sibling visits, and only the
     hash of each is stored."""
     secret = new_secret()
     moment = now()
-    visits: list[Appointment] = []
-    secrets_by_visit: dict[int, str] = {}
-    refused: list[int] = []
     duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=service.buffer_minutes)
-    for offset, (start, provider_id) in enumerate(wanted):
-        number = first_number + offset
-        visit_secret = f"{secret}.{number}"
-        appointment = Appointment(
+    visits = [
+        Appointment(
             patient_id=course.patient_id, provider_id=provider_id, service_id=service.id,
-            course_id=course.id, visit_number=number,
+            course_id=course.id, visit_number=first_number + offset,
             starts_at=start, ends_at=start + duration, blocks_until=start + duration + buffer,
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
-            manage_token_hash=sha256_hex(visit_secret), created_at=moment, updated_at=moment,
+            manage_token_hash=sha256_hex(f"{secret}.{first_number + offset}"), created_at=moment, updated_at=moment,
         )
-        if flush_in_savepoint(lambda a=appointment: db.session.add(a)):
-            visits.append(appointment)
-            secrets_by_visit[number] = visit_secret
-        else:
-            refused.append(number)
-    tokens = {a.id: manage_token_for(secrets_by_visit[a.visit_number]) for a in visits}
-    return visits, tokens, refused
+        for offset, (start, provider_id) in enumerate(wanted)
+    ]
+    if not flush_in_savepoint(lambda: db.session.add_all(visits)):
+        return None
+    return visits, {v.id: manage_token_for(f"{secret}.{v.visit_number}") for v in visits}
+
+
+def _taken_now(wanted: list[tuple[datetime, int]], calendar: Calendar) -> list[int]:
+    """Which of the wanted visits (1-based) the calendar, read again, has taken."""
+    schedules = {s.provider_id: s for s in calendar.schedules}
+    taken = []
+    for number, (start, provider_id) in enumerate(wanted, 1):
+        end = start + calendar.duration
+        blocks = Interval(start, end + calendar.buffer)
+        schedule = schedules.get(provider_id)
+        if (schedule is None or any(blocks.overlaps(b) for b in schedule.busy)
+                or any(Interval(start, end).overlaps(b) for b in calendar.patient_busy)):
+            taken.append(number)
+    return taken
 
 
 def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
@@ -242,9 +250,10 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         )
         db.session.add(course)
         db.session.flush()
-        visits, tokens, refused = _insert_visits(course, request.service, wanted, 1)
-        if refused:
-            raise PlanConflict([], refused)
+        inserted = _insert_visits(course, request.service, wanted, 1)
+        if inserted is None:
+            raise PlanConflict([], [])
+        visits, tokens = inserted
         audit.record(actor, "course.booked", course, None, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
         for visit in visits:
             audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
@@ -252,7 +261,10 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()
-        conflict.plan = preview(request)
+        calendar = _calendar_for(request)
+        if not conflict.taken:  # refused by the database in a race: see what is taken now
+            conflict.taken = _taken_now(wanted, calendar)
+        conflict.plan = plan_course(rx, calendar)
         raise
     except Exception:
         db.session.rollback()
@@ -352,9 +364,10 @@ def extend(course: Course, raw_weeks: object, *, actor: audit.Actor) -> BookedCo
         if not wanted:
             raise ValidationFailed({"weeks": N_("No visit of the added weeks could be placed.")})
         before = audit.snapshot(course, COURSE_FIELDS)
-        visits, tokens, refused = _insert_visits(course, course.service, wanted, plan[0].number)
-        if refused:
-            raise PlanConflict([], refused)
+        inserted = _insert_visits(course, course.service, wanted, plan[0].number)
+        if inserted is None:
+            raise PlanConflict([], [plan[0].number + i for i in range(len(wanted))])
+        visits, tokens = inserted
         course.weeks += weeks
         _refresh_status(course)
         audit.record(actor, "course.extended", course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
@@ -451,9 +464,10 @@ def book_make_up(course: Course, raw_start: object, raw_provider_id: object, *, 
         taken = _check_chosen((ChosenVisit(start, provider.id),), calendar)
         if taken:
             raise SlotUnavailable([])
-        visits, tokens, refused = _insert_visits(course, course.service, [(start, provider.id)], _next_number(course))
-        if refused:
+        inserted = _insert_visits(course, course.service, [(start, provider.id)], _next_number(course))
+        if inserted is None:
             raise SlotUnavailable([])
+        visits, tokens = inserted
         _refresh_status(course)
         audit.record(actor, "appointment.booked", visits[0], None, audit.snapshot(visits[0], AUDIT_FIELDS))
         events.course_booked(course, visits, cause=CAUSE)
