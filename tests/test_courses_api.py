@@ -237,3 +237,12 @@ def test_a_plan_costs_the_same_few_queries_for_two_weeks_or_twelve(staff_api, cl
     # The bearer token, the patient, provider and service, other providers, hours, bookings,
     # time off, closures, the patient's visits: nothing per week, day or visit.
     assert two == twelve and twelve <= 12, (two, twelve)
+
+
+def test_following_visits_do_not_move_onto_the_patients_other_visits(staff_api, clinic):
+    course = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=1, preview=False), 201)
+    # The patient also sees Daniel on Friday at 10:15 (not part of the course).
+    make_visit(clinic.patient, clinic.daniel, clinic.therapy, "2026-12-11T10:15:00-07:00")
+    url = f"/api/v1/staff/courses/{course['id']}/visits/2/reschedule-following"
+    assert staff_api.post(url, {"time": "10:00"}, 409)["taken"] == [3]
+    assert [v["start"][11:16] for v in staff_api.post(url, {"time": "11:00"})["visits"]] == ["09:00", "11:00", "11:00"]

@@ -538,7 +538,8 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
             if reason in (CLOSED, OUTSIDE_HOURS):
                 raise ValidationFailed({"time": N_("That time is outside the provider's working hours on %(day)s.")
                                         % {"day": start.astimezone(tz).date().isoformat()}})
-            if reason is not None:
+            patient_busy = any(Interval(start, start + duration).overlaps(b) for b in calendar.patient_busy)
+            if reason is not None or patient_busy:
                 taken.append(visit.visit_number)
         if taken:
             raise FollowingConflict(taken)
