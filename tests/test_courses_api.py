@@ -136,6 +136,11 @@ def test_not_json_and_roles(staff_api, clinic):
     assert maria.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id), 403)["error"] == "forbidden"
     assert maria.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id, weeks=0), 403, conforms=False)
     assert len(maria.post("/api/v1/staff/courses", body(clinic))["visits"]) == 18
+    # Her own course, but letting another provider take visits, or a visit hand-placed on
+    # Daniel's calendar, reaches beyond her own calendar.
+    maria.post("/api/v1/staff/courses", body(clinic, allow_other_provider=True), 403)
+    chosen = [{"start": "2026-12-07T09:00:00-07:00", "provider_id": clinic.daniel.id}]
+    maria.post("/api/v1/staff/courses", body(clinic, preview=False, visits=chosen), 403)
     booked = staff_api.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id, preview=False), 201)
     maria.get(f"/api/v1/staff/courses/{booked['id']}", 403)
     staff_api.get("/api/v1/staff/courses/999", 404)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from ..domain import courses as planner
@@ -102,7 +101,3 @@ def ordinals(visits: list[Appointment]) -> dict[int, tuple[int, int]]:
     """"Visit K of M" for each live visit (cancelled ones are not counted), by date."""
     live = [v for v in visits if v.status != "cancelled"]
     return {v.id: (i, len(live)) for i, v in enumerate(live, 1)}
-
-
-def page_url_for(course: Course) -> str:
-    return url_for("staff_courses.show", course_id=course.id)
