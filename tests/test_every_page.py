@@ -13,7 +13,7 @@ NOT_HTML = ("/api/", "/static/")
 
 
 def _public_html_urls(app, token: str) -> list[str]:
-    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token,
+    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token, "course_id": 1,
               "appointment_id": "1", "patient_id": "1"}
     urls = []
     for rule in app.url_map.iter_rules():
@@ -21,7 +21,7 @@ def _public_html_urls(app, token: str) -> list[str]:
             continue
         missing = set(rule.arguments) - values.keys()
         assert not missing, f"add an example value for {missing} in {rule.rule}"
-        urls.append(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).format(**values))
+        urls.append(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).format(**values))
     return urls
 
 

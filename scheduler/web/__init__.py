@@ -6,7 +6,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
-    from . import settings_api, staff_api  # noqa: F401  (add the staff routes to the api blueprint)
+    from . import settings_api, staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
     from .desk_calendar import desk
@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
     from .patient_pages import patients
     from .settings_pages import settings
     from .site import register_site
+    from .staff_course_pages import staff_courses
     from .staff_pages import staff
 
     register_site(app)
@@ -23,5 +24,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk)
     app.register_blueprint(patients)
     app.register_blueprint(settings)
+    app.register_blueprint(staff_courses)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
