@@ -29,8 +29,10 @@ from scheduler.models import Appointment, AuditEvent, Course, Patient, Provider
 from scheduler.services import appointment_changes, audit, calendar_feeds
 from scheduler.services.staff import create_user, issue_api_token
 from scheduler.services.tokens import manage_token_for, new_secret, sha256_hex
+from scheduler.web.openapi import openapi_document
 
 from .conftest import make_provider, make_service
+from .openapi_check import ApiContract
 
 DENVER = ZoneInfo("America/Denver")
 MDT, MST = timedelta(hours=-6), timedelta(hours=-7)
@@ -384,9 +386,13 @@ def test_staff_course_file_needs_a_token_and_the_right_provider(app, client, cli
     unlinked_user = staff_token("nobody@example.com", "provider")
     admin = staff_token("admin@example.com", "admin")
 
+    contract = ApiContract(openapi_document())
+
     def get(course_id, token=None, scheme="Bearer"):
         headers = {"Authorization": f"{scheme} {token}"} if token else {}
-        return client.get(f"/api/v1/staff/courses/{course_id}.ics", headers=headers)
+        response = client.get(f"/api/v1/staff/courses/{course_id}.ics", headers=headers)
+        contract.check_response(response)  # every answer as the OpenAPI document describes it
+        return response
 
     missing = get(mine.id)
     assert missing.status_code == 401 and missing.get_json()["error"] == "unauthorized"
