@@ -36,7 +36,7 @@ from .openapi_check import ApiContract
 
 DENVER = ZoneInfo("America/Denver")
 MDT, MST = timedelta(hours=-6), timedelta(hours=-7)
-ADDRESS = "1700 N Zaragoza Rd, Suite 117, El Paso, TX 79936"
+ADDRESS = "123 Main St, Suite 4, El Paso, TX 79901"
 # Tue/Thu series, each crossing one change: the Sunday in the middle of each list.
 SPRING = [date(2027, 3, d) for d in (2, 4, 9, 11, 16, 18, 23, 25)]   # 2027-03-14: MST -> MDT
 FALL = [date(2026, 10, 20), date(2026, 10, 22), date(2026, 10, 27), date(2026, 10, 29),
@@ -587,3 +587,29 @@ def test_control_characters_never_reach_a_content_line(app, client, clinic, wher
             for text in (item.summary, item.location, item.description):
                 assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029" for ch in text)
         assert b"Because" not in body and b"back pain" not in body, name
+
+
+def test_feeds_on_postgresql_match_the_database_across_both_changes(pg_app, clock):
+    """The same files from timestamptz columns: instants, wall times and the one-query sizes."""
+    clock.now = datetime(2026, 10, 10, 15, tzinfo=UTC)
+    pg_app.config["CLINIC_ADDRESS"] = ADDRESS
+    client = pg_app.test_client()
+    provider = make_provider("Maria Lopez, PT", weekdays=(1, 3))
+    service = make_service("therapy", name="Therapy session", duration_minutes=45, buffer_minutes=0)
+    patient = make_patient()
+    fall, fall_tokens = make_course(patient, provider, service, FALL)
+    spring, _ = make_course(patient, provider, service, SPRING)
+    bearer = {"Authorization": "Bearer " + staff_token("desk@example.com", "front_desk")}
+
+    for course, change in ((fall, date(2026, 11, 1)), (spring, date(2027, 3, 14))):
+        seen = read_both(client.get(f"/api/v1/staff/courses/{course.id}.ics", headers=bearer).data)
+        assert_matches_database(seen, visits_of(course))
+        assert_nine_local_across_the_change(seen, change)
+    feed = read_both(client.get(path_of(calendar_feeds.patient_feed_url(patient))).data)
+    assert_matches_database(feed, visits_of(fall) + visits_of(spring))
+    staff = read_both(client.get(path_of(calendar_feeds.provider_feed_url(provider.id))).data)
+    assert set(staff) == set(feed)
+    appointment_changes.cancel(visits_of(fall)[-1], reason="", actor=audit.SYSTEM)
+    again = read_both(client.get(f"/feeds/courses/{fall_tokens[0]}.ics").data)
+    assert_matches_database(again, visits_of(fall))
+    assert sorted(item.status for item in again.values()).count("CANCELLED") == 1
