@@ -19,12 +19,15 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from config import TestingConfig
 from scheduler import create_app
 from scheduler.domain.wall_time import to_instant
 from scheduler.extensions import db
+from scheduler.integrations.ical import Person, VisitEvent, calendar_bytes, clean_text
 from scheduler.models import Appointment, AuditEvent, Course, Patient, Provider
 from scheduler.services import appointment_changes, audit, calendar_feeds
 from scheduler.services.staff import create_user, issue_api_token
@@ -249,6 +252,11 @@ def test_staff_and_patient_course_files_keep_nine_oclock_across_the_spring_chang
             assert "915-850-0900" in item.description
         body = response.get_data(as_text=True)
         assert "Therapy" not in body and "back pain" not in body  # no clinical detail
+    # Each visit's own file, on both sides of the change, through its own private link.
+    for visit, token in zip(visits, tokens, strict=True):
+        single = read_both(client.get(f"/appointments/{token}/calendar.ics").data)
+        assert_matches_database(single, [visit])
+        assert next(iter(single.values())).start.astimezone(DENVER).time() == time(9)
     # The patient's file links the private page it was reached from; the staff one has no link.
     assert f"/appointments/{tokens[3]}" in read_vobject(patient.data).popitem()[1].description.replace("\n", "")
     assert "/appointments/" not in staff.get_data(as_text=True)
@@ -613,3 +621,29 @@ def test_feeds_on_postgresql_match_the_database_across_both_changes(pg_app, cloc
     again = read_both(client.get(f"/feeds/courses/{fall_tokens[0]}.ics").data)
     assert_matches_database(again, visits_of(fall))
     assert sorted(item.status for item in again.values()).count("CANCELLED") == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(summary=st.text(), location=st.text(), description=st.text(), name=st.text())
+def test_any_text_round_trips_cleaned_and_never_adds_a_line(summary, location, description, name):
+    """The writer alone (no app): whatever the text, both readers get back exactly the
+    cleaned text, in one event with one attendee."""
+    start = datetime(2027, 3, 14, 15, tzinfo=UTC)
+    visit = VisitEvent(uid="u-1@clinic.example", start=start, end=start + timedelta(minutes=45), stamp=start,
+                       sequence=3, cancelled=False, summary=summary, location=location, description=description,
+                       alarm_before=timedelta(hours=2))
+    body = calendar_bytes([visit], method="REQUEST", organizer=Person("clinic@example.com", name),
+                          attendee=Person("ana@example.com", name))
+    check_rfc5545(body)
+    for reader in (read_icalendar, read_vobject):
+        (seen,) = reader(body).values()
+        assert (seen.summary, seen.location, seen.description) == (
+            clean_text(summary), clean_text(location), clean_text(description))
+        assert seen.start == start and seen.sequence == 3 and seen.alarm == -timedelta(hours=2)
+    lines = re.sub(rb"\r\n[ \t]", b"", body).decode().split("\r\n")[:-1]
+    names = [re.split(r"[:;]", line, maxsplit=1)[0] for line in lines]
+    assert names.count("BEGIN") == 3 and names.count("ATTENDEE") == names.count("ORGANIZER") == 1
+    event = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
+    assert str(event["ATTENDEE"]) == "mailto:ana@example.com"
+    if clean_text(name):
+        assert event["ATTENDEE"].params["CN"] == clean_text(name).replace('"', "'")
