@@ -1,4 +1,5 @@
-"""Blueprints: public booking pages, the patient's manage link, staff pages, the JSON API."""
+"""Blueprints: public booking pages, the patient's manage link, staff pages, the JSON API,
+calendar feeds."""
 from __future__ import annotations
 
 from flask import Flask
@@ -8,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
     from .api import api
     from .booking_pages import booking
+    from .feeds import feeds
     from .manage_pages import manage
     from .site import register_site
     from .staff_pages import staff
@@ -16,5 +18,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(booking)
     app.register_blueprint(manage)
     app.register_blueprint(staff)
+    app.register_blueprint(feeds)  # GETs only: no CSRF exemption
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)

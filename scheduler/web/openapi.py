@@ -296,6 +296,24 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            "/staff/courses/{course_id}.ics": {
+                "get": {
+                    "operationId": "getStaffCourseCalendar",
+                    "summary": "A course of care as an iCalendar file: every visit, cancelled ones with "
+                               "STATUS:CANCELLED, one stable UID per visit",
+                    "security": [{"staffToken": []}],
+                    "parameters": [
+                        {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "The course's visits (RFC 5545, METHOD:PUBLISH)",
+                                "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                        "401": _json(_ref("Error"), "Missing, unknown or revoked bearer token"),
+                        "403": _json(_ref("Error"), "A provider's token, for another provider's course"),
+                        "404": _json(_ref("Error"), "No such course"),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,
