@@ -181,7 +181,8 @@ def test_only_the_cookie_free_json_api_is_csrf_exempt(tmp_path, migrated_sqlite_
         create_user("desk@example.com", PASSWORD, "front_desk")
         client = app.test_client()
         _path, token = book(client, provider.id)
-        samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04"}
+        samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04",
+                   "course_id": "1", "number": "1"}
         unsafe = [r for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
         pages = [r for r in unsafe if not r.endpoint.startswith("api.")]
         assert {r.endpoint for r in pages} >= {

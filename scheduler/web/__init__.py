@@ -7,11 +7,13 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
+    from . import staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
     from .feeds import feeds
     from .manage_pages import manage
     from .site import register_site
+    from .staff_course_pages import staff_courses
     from .staff_pages import staff
 
     register_site(app)
@@ -19,5 +21,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage)
     app.register_blueprint(staff)
     app.register_blueprint(feeds)  # GETs only: no CSRF exemption
+    app.register_blueprint(staff_courses)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)

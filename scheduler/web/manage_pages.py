@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from ..models import Appointment
 from ..services import appointment_changes, booking_input, calendar_feeds
+from ..services.course_links import course_overview
 from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -48,6 +49,7 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
             can_change=appointment_changes.can_change_online(appointment),
             deadline=appointment_changes.online_change_deadline(appointment),
             error=error,
+            course=course_overview(appointment, token),
         ),
         status,
     )

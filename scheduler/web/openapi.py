@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .openapi_staff import STAFF_SCHEMAS, staff_paths
+
 DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
@@ -314,9 +316,10 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            **staff_paths(),
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",
