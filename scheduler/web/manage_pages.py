@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 
 from ..models import Appointment
 from ..services import appointment_changes, booking_input, calendar_feeds
-from ..services.course_links import course_overview
 from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
+from ..services.course_links import course_overview
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .feeds import ics_response
 from .limits import manage_limit
