@@ -154,8 +154,8 @@ def get_booking(token: str):
 @manage_limit
 def cancel_booking(token: str):
     appointment = appointment_changes.appointment_for_token(token)
-    body = request.get_json(silent=True) or {}
-    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    body = json_body() if request.get_data() else {}  # no body: no reason; any other body: an object
+    reason = body.get("reason", "")
     if not isinstance(reason, str):
         raise ValidationFailed({"reason": N_("Please enter text.")})
     appointment_changes.cancel(appointment, reason=reason)
