@@ -119,6 +119,7 @@ SCHEMAS = {
     },
     "PatientInput": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["first_name", "last_name", "phone", "email"],
         "properties": {
             "first_name": NAME,
@@ -135,6 +136,7 @@ SCHEMAS = {
     },
     "BookingRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["service", "start", "patient"],
         "properties": {
             "service": {**SLUG, "description": "Service slug"},
@@ -167,8 +169,12 @@ SCHEMAS = {
             },
         ]
     },
-    "RescheduleRequest": {"type": "object", "required": ["start"], "properties": {"start": DATE_TIME}},
-    "CancelRequest": {"type": "object", "properties": {"reason": {**FREE_TEXT, "maxLength": 200}}},
+    "RescheduleRequest": {
+        "type": "object", "additionalProperties": False, "required": ["start"], "properties": {"start": DATE_TIME},
+    },
+    "CancelRequest": {
+        "type": "object", "additionalProperties": False, "properties": {"reason": {**FREE_TEXT, "maxLength": 200}},
+    },
     "ValidationFailed": {
         "type": "object",
         "required": ["error", "fields"],
@@ -228,6 +234,23 @@ SCHEMAS = {
         "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
     },
 }
+
+
+def unknown_fields(body: dict, schema_name: str) -> list[str]:
+    """Keys of a request body (and of its documented nested objects) that the schema, closed
+    with additionalProperties: false, does not name: a misspelt "provider" must not quietly
+    mean "first available"."""
+    schema = SCHEMAS[schema_name]
+    if schema.get("additionalProperties", True) is not False:
+        return []
+    unknown = []
+    for key, value in body.items():
+        described = schema["properties"].get(key)
+        if described is None:
+            unknown.append(key)
+        elif "$ref" in described and isinstance(value, dict):
+            unknown += unknown_fields(value, described["$ref"].rsplit("/", 1)[1])
+    return unknown
 
 
 # Answers any operation can give, whatever it is: the input guard's (scheduler/web/input_guard.py)
