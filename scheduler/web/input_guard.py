@@ -17,10 +17,12 @@ query string; a path that cannot be read is simply not found.
 """
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes
+from functools import cached_property
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from flask import Flask, Request, jsonify, render_template, request
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..domain.patient_details import N_
@@ -45,12 +47,21 @@ class InputRejected(Exception):
 
 
 class GuardedRequest(Request):
-    """Flask's request, whose JSON parser cannot be crashed by nesting.
+    """Flask's request, whose query string and JSON parser cannot be crashed.
 
     Python's json module recurses once per level and raises RecursionError (not the
     ValueError that get_json turns into "no JSON") around a thousand levels deep: without
     this, `[[[[...]]]]` answered 500 wherever a view read the body.
     """
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        """Werkzeug decodes the raw query string as strict UTF-8 and raised UnicodeDecodeError
+        (a 500, wherever the first view, hook or locale selector read an argument) for a raw
+        invalid byte; undecodable bytes become U+FFFD here, which the guard then refuses."""
+        return self.parameter_storage_class(
+            parse_qsl(self.query_string.decode("utf-8", "replace"), keep_blank_values=True, errors="werkzeug.url_quote")
+        )
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
         try:
@@ -108,6 +119,13 @@ def _check_body() -> None:
     if request.is_json:
         _check_json(request.get_json(silent=True))
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # Werkzeug would drop a field with raw invalid UTF-8 and keep "%FF" as three
+            # characters: read the bytes first (form parsing reuses them).
+            try:
+                unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
+            except UnicodeError:
+                raise InputRejected("form", NOT_UTF8) from None
         for key, value in request.form.items(multi=True):
             _check_text("form", key, allow_line_breaks=False)
             _check_text(key, value, allow_line_breaks=True)
