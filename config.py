@@ -68,6 +68,15 @@ class Config:
     MANAGE_RATE_LIMIT = _env("MANAGE_RATE_LIMIT", "30 per minute")
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
 
+    # Request limits: a larger body is refused with 413 before it is read (the pages' forms
+    # and the API's JSON are a few kilobytes); werkzeug's own limits for form parsing.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 64 * 1024)
+    MAX_FORM_MEMORY_SIZE = _env_int("MAX_FORM_MEMORY_SIZE", 64 * 1024)
+    MAX_FORM_PARTS = _env_int("MAX_FORM_PARTS", 100)
+
+    # Sent on every answer served over HTTPS (directly or through TRUSTED_PROXY_HOPS proxies); 0: never.
+    HSTS_SECONDS = _env_int("HSTS_SECONDS", 365 * 86400)
+
     # Cookies
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -90,7 +99,21 @@ class Config:
 
 
 class ProductionConfig(Config):
+    """What `gunicorn wsgi:app` runs unless APP_ENV says otherwise: cookies only over HTTPS."""
+
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+class DevelopmentConfig(Config):
+    """Plain http on 127.0.0.1 (./scripts/start): cookies without the Secure flag."""
+
+
+def config_for_environment(environ: dict[str, str] = os.environ) -> type[Config]:
+    """Production settings unless APP_ENV (or FLASK_ENV) names development or testing:
+    forgetting to set a variable must never leave a clinic's server with insecure cookies."""
+    name = (environ.get("APP_ENV") or environ.get("FLASK_ENV") or "production").strip().lower()
+    return DevelopmentConfig if name in {"development", "testing"} else ProductionConfig
 
 
 class TestingConfig(Config):

@@ -47,6 +47,9 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
+    from .web.input_guard import register_input_guard
+
+    register_input_guard(app)  # first: its checks run before CSRF and every other hook
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import icalendar
 from flask import g
@@ -343,6 +343,9 @@ def test_sign_in_never_redirects_to_another_site(app, client):
     attempts += [(t, f"/staff/login?next={t}") for t in RAW_REDIRECT_BYPASSES]
     for target, url in attempts:
         response = client.post(url, data=SIGN_IN)
+        if response.status_code == 400:  # control characters in the address: refused outright
+            assert "Location" not in response.headers and any(ch < " " for ch in unquote(url)), repr(target)
+            continue
         assert response.status_code == 303, repr(target)
         assert len(response.headers.getlist("Location")) == 1, repr(target)
         landing = urlsplit(browser_target(base, response.headers["Location"]))

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..domain.patient_details import N_
+from ..domain.patient_details import N_, has_control_chars
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, Patient
 from . import audit
@@ -61,6 +61,9 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
         raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
     if len(reason) > 200:
         raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
+    if has_control_chars(reason, allow_newlines=True):
+        # The same rule as a booking's note: no BEL, no bidi overrides in what staff read.
+        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
     before = audit.snapshot(appointment, AUDIT_FIELDS)
     moment = now()
     appointment.status = AppointmentStatus.CANCELLED.value
