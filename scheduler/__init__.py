@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import Config
 
@@ -30,6 +31,15 @@ def instance_secret_key(path: Path) -> str:
             return key
         time.sleep(0.01)
     raise RuntimeError(f"{path} is empty: delete it or set SECRET_KEY")
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in a URL names a row: past the database's integer key it names no row
+    (404), rather than overflowing the query (a 500 on PostgreSQL and SQLite alike)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002  (werkzeug's name)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: type[Config] = Config, overrides: dict | None = None) -> Flask:
@@ -67,6 +77,7 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     from .cli import register_cli
     from .web import register_blueprints
 
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     register_blueprints(app)
     register_cli(app)
     hops = int(app.config.get("TRUSTED_PROXY_HOPS", 0))
