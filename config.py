@@ -76,6 +76,13 @@ class Config:
     # token and the SameSite=Lax, Secure session cookie are the CSRF defence.
     WTF_CSRF_SSL_STRICT = False
 
+    # What patients receive and when (parsed and checked by create_app; see README "Messages")
+    MESSAGE_SEND_WINDOW = _env("MESSAGE_SEND_WINDOW", "08:00-21:00")  # clinic time; 00:00-24:00 = any time
+    REMINDER_EMAIL_OFFSETS_HOURS = _env("REMINDER_EMAIL_OFFSETS_HOURS", "48")
+    REMINDER_SMS_OFFSETS_HOURS = _env("REMINDER_SMS_OFFSETS_HOURS", "24,2")
+    COURSE_REMINDER_EMAIL_OFFSETS_HOURS = _env("COURSE_REMINDER_EMAIL_OFFSETS_HOURS", "")
+    COURSE_REMINDER_SMS_OFFSETS_HOURS = _env("COURSE_REMINDER_SMS_OFFSETS_HOURS", "24")
+
     # Messaging (used by the reminder worker)
     TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID", "")
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN", "")

@@ -47,6 +47,11 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
+    from .domain.reminders import policy_from_settings
+
+    # Bad message settings stop the start with the setting's name, not a failure at 3 a.m.
+    app.extensions["message_policy"] = policy_from_settings(app.config)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
     csrf.init_app(app)
