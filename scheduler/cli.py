@@ -1,4 +1,4 @@
-"""flask --app wsgi <command>: seed-demo, create-user, create-api-token."""
+"""flask --app wsgi <command>: seed-demo, create-user, create-api-token, worker."""
 from __future__ import annotations
 
 import sys
@@ -50,3 +50,20 @@ def register_cli(app: Flask) -> None:
             click.echo(exc.fields.get("email", "failed"), err=True)
             raise SystemExit(1) from None
         click.echo(token)
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run each job once and exit (cron, tests).")
+    @click.option("--digest", type=click.Choice(["if-due", "force", "skip"]), default="if-due",
+                  show_default=True, help="With --once: the front desk's evening email.")
+    def worker_command(once: bool, digest: str) -> None:
+        """Send reminders and notices (the outbox); the web app never does."""
+        import logging
+
+        from . import worker
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if once:
+            results = worker.run_once(digest_mode=digest.replace("-", "_"))
+            click.echo(" ".join(f"{job}={outcome}" for job, outcome in results.items()))
+        else:
+            worker.run_forever()

@@ -10,7 +10,9 @@ def register_blueprints(app: Flask) -> None:
     from .booking_pages import booking
     from .manage_pages import manage
     from .site import register_site
+    from .message_pages import message_pages
     from .staff_pages import staff
+    from .webhooks import webhooks
 
     register_site(app)
     app.register_blueprint(booking)
@@ -18,3 +20,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
+    csrf.exempt(webhooks)  # cookie-less; each request carries Twilio's signature instead
+    app.register_blueprint(webhooks)
+    app.register_blueprint(message_pages)
