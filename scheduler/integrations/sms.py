@@ -31,6 +31,8 @@ class SmsTransport(Protocol):
 
     def send(self, to: str, body: str) -> Handed: ...
 
+    def close(self) -> None: ...
+
 
 class _RebasedHttpClient(TwilioHttpClient):
     """The SDK's own HTTP client, with api.twilio.com replaced by TWILIO_BASE_URL."""
@@ -70,6 +72,11 @@ class TwilioSms:
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
 
+    def close(self) -> None:
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
+
     def send(self, to: str, body: str) -> Handed:
         sender = {"messaging_service_sid": self.messaging_service_sid} if self.messaging_service_sid else {"from_": self.from_number}
         extra = {"status_callback": self.status_callback} if self.status_callback else {}
@@ -88,6 +95,9 @@ class ConsoleSms:
     """No Twilio settings: the message is recorded and logged (without the number), not sent."""
 
     backend = "console"
+
+    def close(self) -> None:
+        pass
 
     def send(self, to: str, body: str) -> Handed:
         # The text may carry a private link: the sender logs the stored copy without it.
