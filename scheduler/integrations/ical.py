@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from flask import current_app
 from flask_babel import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from ..domain.patient_details import has_control_chars
 from ..models import Appointment, AppointmentStatus
@@ -69,3 +69,38 @@ def appointment_calendar(appointment: Appointment, manage_url: str) -> bytes:
     return calendar.to_ical()
 
 
+
+
+def appointment_invitation(appointment: Appointment, manage_url: str, method: str, attendee_email: str) -> bytes:
+    """The calendar file an email carries (iTIP, RFC 5546): METHOD:REQUEST adds or updates the
+    visit in the patient's calendar (same UID, higher SEQUENCE on every change), METHOD:CANCEL
+    removes it."""
+    config = current_app.config
+    calendar = Calendar()
+    calendar.add("prodid", "-//Clinic Scheduler//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = appointment_event(appointment, manage_url)
+    if method == "CANCEL":
+        event["status"] = "CANCELLED"
+    organizer = vCalAddress(f"mailto:{config['MAIL_FROM']}")
+    organizer.params["cn"] = clean_text(config["CLINIC_NAME"])
+    event.add("organizer", organizer)
+    if attendee_email:
+        attendee = vCalAddress(f"mailto:{attendee_email}")
+        attendee.params["role"] = "REQ-PARTICIPANT"
+        attendee.params["partstat"] = "ACCEPTED"
+        event.add("attendee", attendee)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def course_calendar(visits: list[tuple[Appointment, str]]) -> bytes:
+    """A course's visits (each with its private link) as one calendar to import."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Clinic Scheduler//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    for appointment, manage_url in visits:
+        calendar.add_component(appointment_event(appointment, manage_url))
+    return calendar.to_ical()

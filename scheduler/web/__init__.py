@@ -8,7 +8,7 @@ def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
     from .api import api
     from .booking_pages import booking
-    from .manage_pages import manage
+    from .manage_pages import manage, short_links
     from .site import register_site
     from .message_pages import message_pages
     from .staff_pages import staff
@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)
+    app.register_blueprint(short_links)
     app.register_blueprint(staff)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
