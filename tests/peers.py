@@ -87,7 +87,7 @@ class TwilioSink:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):
+            def do_POST(self):  # noqa: N802 (http.server names)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status, payload = sink._answer(self.path, body, dict(self.headers))
                 data = json.dumps(payload).encode()
@@ -167,13 +167,13 @@ class SmtpServer:
         self.refusal: str | None = None
 
         class Handler:
-            async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+            async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd names)
                 if server.refusal:
                     return server.refusal
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, smtp, session, envelope):
+            async def handle_DATA(self, smtp, session, envelope):  # noqa: N802
                 server.received.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
                 return "250 Message accepted"
 

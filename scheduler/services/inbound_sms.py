@@ -14,7 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.sms_keywords import Intent, interpret, looks_spanish
 from ..extensions import db
 from ..models import (
-    ActorKind, Appointment, AppointmentStatus, InboundMessage, Message, MessageStatus, OPEN_STATUSES, Patient,
+    OPEN_STATUSES,
+    ActorKind,
+    Appointment,
+    AppointmentStatus,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
 )
 from . import audit, events
 from .clock import now

@@ -10,7 +10,14 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
-    ActorKind, Appointment, InboundMessage, Message, MessageCause, MessageStatus, Patient, User,
+    ActorKind,
+    Appointment,
+    InboundMessage,
+    Message,
+    MessageCause,
+    MessageStatus,
+    Patient,
+    User,
 )
 from . import audit
 from .clock import now
