@@ -165,7 +165,7 @@ def _send(transport, channel: str, kind: str, rendered) -> Handed:
     email = Email(
         to=rendered.to_address, subject=rendered.subject, text=rendered.text, html=rendered.html,
         ics=rendered.ics_bytes, ics_method=rendered.ics_method,
-        ics_filename="course.ics" if kind == "course_welcome" else "appointment.ics",
+        ics_filename=rendered.ics_filename or "appointment.ics",
     )
     return transport.send(email, sent_at=now())
 
