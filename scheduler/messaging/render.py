@@ -18,9 +18,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, format_date, format_time
+from flask_babel import force_locale, format_date, format_time, pgettext
 from flask_babel import gettext as _
-from flask_babel import pgettext
 
 from ..clinic_info import load_disclaimer, phone_number
 from ..domain.patient_details import N_

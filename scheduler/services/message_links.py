@@ -9,7 +9,6 @@ replaced by `LINK_PLACEHOLDER`, so the outbox never holds a working secret.
 from __future__ import annotations
 
 import secrets
-
 from datetime import timedelta
 
 from flask import current_app
