@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -20,10 +19,7 @@ from scheduler.models import (
     AppointmentLink,
     AppointmentStatus,
     BookingSource,
-    Course,
     Message,
-    Patient,
-    Provider,
     Service,
 )
 from scheduler.services import appointment_changes, audit, booking, events
@@ -35,31 +31,19 @@ from scheduler.services.outbox import send_decision_for
 from scheduler.services.tokens import new_secret, sha256_hex
 
 from .conftest import patient_payload
+from .message_factories import DENVER, local, make_course, make_patient, make_visit, providers, service, wall
 
-DENVER = ZoneInfo("America/Denver")
 STAFF = audit.Actor(ActorKind.STAFF, 1)
 
 
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=DENVER).astimezone(UTC)
-
-
-def wall(instant: datetime) -> str:
-    return instant.astimezone(DENVER).strftime("%Y-%m-%d %H:%M")
-
-
 def evaluation() -> Service:
-    return db.session.scalar(select(Service).where(Service.slug == "initial-evaluation"))
+    return service("initial-evaluation")
 
 
-def providers() -> list[Provider]:
-    return list(db.session.scalars(select(Provider).order_by(Provider.id)))
-
-
-def slot_at(start: datetime, service: Service | None = None):
-    service = service or evaluation()
+def slot_at(start: datetime, chosen: Service | None = None):
+    chosen = chosen or evaluation()
     day = start.astimezone(DENVER).date()
-    for slot in open_slots(service, providers(), day, day):
+    for slot in open_slots(chosen, providers(), day, day):
         if slot.start == start:
             return slot
     raise AssertionError(f"no open slot at {wall(start)}")
@@ -222,50 +206,6 @@ def test_cause_for_actors():
     assert events.cause_for(STAFF) == "staff"
     assert events.cause_for(audit.Actor(ActorKind.API, 3)) == "staff"
     assert events.cause_for(audit.SYSTEM) == "system"
-
-
-def make_course(patient: Patient, starts: list[datetime]) -> tuple[Course, list[Appointment]]:
-    therapy = db.session.scalar(select(Service).where(Service.slug == "therapy-session"))
-    provider = providers()[0]
-    moment = datetime(2026, 11, 30, 15, tzinfo=UTC)
-    course = Course(patient_id=patient.id, provider_id=provider.id, service_id=therapy.id,
-                    first_day=starts[0].astimezone(DENVER).date(), weeks=6, visits_per_week=2, weekdays="1,3",
-                    created_at=moment)
-    db.session.add(course)
-    db.session.flush()
-    visits = []
-    for number, start in enumerate(starts, 1):
-        visits.append(Appointment(
-            patient_id=patient.id, provider_id=provider.id, service_id=therapy.id, course_id=course.id,
-            visit_number=number, starts_at=start, ends_at=start + timedelta(minutes=45),
-            blocks_until=start + timedelta(minutes=45), status="booked", source="desk",
-            manage_token_hash=sha256_hex(new_secret()), created_at=moment, updated_at=moment))
-    db.session.add_all(visits)
-    db.session.flush()
-    return course, visits
-
-
-def make_patient(**overrides) -> Patient:
-    fields = dict(first_name="Rosa", last_name="Diaz", phone_e164="+19155550177", email="rosa@example.com",
-                  language="es", sms_consent_at=datetime(2026, 11, 1, tzinfo=UTC),
-                  created_at=datetime(2026, 11, 1, tzinfo=UTC))
-    fields.update(overrides)
-    patient = Patient(**fields)
-    db.session.add(patient)
-    db.session.flush()
-    return patient
-
-
-def make_visit(patient: Patient, start: datetime) -> Appointment:
-    provider = providers()[1]
-    service = evaluation()
-    visit = Appointment(
-        patient_id=patient.id, provider_id=provider.id, service_id=service.id, starts_at=start,
-        ends_at=start + timedelta(minutes=60), blocks_until=start + timedelta(minutes=75), status="booked",
-        source="desk", manage_token_hash=sha256_hex(new_secret()), created_at=start, updated_at=start)
-    db.session.add(visit)
-    db.session.flush()
-    return visit
 
 
 COURSE_STARTS = [local(2026, 12, d, 10, 0) for d in (1, 3, 8, 10)] + [local(2026, 12, 29, 10, 0)]

@@ -134,7 +134,7 @@ def plan_course_booked(course: Course, visits: list[Appointment], *, cause: str)
         .order_by(Appointment.starts_at.desc())
         .limit(1)
     )
-    for visit, cadence in zip(visits, course_cadences([v.starts_at for v in visits], earlier), strict=False):
+    for visit, cadence in zip(visits, course_cadences([v.starts_at for v in visits], earlier), strict=True):
         _add_reminders(visit, cadence, moment, cause)
 
 
