@@ -382,3 +382,17 @@ def test_booking_across_daylight_saving_on_the_real_clock(real_clock_app, booked
     for message in rows(appointment.id, kind="reminder"):
         assert message.send_before == start
         assert message.planned_for in (start - timedelta(hours=24), start - timedelta(hours=2))
+
+
+def test_plan_move_back_and_cancel_on_postgresql(pg_app):
+    seed_demo()
+    appointment = book(VISIT).appointment
+    mark_sent(rows(appointment.id, kind="confirmation"))
+    other = local(2026, 12, 10, 9, 0)
+    for start in (other, VISIT, other, VISIT):
+        appointment_changes.reschedule(appointment, start.isoformat())
+    pending = rows(appointment.id, kind="reminder", status="pending")
+    assert sorted(wall(m.planned_for) for m in pending) == ["2026-12-07 15:00", "2026-12-08 15:00", "2026-12-09 13:00"]
+    appointment_changes.cancel(appointment)
+    assert rows(appointment.id, status="pending") == rows(appointment.id, kind="cancellation")
+    assert len(rows(appointment.id, kind="cancellation")) == 2
