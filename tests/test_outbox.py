@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from config import TestingConfig
 from scheduler import create_app
-from scheduler.domain.reminders import PolicySettingError
+from scheduler.domain.reminders import DEFAULT_POLICY, Cadence, Channels, PolicySettingError, plan_reminders
 from scheduler.extensions import db
 from scheduler.models import (
     ActorKind,
@@ -396,3 +398,61 @@ def test_plan_move_back_and_cancel_on_postgresql(pg_app):
     appointment_changes.cancel(appointment)
     assert rows(appointment.id, status="pending") == rows(appointment.id, kind="cancellation")
     assert len(rows(appointment.id, kind="cancellation")) == 2
+
+
+# ---------------------------------------------------------------- any sequence of changes
+
+MOVE_TIMES = [local(2026, 12, 9, 15, 0), local(2026, 12, 10, 8, 15), local(2026, 12, 9, 9, 30),
+              local(2026, 12, 14, 16, 0)]
+change_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("move"), st.sampled_from(range(len(MOVE_TIMES))), st.sampled_from(["patient", "staff"])),
+        st.tuples(st.just("send"), st.integers(0, 20), st.just("")),
+        st.tuples(st.just("tick"), st.integers(1, 600), st.just("")),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=change_steps, cancel_at_end=st.booleans())
+def test_any_sequence_of_moves_keeps_one_plan_for_the_current_time(demo, clock, steps, cancel_at_end):
+    clock.now = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    patient = make_patient(phone_e164=f"+1915555{len(rows()) % 10000:04d}")
+    visit = make_visit(patient, MOVE_TIMES[0])
+    events.appointment_booked(visit, cause="patient")
+    db.session.flush()
+    planned_at = clock.now
+    for action, value, cause in steps:
+        if action == "move" and MOVE_TIMES[value] != visit.starts_at:
+            visit.moved_from, visit.starts_at = visit.starts_at, MOVE_TIMES[value]
+            visit.ends_at = visit.starts_at + timedelta(hours=1)
+            visit.blocks_until = visit.ends_at + timedelta(minutes=15)
+            events.appointment_moved(visit, cause=cause)
+            planned_at = clock.now
+        elif action == "send":
+            waiting = rows(visit.id, status="pending")
+            if waiting:
+                waiting[value % len(waiting)].status = "sent"
+        elif action == "tick":
+            clock.advance(seconds=value)
+        db.session.flush()  # the unique plan (appointment, kind, channel, planned_for) holds
+        pending = rows(visit.id, kind="reminder", status="pending")
+        assert all(m.send_before == visit.starts_at for m in pending)
+        offsets = {(m.channel, visit.starts_at - m.planned_for) for m in pending}
+        assert len(offsets) == len(pending)  # one pending reminder per channel and offset
+        assert offsets <= {("email", timedelta(hours=48)), ("sms", timedelta(hours=24)), ("sms", timedelta(hours=2))}
+        # ... and every reminder the rules want for the current time is waiting (or already went)
+        wanted = plan_reminders(visit.starts_at, planned_at, Channels(sms=True, email=True), Cadence.FULL,
+                                DEFAULT_POLICY, DENVER)
+        for plan_ in wanted:
+            assert {m.status for m in rows(visit.id, kind="reminder", channel=plan_.channel,
+                                           planned_for=plan_.planned_for)} in ({"pending"}, {"sent"})
+        for channel in ("email", "sms"):  # one waiting notice per channel at most
+            assert len([m for m in rows(visit.id, channel=channel, status="pending") if m.kind != "reminder"]) <= 1
+    if cancel_at_end:
+        visit.status = "cancelled"
+        events.appointment_cancelled(visit, cause="patient")
+        db.session.flush()
+        assert {m.kind for m in rows(visit.id, status="pending")} == {"cancellation"}
+    db.session.rollback()
