@@ -62,6 +62,8 @@ def register_cli(app: Flask) -> None:
         from . import worker
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The SDK logs each request with the patient's number and text at INFO: not in our logs.
+        logging.getLogger("twilio").setLevel(logging.WARNING)
         if once:
             results = worker.run_once(digest_mode=digest.replace("-", "_"))
             click.echo(" ".join(f"{job}={outcome}" for job, outcome in results.items()))

@@ -78,11 +78,13 @@ class TwilioSink:
         self.failures: list[tuple[int, int | None]] = []
         self.fail_until = 0.0
         self.fail_status = 503
+        self.delay = 0.0  # seconds each answer takes (a slow provider)
         self.lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, no delayed-ACK stall
 
             def log_message(self, *args):
                 pass
@@ -117,6 +119,7 @@ class TwilioSink:
             self.requests.clear()
             self.failures.clear()
             self.fail_until = 0.0
+            self.delay = 0.0
 
     def _answer(self, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -125,6 +128,8 @@ class TwilioSink:
             if failure is None and time.monotonic() < self.fail_until:
                 failure = (self.fail_status, None)
             self.requests.append({"path": path, "form": form, "failed": failure is not None})
+        if self.delay:
+            time.sleep(self.delay)
         if failure is not None:
             status, code = failure
             return status, {"code": code or status * 100, "message": "refused by the test sink", "status": status}

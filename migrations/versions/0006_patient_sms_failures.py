@@ -1,4 +1,5 @@
-"""A number Twilio refused for good (invalid, not a mobile) is remembered on the patient
+"""A number Twilio refused for good (invalid, not a mobile) is remembered on the patient;
+messages are looked up by address
 
 Revision ID: 0006
 Revises: 0005
@@ -22,9 +23,13 @@ def upgrade():
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sms_failed_number', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('sms_failed_code', sa.String(length=12), server_default='', nullable=False))
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_to_address', ['to_address'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_to_address')
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_column('sms_failed_code')
         batch_op.drop_column('sms_failed_number')

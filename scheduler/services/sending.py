@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 
 from ..domain.retry import retry_delay
 from ..extensions import db
 from ..integrations.email import Email, email_from_config
 from ..integrations.sms import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, sms_from_config
 from ..integrations.transport import Handed, SendFailed
-from ..models import Message, MessageStatus, Patient
+from ..models import Appointment, Message, MessageStatus, Patient
 from . import audit
 from .clock import now
 
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 SENDING = MessageStatus.SENDING.value
 PENDING = MessageStatus.PENDING.value
-# A claimed row is sent only while this much of its lease is left: more than the longest
-# send (Twilio's and SMTP's timeouts), so a send never outlives the lease.
-SEND_MARGIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,14 @@ def transports() -> Transports:
         found = Transports(sms_from_config(app.config), email_from_config(app.config))
         app.extensions["message_transports"] = found
     return found
+
+
+def send_margin() -> timedelta:
+    """A claimed row is sent only while this much of its lease is left: the longest a send
+    can take (the transports' timeouts) plus slack, so a send never outlives its lease."""
+    config = current_app.config
+    longest = max(config["TWILIO_TIMEOUT_SECONDS"], config["SMTP_TIMEOUT_SECONDS"]) + 5
+    return timedelta(seconds=min(longest, config["MESSAGE_CLAIM_LEASE_SECONDS"] / 2))
 
 
 def _due(moment: datetime):
@@ -119,12 +124,20 @@ def deliver(claim: Claim) -> str:
     from .message_links import link_for
     from .outbox import send_decision_for
 
-    message = db.session.get(Message, claim.id, populate_existing=True)
+    # Re-read the row, its visit and its patient in one round trip, fresh from the database.
+    found = db.session.execute(
+        select(Message, Appointment, Patient)
+        .join(Patient, Patient.id == Message.patient_id)
+        .outerjoin(Appointment, Appointment.id == Message.appointment_id)
+        .where(Message.id == claim.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    message = found[0] if found else None
     if message is None or message.status != SENDING or message.claimed_until != claim.lease:
         db.session.rollback()
         return "lost"
     moment = now()
-    if claim.lease - moment < SEND_MARGIN:  # too little lease left to send safely: next pass
+    if claim.lease - moment < send_margin():  # too little lease left to send safely: next pass
         _finish(claim, status=PENDING)
         return "released"
     decision = send_decision_for(message, moment)
@@ -144,7 +157,7 @@ def deliver(claim: Claim) -> str:
                     to_address=rendered.to_address, backend=transport.backend):
         db.session.rollback()
         return "lost"
-    db.session.commit()
+    _commit_without_waiting_for_disk()
 
     try:
         handed = _send(transport, channel, kind, rendered)
@@ -157,6 +170,16 @@ def deliver(claim: Claim) -> str:
         log.info("Message %d (%s %s) recorded, not sent (no %s settings):\n%s", claim.id, channel, kind,
                  "Twilio" if channel == "sms" else "SMTP", rendered.stored_body)
     return "sent"
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """PostgreSQL: this commit does not wait for its WAL flush (synchronous_commit off). The
+    `sent` record that follows does wait, and the log is flushed in order, so once a message
+    is recorded sent this is on disk too; only a database crash inside that gap can lose it
+    (then the lease runs out and the message goes again, with a link that works)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    db.session.commit()
 
 
 def _send(transport, channel: str, kind: str, rendered) -> Handed:
