@@ -4,8 +4,9 @@ call these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -46,10 +47,16 @@ def resend(message_id: int, user: User) -> Message:
         raise NotFound("No such message.")
     patient = db.session.get(Patient, original.patient_id)
     moment = now()
+    # One plan per (appointment, kind, channel, planned_for): a resend in the very microsecond
+    # of another plan of that kind takes the next one.
+    latest = db.session.scalar(select(func.max(Message.planned_for)).where(
+        Message.appointment_id == original.appointment_id, Message.kind == original.kind,
+        Message.channel == original.channel))
+    planned = moment if latest is None or latest < moment else latest + timedelta(microseconds=1)
     copy = Message(
         patient_id=original.patient_id, appointment_id=original.appointment_id, course_id=original.course_id,
         channel=original.channel, kind=original.kind, cause=MessageCause.STAFF.value,
-        planned_for=moment, due_at=moment, send_before=original.send_before,
+        planned_for=planned, due_at=moment, send_before=original.send_before,
         status=MessageStatus.PENDING.value, attempts=0,
         to_address=(patient.phone_e164 if original.channel == "sms" else patient.email or ""),
         language=patient.language, created_at=moment, updated_at=moment,
