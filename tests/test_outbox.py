@@ -155,6 +155,13 @@ def test_move_while_the_confirmation_waits_sends_no_separate_update(demo, clock)
     confirmations = rows(appointment.id, kind="confirmation")
     assert {(m.status, wall(m.due_at)) for m in confirmations} == {("pending", "2026-12-01 08:00")}
     assert {m.send_before for m in confirmations} == {local(2026, 12, 10, 9, 0)}
+    # The patient then moves it through their link, still at night: the waiting confirmation
+    # becomes the patient's and goes at once
+    clock.advance(minutes=5)
+    appointment_changes.reschedule(appointment, local(2026, 12, 11, 9, 0).isoformat())
+    confirmations = rows(appointment.id, kind="confirmation")
+    assert {(m.cause, wall(m.due_at)) for m in confirmations} == {("patient", "2026-11-30 22:05")}
+    assert {send_decision_for(m).action for m in confirmations} == {"send"}
 
 
 def test_move_there_and_back_never_breaks_the_unique_plan(demo):

@@ -45,6 +45,7 @@ from .clock import clinic_tz, now
 
 NEVER_SENT = (MessageStatus.PENDING.value, MessageStatus.CANCELLED.value, MessageStatus.EXPIRED.value)
 PENDING = MessageStatus.PENDING.value
+PATIENT_CAUSE = "patient"
 ONE_TICK = timedelta(microseconds=1)
 
 
@@ -87,6 +88,8 @@ def plan_moved(appointment: Appointment, *, cause: str) -> None:
         if waiting:
             for message in waiting:
                 message.due_at = min(message.due_at, planned.due_at)
+                if cause == PATIENT_CAUSE:  # now the patient's own action: it goes at once
+                    message.cause = cause
                 message.send_before = appointment.starts_at
                 message.updated_at = moment
             continue
