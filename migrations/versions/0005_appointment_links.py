@@ -10,7 +10,6 @@ from alembic import op
 
 import scheduler.models.types
 
-
 # revision identifiers, used by Alembic.
 revision = '0005'
 down_revision = '0003'
