@@ -101,6 +101,7 @@ class Config:
     # The worker (flask --app wsgi worker)
     WORKER_SEND_INTERVAL_SECONDS = _env_int("WORKER_SEND_INTERVAL_SECONDS", 30)
     WORKER_BATCH_SIZE = _env_int("WORKER_BATCH_SIZE", 50)
+    WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", 4)  # sends in flight at once per worker
     # A claimed message is this worker's for this long; left in "sending" past it (a killed
     # worker) it is claimed again. Must exceed the longest send (the timeouts above).
     MESSAGE_CLAIM_LEASE_SECONDS = _env_int("MESSAGE_CLAIM_LEASE_SECONDS", 300)

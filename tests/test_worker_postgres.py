@@ -32,6 +32,7 @@ from .peers import TwilioSink, twilio_settings
 from .support import ROOT, migrate, postgres_available, require_or_skip, temporary_pg_database
 
 pytestmark = pytest.mark.postgres
+CONCURRENCY = 4
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,8 @@ def test_a_worker_killed_mid_run_loses_nothing(pg, pg_url, sink):
     due_messages(300)
     sink.delay = 0.01
     env = worker_env(pg_url, sink.url, MESSAGE_CLAIM_LEASE_SECONDS=4, TWILIO_TIMEOUT_SECONDS=1,
-                     SMTP_TIMEOUT_SECONDS=1, WORKER_BATCH_SIZE=20, WORKER_SEND_INTERVAL_SECONDS=1)
+                     SMTP_TIMEOUT_SECONDS=1, WORKER_BATCH_SIZE=20, WORKER_SEND_INTERVAL_SECONDS=1,
+                     WORKER_CONCURRENCY=CONCURRENCY)
     victim = start_worker(env)  # the long-running worker, as ./scripts/start runs it
     deadline = time.monotonic() + 60
     while len(sink.delivered()) < 70 and time.monotonic() < deadline:  # mid-batch (batches of 20)
@@ -198,9 +200,9 @@ def test_a_worker_killed_mid_run_loses_nothing(pg, pg_url, sink):
     assert set(per_number) == {f"+1915{i:07d}" for i in range(300)}  # nothing lost
     duplicates = {number for number, times in per_number.items() if times > 1}
     # Only a message the provider had accepted while its row still said `sending`: at most
-    # the one the worker was sending when it died.
+    # the ones the worker was sending when it died, one per sending thread.
     assert duplicates <= (in_flight & accepted_before)
-    assert len(duplicates) <= 1
+    assert len(duplicates) <= CONCURRENCY
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -243,20 +244,42 @@ def deliver_safely(claim: Claim) -> str:
 
 
 def send_due(batch_size: int | None = None) -> dict[str, int]:
-    """Claims and sends batches until nothing is due. Returns counts per outcome."""
-    size = batch_size or current_app.config["WORKER_BATCH_SIZE"]
+    """Claims and sends batches until nothing is due. Returns counts per outcome.
+
+    Within a batch, WORKER_CONCURRENCY threads send at once, each in its own app context
+    (its own database session): a send is mostly waiting for the provider and the database.
+    """
+    config = current_app.config
+    size = batch_size or config["WORKER_BATCH_SIZE"]
+    threads = max(1, int(config.get("WORKER_CONCURRENCY", 1)))
     counts: dict[str, int] = {}
-    while True:
-        claims = claim_due(size)
-        if not claims:
-            return counts
-        progress = False
-        for claim in claims:
-            outcome = deliver_safely(claim)
-            counts[outcome] = counts.get(outcome, 0) + 1
-            progress = progress or outcome not in ("lost", "released", "error")
-        if not progress:
-            return counts
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") if threads > 1 else None
+    try:
+        while True:
+            claims = claim_due(size)
+            if not claims:
+                return counts
+            if pool is None:
+                outcomes = [deliver_safely(claim) for claim in claims]
+            else:
+                outcomes = list(pool.map(_in_own_context(current_app._get_current_object()), claims))
+            for outcome in outcomes:
+                counts[outcome] = counts.get(outcome, 0) + 1
+            if all(outcome in ("lost", "released", "error") for outcome in outcomes):
+                return counts
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _in_own_context(app):
+    def run(claim: Claim) -> str:
+        with app.app_context():
+            try:
+                return deliver_safely(claim)
+            finally:
+                db.session.remove()
+    return run
 
 
 def expire_stale() -> int:
