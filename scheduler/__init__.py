@@ -60,6 +60,12 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     from .web.input_guard import register_input_guard
 
     register_input_guard(app)  # first: its checks run before CSRF and every other hook
+
+    from .domain.reminders import policy_from_settings
+
+    # Bad message settings stop the start with the setting's name, not a failure at 3 a.m.
+    app.extensions["message_policy"] = policy_from_settings(app.config)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
     csrf.init_app(app)

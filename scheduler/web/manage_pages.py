@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 
 from ..models import Appointment
-from ..services import appointment_changes, booking_input, calendar_feeds
+from ..services import appointment_changes, booking_input, calendar_feeds, message_links
 from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
 from ..services.course_links import course_overview
@@ -16,6 +16,8 @@ from .presenters import DayWindow, external_url, parse_day, today_local
 from .site import current_language
 
 manage = Blueprint("manage", __name__, url_prefix="/appointments")
+# The short links texts and emails carry (/l/<code>), leading to the private page.
+short_links = Blueprint("short_links", __name__)
 
 
 @manage.after_request
@@ -185,3 +187,14 @@ def reschedule(token: str):
     flash(_("Your appointment has been moved."), "success")
     return redirect(url_for("manage.show", token=token), code=303)
 
+
+
+@short_links.get("/l/<code>")
+@manage_limit
+def short_link(code: str):
+    token = message_links.manage_token_for_code(code)
+    if token is None:
+        abort(404)
+    response = redirect(url_for("manage.show", token=token), code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
