@@ -352,7 +352,7 @@ def test_moves_and_cancels_raise_the_sequence_and_cancelled_visits_stay_listed(a
 
     # Move visit 3 (Tue 2027-03-09 09:00 MST) to Thu 2027-03-18 10:00 MDT; cancel visit 4.
     appointment_changes.reschedule(visits[2], "2027-03-18T10:00:00-06:00")
-    cancelled = client.post(f"/appointments/{tokens[3]}/cancel", data={"reason": "Sick" + INJECTION})
+    cancelled = client.post(f"/appointments/{tokens[3]}/cancel", data={"reason": "Sick"})
     assert cancelled.status_code == 303
     visits = visits_of(course)
     assert visits[2].ical_sequence == 1 and visits[3].ical_sequence == 1 and visits[3].status == "cancelled"
@@ -564,7 +564,11 @@ def test_control_characters_never_reach_a_content_line(app, client, clinic, wher
     db.session.commit()
     course, tokens = make_course(patient, provider, clinic.service, SPRING[:2])
     first = visits_of(course)[0]
-    appointment_changes.cancel(first, reason="Because" + INJECTION, actor=audit.SYSTEM)
+    appointment_changes.cancel(first, reason="Because", actor=audit.SYSTEM)
+    # Input refuses control characters in a reason; a row written before that rule, or by
+    # another tool, must still never break a content line.
+    first.cancel_reason = "Because" + INJECTION
+    db.session.commit()
     bodies = {
         "request": calendar_feeds.visit_calendar_bytes(visits_of(course)[1], method="REQUEST"),
         "cancel": client.get(f"/appointments/{tokens[0]}/calendar.ics").data,
