@@ -182,7 +182,8 @@ def test_only_the_cookie_free_json_api_is_csrf_exempt(tmp_path, migrated_sqlite_
         client = app.test_client()
         _path, token = book(client, provider.id)
         samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04",
-                   "course_id": "1", "number": "1"}
+                   "course_id": "1", "number": "1", "appointment_id": 1, "patient_id": 1, "row_id": 1, "kind": "hours",
+                   "service_id": 1, "provider_id": 1}
         unsafe = [r for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
         pages = [r for r in unsafe if not r.endpoint.startswith("api.")]
         assert {r.endpoint for r in pages} >= {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -12,6 +12,7 @@ from .types import UTCDateTime
 
 class Patient(db.Model):
     __tablename__ = "patients"
+    __table_args__ = (CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(60))
@@ -29,6 +30,8 @@ class Patient(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # sha256 of the secret in the patient's private calendar feed URL (never stored itself)
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Set when the desk merged this record into another (it is kept for the audit trail)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
 
     @property
     def full_name(self) -> str:

@@ -41,7 +41,7 @@ def search(query: object) -> list[Patient]:
         conditions.append(Patient.phone_e164.like(_like(digits), escape="\\"))
     query_rows = (
         select(Patient)
-        .where(or_(*conditions))
+        .where(Patient.merged_into_id.is_(None), or_(*conditions))
         .order_by(func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
         .limit(SEARCH_LIMIT)
     )

@@ -7,12 +7,15 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from ..extensions import csrf
-    from . import staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
+    from . import settings_api, staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
     from .api import api
     from .booking_pages import booking
+    from .desk_calendar import desk
     from .feeds import feeds
     from .manage_pages import manage, short_links
     from .message_pages import message_pages
+    from .patient_pages import patients
+    from .settings_pages import settings
     from .site import register_site
     from .staff_course_pages import staff_courses
     from .staff_pages import staff
@@ -25,6 +28,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff)
     app.register_blueprint(feeds)  # GETs only: no CSRF exemption
     app.register_blueprint(staff_courses)
+    app.register_blueprint(desk)
+    app.register_blueprint(patients)
+    app.register_blueprint(settings)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
     csrf.exempt(webhooks)  # cookie-less; each request carries Twilio's signature instead

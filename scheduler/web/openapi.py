@@ -5,6 +5,7 @@ import sys
 import unicodedata
 from functools import lru_cache
 
+from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 
@@ -412,9 +413,10 @@ def _document() -> dict:
                 }
             },
             **staff_paths(),
+            **settings_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **STAFF_SCHEMAS},
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **SETTINGS_SCHEMAS},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",
