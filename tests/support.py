@@ -83,6 +83,8 @@ class LiveServer:
             "SECRET_KEY": "live-test-secret",
             "RATELIMIT_ENABLED": "false",
             "PUBLIC_BASE_URL": self.url,
+            # Production settings (wsgi.py's default) except the Secure cookie: this is plain http.
+            "SESSION_COOKIE_SECURE": "false",
             **(extra_env or {}),
         }
         self.log = open(ROOT / "test-artifacts" / f"gunicorn-{self.port}.log", "w") if (ROOT / "test-artifacts").is_dir() else subprocess.DEVNULL

@@ -66,6 +66,9 @@ def check_mobile(raw: object, region: str = "US") -> tuple[str | None, str | Non
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None, N_("That does not look like a phone number.")
+    if number.extension:
+        # A text message cannot reach an extension: refused rather than silently dropped.
+        return None, N_("Please enter a mobile number without an extension.")
     if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != region:
         return None, N_("Please enter a valid US mobile number, for example 915-555-0123.")
     if phonenumbers.number_type(number) not in _TEXTABLE_TYPES:

@@ -5,6 +5,7 @@ the patient sees every problem at once.
 """
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -17,13 +18,26 @@ from .availability import bookable_providers, last_day_for
 from .clock import clinic_tz, now
 from .errors import ValidationFailed
 
+# RFC 3339 date-time (offset optional: then it is clinic wall time), ASCII digits only.
+# datetime.fromisoformat alone takes more: trailing NUL, full-width digits, week dates.
+_ISO_INSTANT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII
+)
+_ASCII_ID = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
+
 
 def parse_start(raw: object) -> datetime:
     """An ISO-8601 instant; without an offset it is read as clinic wall time."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed({"start": N_("Please choose a time.")})
+    match = _ISO_INSTANT.fullmatch(raw.strip())
+    if match is None:
+        raise ValidationFailed({"start": N_("That is not a valid date and time.")})
+    day, clock_time, fraction, offset = match.groups()
+    canonical = f"{day}T{clock_time}" + (f".{fraction[:6].ljust(6, '0')}" if fraction else "")
+    canonical += "+00:00" if offset in ("Z", "z") else (offset or "")
     try:
-        parsed = datetime.fromisoformat(raw.strip())
+        parsed = datetime.fromisoformat(canonical)
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:00-12:00 is past datetime.max
@@ -45,9 +59,14 @@ def parse_provider_id(raw: object) -> int | None:
     if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
         # int() would quietly turn true into provider 1 and 1.5 into provider 1
         raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    if isinstance(raw, str):
+        # ASCII digits only: int() would read the full-width "１" as provider 1.
+        if not _ASCII_ID.fullmatch(raw):
+            raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+        return int(raw)
     try:
         return int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed({"provider_id": N_("Unknown provider.")}) from None
 
 

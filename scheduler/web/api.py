@@ -17,7 +17,7 @@ from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
-from .openapi import openapi_document
+from .openapi import openapi_document, unknown_fields
 from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, today_local
 from .site import current_language
 
@@ -53,10 +53,14 @@ def _not_found(exc: NotFound):
     return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
 
 
-def json_body() -> dict:
+def json_body(schema_name: str) -> dict:
+    """The request's JSON object, holding only the fields its documented schema names."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
+    unknown = unknown_fields(body, schema_name)
+    if unknown:
+        raise ValidationFailed({key: N_("Unknown field.") for key in unknown})
     return body
 
 
@@ -128,7 +132,7 @@ def availability():
 @api.post("/bookings")
 @booking_limit
 def create_booking():
-    body = json_body()
+    body = json_body("BookingRequest")
     booked = booking.book(body, online=True, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
 
@@ -154,8 +158,8 @@ def get_booking(token: str):
 @manage_limit
 def cancel_booking(token: str):
     appointment = appointment_changes.appointment_for_token(token)
-    body = request.get_json(silent=True) or {}
-    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    body = json_body("CancelRequest") if request.get_data() else {}  # no body: no reason; any other body: an object
+    reason = body.get("reason", "")
     if not isinstance(reason, str):
         raise ValidationFailed({"reason": N_("Please enter text.")})
     appointment_changes.cancel(appointment, reason=reason)
@@ -166,7 +170,7 @@ def cancel_booking(token: str):
 @manage_limit
 def reschedule_booking(token: str):
     appointment = appointment_changes.appointment_for_token(token)
-    appointment_changes.reschedule(appointment, json_body().get("start"))
+    appointment_changes.reschedule(appointment, json_body("RescheduleRequest").get("start"))
     return jsonify(_booking_detail(appointment, token))
 
 
@@ -194,7 +198,8 @@ def staff_token_required(view):
 def staff_appointments():
     """The day's appointments (clinic-local date), for the front desk's own tools; a
     provider's token sees only their own."""
-    day = parse_day(request.args.get("date"), today_local())
+    raw = request.args.get("date")
+    day = parse_day(raw, today_local()) if raw != "" else None  # absent: today; empty: a mistake
     if day is None:
         return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
     rows = appointments_on(day, providers_visible_to(g.staff_user))

@@ -118,7 +118,9 @@ def _details_page(service, who, provider, form, *, errors=None, conflict=None, s
 def details(slug: str, who: str):
     service = _online_service(slug)
     _chosen, provider = _providers_for(who)
-    if request.method == "GET":
+    if request.method != "POST":
+        # GET (and HEAD, answered as GET): show the form. Only a POST books, under CSRF
+        # and the booking limit.
         start = request.args.get("start", "")
         form = {"start": start, "prefer": request.args.get("prefer", "")}
         try:

@@ -1,12 +1,62 @@
 """The OpenAPI 3.1 description of the JSON API v1 (tests check responses against it)."""
 from __future__ import annotations
 
+import sys
+import unicodedata
 from functools import lru_cache
 
 from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
-DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
+
+def _character_class(excluded) -> str:
+    """A regex class body (no brackets) naming the code points `excluded(ch)` is true for, as
+    ranges; \\u escapes in the Basic Multilingual Plane, the characters themselves above it."""
+    ranges: list[list[int]] = []
+    for point in range(sys.maxunicode + 1):
+        if 0xD800 <= point <= 0xDFFF or not excluded(chr(point)):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+
+    def one(point: int) -> str:
+        return f"\\u{point:04x}" if point <= 0xFFFF else chr(point)
+
+    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
+
+
+# What the input guard refuses in any text (scheduler/domain/text_safety.py) and what names,
+# notes and reasons refuse on top (control and format characters), so the document says
+# exactly what the app takes.
+_UNREADABLE = {"\ufffd", "\ufffe", "\uffff"}
+_CONTROLS = _character_class(lambda ch: unicodedata.category(ch) in ("Cc", "Cf") or ch in _UNREADABLE)
+_CONTROLS_BUT_LINE_BREAKS = _character_class(
+    lambda ch: (unicodedata.category(ch) in ("Cc", "Cf") or ch in _UNREADABLE) and ch not in "\t\n\r"
+)
+_LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
+
+DATE_TIME = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+    "description": "ISO-8601 with UTC offset",
+}
+# Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
+DAY = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
+SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
+ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 60,
+    "pattern": f"^[^{_CONTROLS}]*[{_LATIN_LETTER}][^{_CONTROLS}]*$",
+    "description": "At least one letter; no control or format characters",
+}
+FREE_TEXT = {"type": "string", "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*$",
+             "description": "Line breaks allowed; no other control or format characters"}
+
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
 
@@ -33,7 +83,7 @@ TOKEN_PARAM = {
     "in": "path",
     "required": True,
     "description": "The private manage token from the booking's manage_url",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"},
 }
 
 # What every answer about one appointment carries, public or staff.
@@ -73,22 +123,28 @@ SCHEMAS = {
     },
     "PatientInput": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["first_name", "last_name", "phone", "email"],
         "properties": {
-            "first_name": {"type": "string", "maxLength": 60},
-            "last_name": {"type": "string", "maxLength": 60},
-            "phone": {"type": "string", "description": "A US mobile number; stored as E.164"},
-            "email": {"type": "string", "format": "email"},
+            "first_name": NAME,
+            "last_name": NAME,
+            "phone": {
+                "type": "string",
+                "pattern": "^(\\+1 ?)?[2-9][0-9]{2}[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$",
+                "description": "A US mobile number, without an extension; stored as E.164",
+            },
+            "email": {"type": "string", "format": "email", "maxLength": 254},
             "sms_opt_in": {"type": "boolean", "default": False},
-            "note": {"type": "string", "maxLength": 500},
+            "note": {**FREE_TEXT, "maxLength": 500},
         },
     },
     "BookingRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["service", "start", "patient"],
         "properties": {
-            "service": {"type": "string", "description": "Service slug"},
-            "provider_id": {"type": ["integer", "null"], "description": "Omit or null for first available"},
+            "service": {**SLUG, "description": "Service slug"},
+            "provider_id": {**ID, "type": ["integer", "null"], "description": "Omit or null for first available"},
             "start": DATE_TIME,
             "patient": _ref("PatientInput"),
         },
@@ -117,8 +173,12 @@ SCHEMAS = {
             },
         ]
     },
-    "RescheduleRequest": {"type": "object", "required": ["start"], "properties": {"start": DATE_TIME}},
-    "CancelRequest": {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 200}}},
+    "RescheduleRequest": {
+        "type": "object", "additionalProperties": False, "required": ["start"], "properties": {"start": DATE_TIME},
+    },
+    "CancelRequest": {
+        "type": "object", "additionalProperties": False, "properties": {"reason": {**FREE_TEXT, "maxLength": 200}},
+    },
     "ValidationFailed": {
         "type": "object",
         "required": ["error", "fields"],
@@ -180,8 +240,46 @@ SCHEMAS = {
 }
 
 
+def unknown_fields(body: dict, schema_name: str) -> list[str]:
+    """Keys of a request body (and of its documented nested objects) that the schema, closed
+    with additionalProperties: false, does not name: a misspelt "provider" must not quietly
+    mean "first available"."""
+    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS[schema_name]
+    if schema.get("additionalProperties", True) is not False:
+        return []
+    unknown = []
+    for key, value in body.items():
+        described = schema["properties"].get(key)
+        if described is None:
+            unknown.append(key)
+        elif "$ref" in described and isinstance(value, dict):
+            unknown += unknown_fields(value, described["$ref"].rsplit("/", 1)[1])
+    return unknown
+
+
+# Answers any operation can give, whatever it is: the input guard's (scheduler/web/input_guard.py)
+# and the size limit's. Added to every operation, those described below and any added later.
+COMMON_RESPONSES = {
+    "413": _json(_ref("Error"), "The request body is larger than the server takes (MAX_CONTENT_LENGTH)"),
+    "422": ERRORS["422"],
+}
+
+
+def _with_common_responses(document: dict) -> dict:
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status, response in COMMON_RESPONSES.items():
+                    operation["responses"].setdefault(status, response)
+    return document
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
+    return _with_common_responses(_document())
+
+
+def _document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -208,13 +306,11 @@ def openapi_document() -> dict:
                 "get": {
                     "operationId": "getAvailability",
                     "parameters": [
-                        {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
-                        {"name": "start", "in": "query", "required": True,
-                         "schema": {"type": "string", "format": "date"}},
+                        {"name": "service", "in": "query", "required": True, "schema": SLUG},
+                        {"name": "start", "in": "query", "required": True, "schema": DAY},
                         {"name": "end", "in": "query", "required": True,
-                         "description": "Inclusive; at most 62 days after start",
-                         "schema": {"type": "string", "format": "date"}},
-                        {"name": "provider", "in": "query", "required": False, "schema": {"type": "integer"}},
+                         "description": "Inclusive; at most 62 days after start", "schema": DAY},
+                        {"name": "provider", "in": "query", "required": False, "schema": ID},
                     ],
                     "responses": {"200": _json(_ref("Availability"), "Open slots"), "422": ERRORS["422"]},
                 }
@@ -289,13 +385,30 @@ def openapi_document() -> dict:
                     "security": [{"staffToken": []}],
                     "parameters": [
                         {"name": "date", "in": "query", "required": False,
-                         "description": "Clinic-local date; today when absent",
-                         "schema": {"type": "string", "format": "date"}},
+                         "description": "Clinic-local date; today when absent", "schema": DAY},
                     ],
                     "responses": {
                         "200": _json(_ref("StaffDay"), "Appointments starting that day, in time order"),
                         "401": _json(_ref("Error"), "Missing, unknown or revoked bearer token"),
                         "422": ERRORS["422"],
+                    },
+                }
+            },
+            "/staff/courses/{course_id}.ics": {
+                "get": {
+                    "operationId": "getStaffCourseCalendar",
+                    "summary": "A course of care as an iCalendar file: every visit, cancelled ones with "
+                               "STATUS:CANCELLED, one stable UID per visit",
+                    "security": [{"staffToken": []}],
+                    "parameters": [
+                        {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "The course's visits (RFC 5545, METHOD:PUBLISH)",
+                                "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                        "401": _json(_ref("Error"), "Missing, unknown or revoked bearer token"),
+                        "403": _json(_ref("Error"), "A provider's token, for another provider's course"),
+                        "404": _json(_ref("Error"), "No such course"),
                     },
                 }
             },

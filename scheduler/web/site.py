@@ -67,6 +67,7 @@ def clinic_context() -> dict:
             "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
             "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
             "email": config["CLINIC_EMAIL"],
+            "address": " ".join((config.get("CLINIC_ADDRESS") or "").split()),
             "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], current_language()),
         },
         "language": current_language(),
@@ -78,10 +79,18 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _error_response(status: int, code: str, message: str):
+def _error_response(status: int, code: str, message: str, error: HTTPException | None = None):
     if wants_json():
-        return jsonify({"error": code, "message": message}), status
-    return render_template("error.html", status=status, message=message), status
+        response = jsonify({"error": code, "message": message})
+    else:
+        response = current_app.make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    if error is not None:
+        # What the exception says beyond its body: Allow on a 405, WWW-Authenticate on a 401.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    return response
 
 
 def parse_instant_filter(raw: str):
@@ -126,6 +135,11 @@ def register_site(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Manage links carry a secret in the path: never send it on as a referrer.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        hsts_seconds = current_app.config.get("HSTS_SECONDS", 0)
+        if hsts_seconds and request.is_secure:
+            # Served over HTTPS (directly, or behind TRUSTED_PROXY_HOPS proxies saying so):
+            # browsers must never come back over plain http.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}")
         return response
 
     @app.errorhandler(CSRFError)
@@ -146,7 +160,13 @@ def register_site(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(error):
-        return _error_response(405, "method_not_allowed", _("That action is not available on this page."))
+        return _error_response(405, "method_not_allowed", _("That action is not available on this page."), error)
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return _error_response(
+            413, "too_large", _("What was sent is too large. Please shorten it and try again."), error
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -154,7 +174,7 @@ def register_site(app: Flask) -> None:
         # defaults for other codes are English, so patients get a general message instead.
         code = error.code or 500
         message = error.description if code == 400 else _("Sorry, that request could not be handled.")
-        return _error_response(code, (error.name or "error").lower().replace(" ", "_"), message)
+        return _error_response(code, (error.name or "error").lower().replace(" ", "_"), message, error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -77,7 +77,7 @@ def actor():
 @staff_token_required
 def staff_move(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
-    body = json_body()
+    body = json_body("StaffMoveRequest")
     provider_id = body.get("provider_id")
     if provider_id not in (None, ""):
         # A provider may move a visit only within their own calendar.
@@ -105,7 +105,7 @@ def staff_cancel(appointment_id: int):
 @staff_token_required
 def staff_status(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
-    status = json_body().get("status")
+    status = json_body("StaffStatusRequest").get("status")
     if status not in staff_appointments.STATUS_CHOICES:
         raise ValidationFailed({"status": N_("Use confirmed, checked_in, completed or no_show.")})
     staff_appointments.set_status(appointment, status, actor=actor())
@@ -124,7 +124,7 @@ def staff_patients():
 @staff_token_required
 def staff_add_patient():
     require(may_manage_patients(g.staff_user))
-    body = json_body()
+    body = json_body("PatientCreate")
     added = patient_directory.add(body, language=body.get("language"), actor=actor())
     # 201 either way (the patient record the booking fields name); "existing" tells the
     # same person (mobile number and name) was already known and nothing new was made.

@@ -45,7 +45,7 @@ def _optional_body() -> dict:
 @api.post("/staff/courses")
 @staff_token_required
 def create_course():
-    body = json_body()
+    body = json_body("CourseRequest")
     try:
         parsed = course_input.parse_course_request(body)
     except ValidationFailed:
@@ -71,7 +71,7 @@ def get_course(course_id: int):
 @staff_token_required
 def extend_course(course_id: int):
     course = _course(course_id)
-    booked = courses.extend(course, json_body().get("weeks"), actor=actor())
+    booked = courses.extend(course, json_body("ExtendRequest").get("weeks"), actor=actor())
     return jsonify(course_json(course, booked.tokens))
 
 
@@ -95,7 +95,7 @@ def cancel_course_visit(course_id: int, number: int):
 @staff_token_required
 def add_make_up(course_id: int):
     course = _course(course_id)
-    body = json_body()
+    body = json_body("MakeUpRequest")
     provider = body.get("provider_id")
     if isinstance(provider, int) and not isinstance(provider, bool):
         require(may_act_for(g.staff_user, provider))
@@ -107,5 +107,5 @@ def add_make_up(course_id: int):
 @staff_token_required
 def reschedule_following(course_id: int, number: int):
     course = _course(course_id)
-    courses.reschedule_following(course, number, json_body().get("time"), actor=actor())
+    courses.reschedule_following(course, number, json_body("FollowingRequest").get("time"), actor=actor())
     return jsonify(course_json(course))

@@ -1,7 +1,7 @@
-"""Front desk: patients merged into another record; waitlist preferences and a leave link
+"""Waitlist preferences (days of the week, time of day), its source, and a private leave link
 
-Revision ID: 0010
-Revises: 0003
+Revision ID: 0010a
+Revises: 0010
 Create Date: 2026-11-30 11:17:55.308411
 
 """
@@ -11,19 +11,13 @@ from alembic import op
 import scheduler.models.types
 
 # revision identifiers, used by Alembic.
-revision = '0010'
-down_revision = '0003'
+revision = '0010a'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_patients_merged_into_id_patients'), 'patients', ['merged_into_id'], ['id'])
-        batch_op.create_check_constraint(batch_op.f('ck_patients_not_merged_into_itself'),
-                                         'merged_into_id IS NULL OR merged_into_id <> id')
-
     with op.batch_alter_table('waitlist_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('weekdays', sa.String(length=20), server_default='', nullable=False))
         batch_op.add_column(sa.Column('time_of_day', sa.String(length=10), server_default='any', nullable=False))
@@ -52,8 +46,3 @@ def downgrade():
         batch_op.drop_column('source')
         batch_op.drop_column('time_of_day')
         batch_op.drop_column('weekdays')
-
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_patients_not_merged_into_itself'), type_='check')
-        batch_op.drop_constraint(batch_op.f('fk_patients_merged_into_id_patients'), type_='foreignkey')
-        batch_op.drop_column('merged_into_id')
