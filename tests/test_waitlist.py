@@ -32,11 +32,11 @@ def _join(client, contract, body, expect, **headers):
     return answer
 
 
-def _body(provider=None, **overrides):
+def _body(chosen=None, **overrides):
     body = {"service": "evaluation", "earliest_date": "2026-12-01", "latest_date": "2026-12-18",
             "weekdays": [1, 3], "time_of_day": "morning", "patient": patient_payload()}
-    if provider is not None:
-        body["provider_id"] = provider.id
+    if chosen is not None:
+        body["provider_id"] = chosen.id
     body.update(overrides)
     return body
 
@@ -77,6 +77,7 @@ def test_join_update_and_leave(client, contract, clinic):
     ({"weekdays": [7]}, {"weekdays"}),
     ({"weekdays": "monday"}, {"weekdays"}),
     ({"time_of_day": "night"}, {"time_of_day"}),
+    ({"provider": 1}, {"provider"}),  # a misspelt field is refused, not ignored
     ({"patient": {"first_name": "", "phone": "12", "email": "x"}}, {"first_name", "last_name", "phone", "email"}),
 ])
 def test_bad_requests_are_422_with_each_field(client, contract, clinic, overrides, fields):

@@ -238,7 +238,7 @@ def _waitlist_json(entry, token: str | None = None) -> dict:
 @booking_limit
 def join_waitlist():
     """Join (or, for the same patient and service, update) the waitlist: 201 new, 200 updated."""
-    joined = waitlist.join(json_body(), language=current_language())
+    joined = waitlist.join(json_body("WaitlistRequest"), language=current_language())
     return jsonify(_waitlist_json(joined.entry, joined.leave_token)), 201 if joined.created else 200
 
 

@@ -9,6 +9,7 @@ DATE = {"type": "string", "format": "date", "description": "Clinic-local date, Y
 SETTINGS_SCHEMAS = {
     "WaitlistRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["service", "earliest_date", "latest_date", "patient"],
         "properties": {
             "service": {"type": "string", "description": "Service slug (bookable online)"},
@@ -33,6 +34,7 @@ SETTINGS_SCHEMAS = {
     },
     "ClosureRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["start_date", "end_date", "reason"],
         "properties": {
             "start_date": DATE,
