@@ -184,6 +184,7 @@ def panel_context(appointment: Appointment) -> dict:
         "duplicates": patient_records.possible_duplicates(appointment.patient),
         "providers": providers_visible_to(current_user),
         "reminder": _latest_reminder(appointment) if current_user.role in DESK else None,
+        "sms": message_admin.sms_state(appointment.patient),
     }
 
 
