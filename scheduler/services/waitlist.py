@@ -32,12 +32,22 @@ class Joined:
 
 
 def _weekdays(raw: object, fields: dict[str, str]) -> str:
-    if raw in (None, "", []):
+    if raw is None or raw == []:
         return ""
-    if not isinstance(raw, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in raw):
+
+    def weekday(value: object) -> int | None:
+        # JSON numbers: 3 and 3.0 are the same integer to a client (and to JSON Schema)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if isinstance(value, float) and not value.is_integer():  # also NaN and infinities
+            return None
+        return int(value) if 0 <= value <= 6 else None
+
+    days = [weekday(d) for d in raw] if isinstance(raw, list) else [None]
+    if None in days:
         fields["weekdays"] = N_("Days of the week as numbers, Monday = 0 to Sunday = 6.")
         return ""
-    return ",".join(str(d) for d in sorted(set(raw)))
+    return ",".join(str(d) for d in sorted(set(days)))
 
 
 def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT_WEB, online: bool = True) -> Joined:
@@ -59,7 +69,7 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
         fields["latest_date"] = N_("That time is too far ahead to book yet.")
     weekdays = _weekdays(data.get("weekdays"), fields)
     time_of_day = data.get("time_of_day") or TimeOfDay.ANY.value
-    if time_of_day not in {t.value for t in TimeOfDay}:
+    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:
         fields["time_of_day"] = N_("Use any, morning or afternoon.")
     patient = data.get("patient")
     try:

@@ -5,7 +5,7 @@ import sys
 import unicodedata
 from functools import lru_cache
 
-from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
+from .openapi_settings import settings_paths, settings_schemas
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 
@@ -244,7 +244,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
     """Keys of a request body (and of its documented nested objects) that the schema, closed
     with additionalProperties: false, does not name: a misspelt "provider" must not quietly
     mean "first available"."""
-    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS.get(schema_name) or SETTINGS_SCHEMAS[schema_name]
+    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS.get(schema_name) or settings_schemas(_CONTROLS, SLUG)[schema_name]
     if schema.get("additionalProperties", True) is not False:
         return []
     unknown = []
@@ -416,7 +416,7 @@ def _document() -> dict:
             **settings_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **SETTINGS_SCHEMAS},
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **settings_schemas(_CONTROLS, SLUG)},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",
