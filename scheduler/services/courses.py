@@ -422,12 +422,12 @@ def _week_of(course: Course, visit: Appointment) -> int:
 
 def make_up_times(course: Course, visit: Appointment) -> list[tuple[datetime, int]]:
     """Open times for a make-up of `visit`: its course week first, then one after the end."""
-    rx = prescription_of(course, course.weeks + 2)
+    rx = prescription_of(course)
     week = _week_of(course, visit)
     first = course.first_day + timedelta(days=7 * (week - 1))
+    last = course.first_day + timedelta(days=7 * (course.weeks + 2) - 1)  # room for one after the end
     others = [v for v in visits_of(course) if v.id != visit.id]
-    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, _last_day(rx),
-                             course.patient_id)
+    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, last, course.patient_id)
     return make_up_options(rx, calendar, week=week, last_week=course.weeks, fixed=_fixed(others))
 
 
