@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, text
 
 from ..domain.availability import ProviderSchedule
-from ..domain.course_progress import Progress, course_status
+from ..domain.course_progress import course_status
 from ..domain.courses import (
     Calendar,
     Fixed,
@@ -286,10 +286,6 @@ def visits_of(course: Course) -> list[Appointment]:
     return list(db.session.scalars(
         select(Appointment).where(Appointment.course_id == course.id).order_by(Appointment.starts_at, Appointment.id)
     ))
-
-
-def progress_of(course: Course) -> Progress:
-    return course_progress(course)
 
 
 def visit_by_number(course: Course, number: int) -> Appointment:

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from ..domain.course_progress import progress
 from ..domain.courses import WEEKDAY_NAMES
 from ..extensions import db
 from ..models import Appointment, Patient, Provider, Service
@@ -200,7 +201,7 @@ def _course_page(course, *, errors=None, typed=None, make_up=None, make_up_for=N
         course=course,
         visits=visits,
         ordinals=ordinals(visits),
-        counts=courses.progress_of(course),
+        counts=progress(v.status for v in visits),
         providers={p.id: p for p in db.session.scalars(select(Provider))},
         errors=errors or {},
         typed=typed or {},
