@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, text
 
 from ..domain.availability import ProviderSchedule
-from ..domain.course_progress import course_status
 from ..domain.courses import (
     Calendar,
     Fixed,
@@ -30,13 +29,12 @@ from ..domain.visit_fit import CLOSED, OUTSIDE_HOURS, misfit
 from ..domain.wall_time import WallTimeError, to_instant, to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Course, CourseStatus, Provider, Service
-from . import audit, events, staff_appointments
+from . import audit, course_state, events, staff_appointments
 from .availability import load_closures, load_schedules
 from .booking import AUDIT_FIELDS
 from .booking_input import parse_start
 from .clock import clinic_tz, now
 from .course_input import ChosenVisit, CourseRequest, find_provider, parse_hhmm, parse_whole_number
-from .course_state import course_progress
 from .errors import ChangeNotAllowed, NotFound, ServiceError, SlotUnavailable, ValidationFailed
 from .staff_availability import check_staff_timing, staff_alternatives, staff_last_day
 from .tokens import manage_token_for, new_secret, sha256_hex
@@ -325,13 +323,6 @@ def _require_not_cancelled(course: Course) -> None:
         raise ChangeNotAllowed("not_open", N_("This course was cancelled."))
 
 
-def _refresh_status(course: Course) -> None:
-    db.session.flush()
-    course.status = course_status(course.status, course_progress(course))
-    course.ical_sequence += 1
-    course.updated_at = now()
-
-
 # --- extend -----------------------------------------------------------------------------------
 
 
@@ -365,7 +356,7 @@ def extend(course: Course, raw_weeks: object, *, actor: audit.Actor) -> BookedCo
             raise PlanConflict([], [plan[0].number + i for i in range(len(wanted))])
         visits, tokens = inserted
         course.weeks += weeks
-        _refresh_status(course)
+        course_state.refresh(course)
         audit.record(actor, "course.extended", course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
         for visit in visits:
             audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
@@ -464,7 +455,7 @@ def book_make_up(course: Course, raw_start: object, raw_provider_id: object, *, 
         if inserted is None:
             raise SlotUnavailable([])
         visits, tokens = inserted
-        _refresh_status(course)
+        course_state.refresh(course)
         audit.record(actor, "appointment.booked", visits[0], None, audit.snapshot(visits[0], AUDIT_FIELDS))
         events.course_booked(course, visits, cause=CAUSE)
         db.session.commit()
@@ -557,7 +548,7 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
                 raise FollowingConflict([visit.visit_number])
             audit.record(actor, "appointment.moved", visit, before, audit.snapshot(visit, AUDIT_FIELDS))
             events.appointment_moved(visit, cause=CAUSE)
-        _refresh_status(course)
+        course_state.refresh(course)
         course.preferred_time = new_time if course.window_start is None else course.preferred_time
         db.session.commit()
     except Exception:
