@@ -93,7 +93,9 @@ def test_create_user_prompts_for_the_password_on_a_terminal_without_echo(tmp_pat
             except OSError:
                 break
 
-    wait_for(b"Password:")
+    # The prompt states the minimum length before anything is typed.
+    wait_for(b"Password (at least 10 characters):")
+    assert b"Password (at least 10 characters):" in seen, seen
     os.write(terminal, b"typed at the terminal\n")
     wait_for(b"Repeat for confirmation:")
     os.write(terminal, b"typed at the terminal\n")
