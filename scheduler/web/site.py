@@ -53,7 +53,9 @@ def format_weekday_day_month(day) -> str:
     """"Tuesday, December 8" / "martes, 8 de diciembre": a date near enough to need no year."""
     if isinstance(day, datetime):
         day = day.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])).date()
-    return format_skeleton("MMMMEEEEd", day, locale=get_locale())
+    # CLDR has no full-width weekday-month-day skeleton (Babel falls back to "Tue, Dec 8"):
+    # the weekday and the day tiles' "December 8" / "8 de diciembre", as every locale has them.
+    return f"{format_date(day, 'EEEE')}, {format_day_month(day)}"
 
 
 def format_clock(instant) -> str:
