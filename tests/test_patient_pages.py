@@ -75,11 +75,22 @@ def test_booking_again_from_another_device_offers_to_send_the_link(app, client):
 def test_the_session_keeps_only_the_latest_few_links(app, client):
     provider = make_provider()
     make_service()
+    tokens = []
     for day in (1, 2, 3, 4, 7):
-        assert _book_page(client, provider.id, start=f"2026-12-0{day}T09:00:00-07:00").status_code == 303
+        booked = _book_page(client, provider.id, start=f"2026-12-0{day}T09:00:00-07:00")
+        assert booked.status_code == 303
+        tokens.append(booked.headers["Location"].split("/")[2])
     with client.session_transaction() as session:
         kept = session["recent_bookings"]
     assert len(kept) == 3 and list(kept) == ["3", "4", "5"]
+    # The cookie is signed, not encrypted: it holds each link masked, never the link itself.
+    assert not any(token in str(kept) or token.split(".")[0] in str(kept) for token in tokens)
+    # A value that was tampered with, or moved to another visit, opens nothing.
+    with client.session_transaction() as session:
+        session["recent_bookings"] = {"1": kept["5"], "5": kept["5"][:-4] + "AAAA"}
+    for day in (1, 7):
+        again = _book_page(client, provider.id, start=f"2026-12-0{day}T09:00:00-07:00")
+        assert again.status_code == 409 and "See my appointment" not in again.get_data(as_text=True)
 
 
 # --- 2. cancel asks first ---------------------------------------------------------------

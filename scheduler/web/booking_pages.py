@@ -21,6 +21,7 @@ from ..services.availability import (
 from ..services.booking import book
 from ..services.booking_input import parse_start
 from ..services.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
+from ..services.tokens import seal_for_session, unseal_from_session
 from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
 from .site import current_language
@@ -28,9 +29,9 @@ from .site import current_language
 booking = Blueprint("booking", __name__)
 
 ANY = "any"
-# The private links of this browser's latest bookings, kept in the signed session cookie so
-# that pressing back and "Book" again can lead to the visit just booked (the database keeps
-# only hashes of links). A handful is plenty: it is for the last few minutes.
+# This browser's latest bookings, kept in the session so that pressing back and "Book" again
+# can lead to the visit just booked (the database keeps only hashes of links; the session
+# holds each link's secret masked, see tokens.seal_for_session). A handful is plenty.
 RECENT_BOOKINGS = "recent_bookings"
 RECENT_BOOKINGS_KEPT = 3
 
@@ -107,14 +108,18 @@ def times(slug: str, who: str, day: str):
 def _remember_booking(appointment_id: int, token: str) -> None:
     recent = dict(session.get(RECENT_BOOKINGS, {}))
     recent.pop(str(appointment_id), None)
-    recent[str(appointment_id)] = token
+    recent[str(appointment_id)] = seal_for_session(token, appointment_id)
     session[RECENT_BOOKINGS] = dict(list(recent.items())[-RECENT_BOOKINGS_KEPT:])
 
 
 def _already_booked(appointment_id: int | None) -> dict:
-    """The patient's visit in the way, and its private link if this browser booked it."""
+    """The patient's visit in the way, and a link to it if this browser booked it."""
     existing = db.session.get(Appointment, appointment_id) if appointment_id else None
-    return {"appointment": existing, "token": session.get(RECENT_BOOKINGS, {}).get(str(appointment_id))}
+    token = None
+    if existing is not None:
+        sealed = session.get(RECENT_BOOKINGS, {}).get(str(existing.id))
+        token = unseal_from_session(sealed, existing.id, existing.manage_token_hash)
+    return {"appointment": existing, "token": token}
 
 
 def _details_page(service, who, provider, form, *, errors=None, conflict=None, already=None, status=200):
