@@ -4,8 +4,8 @@ same capitalisation of dates on every Spanish page. (Browser checks: test_browse
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select

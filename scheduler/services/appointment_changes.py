@@ -9,8 +9,8 @@ from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, Patient, Provider
 from . import audit
-from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, free_candidates, overlapping_visit
 from .availability import bookable_providers
+from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, free_candidates, overlapping_visit
 from .booking_input import check_timing, parse_provider_id, parse_start
 from .clock import now
 from .errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
