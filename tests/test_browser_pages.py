@@ -52,6 +52,11 @@ def _fill_details(page, phone: str, first_name: str = "Rosa") -> None:
     page.locator("#email").fill(f"rosa.{phone}@example.com")
 
 
+def _booking_id(live, manage_url: str) -> int:
+    token = urlsplit(manage_url).path.rsplit("/", 1)[1]
+    return requests.get(f"{live.url}/api/v1/bookings/{token}", timeout=5).json()["id"]
+
+
 def _later_slot(live, provider_id: int) -> dict:
     """An opening of the provider a week or more ahead: far enough to change online."""
     first = date.today() + timedelta(days=7)
@@ -115,7 +120,9 @@ def test_first_available_back_and_book_again_keep_the_link_and_cancel_asks_first
     assert chosen_when in summary and shown_provider in summary, summary
     expect(page.get_by_text("Please check the fields")).to_have_count(0)
     _click(page, page.get_by_role("link", name="See my appointment"))
-    assert page.url == manage_url
+    # A fresh link (a new timestamp) to the same visit.
+    assert _booking_id(live, page.url) == _booking_id(live, manage_url)
+    expect(page.locator("h1")).to_have_text("Your appointment")
 
     _click(page, page.get_by_role("button", name="Text it to me"))
     expect(page.locator("[role=status]").first).to_have_text("We are texting you the link.")
