@@ -67,6 +67,7 @@ class Config:
     BOOKING_RATE_LIMIT = _env("BOOKING_RATE_LIMIT", "10 per minute;60 per hour")
     MANAGE_RATE_LIMIT = _env("MANAGE_RATE_LIMIT", "30 per minute")
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    LINK_REQUEST_RATE_LIMIT = _env("LINK_REQUEST_RATE_LIMIT", "3 per minute;10 per hour")
 
     # Request limits: a larger body is refused with 413 before it is read (the pages' forms
     # and the API's JSON are a few kilobytes); werkzeug's own limits for form parsing.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -165,3 +166,37 @@ def least_busy_first(providers: list[Provider], first_day: date, last_day: date)
         ).all()
     )
     return sorted((p.id for p in providers), key=lambda pid: (counts.get(pid, 0), pid))
+
+
+@dataclass(frozen=True)
+class DayLabels:
+    """Why a day of the picker has no openings: the clinic is closed (and why), or every
+    opening is taken. Other empty days (weekends, days off) are simply without openings."""
+
+    closed: dict[date, str]
+    fully_booked: set[date]
+
+
+def day_labels(
+    service: Service,
+    providers: list[Provider],
+    counts: dict[date, int],
+    *,
+    ignore_appointment_id: int | None = None,
+) -> DayLabels:
+    empty = [day for day, count in counts.items() if count == 0]
+    if not empty:
+        return DayLabels({}, set())
+    first, last = min(empty), max(empty)
+    closed: dict[date, str] = {}
+    for row in db.session.scalars(
+        select(Closure).where(Closure.first_day <= last, Closure.last_day >= first).order_by(Closure.first_day)
+    ):
+        for day in empty:
+            if row.first_day <= day <= row.last_day:
+                closed.setdefault(day, row.name)
+    # Openings there would be if nobody had booked: a day with some is fully booked.
+    unbooked = open_slots(service, providers, first, last, include_booked=True)
+    tz = clinic_tz()
+    had_openings = {slot.start.astimezone(tz).date() for slot in unbooked}
+    return DayLabels(closed, {day for day in empty if day in had_openings and day not in closed})

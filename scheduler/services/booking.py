@@ -136,8 +136,9 @@ def book(
     try:
         one_patient_at_a_time(details.phone_e164)
         ends_at = start + timedelta(minutes=service.duration_minutes)
-        if overlapping_visit(same_person(details), start, ends_at) is not None:
-            raise AlreadyBooked(ALREADY_BOOKED)
+        existing = overlapping_visit(same_person(details), start, ends_at)
+        if existing is not None:
+            raise AlreadyBooked(ALREADY_BOOKED, existing)
         candidates = free_candidates(service, providers, start)
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.

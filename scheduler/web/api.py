@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from ..domain.patient_details import N_
 from ..extensions import db
-from ..models import Appointment, Service
-from ..services import appointment_changes, booking, booking_input
+from ..models import Appointment, BookingSource, Service
+from ..services import appointment_changes, audit, booking, booking_input
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
@@ -129,11 +129,33 @@ def availability():
     return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
 
 
+def _unauthorized():
+    response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
+    return response, 401
+
+
+def _bearer_user():
+    """(sent a token, its user or None)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if not header:
+        return False, None
+    return True, user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+
+
 @api.post("/bookings")
 @booking_limit
 def create_booking():
+    """Public; a staff token is optional and, when sent, names who booked in the audit trail.
+    A token that does not work is refused rather than ignored, so a client is never recorded
+    as someone else without noticing."""
+    sent_token, user = _bearer_user()
+    if sent_token and user is None:
+        return _unauthorized()
+    actor = audit.staff(user.id) if user is not None else audit.API_CLIENT
     body = json_body("BookingRequest")
-    booked = booking.book(body, online=True, language=current_language())
+    booked = booking.book(body, online=True, source=BookingSource.API, actor=actor, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
 
 
@@ -180,13 +202,9 @@ def reschedule_booking(token: str):
 def staff_token_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _sep, token = header.partition(" ")
-        user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+        _sent, user = _bearer_user()
         if user is None:
-            response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
-            response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
-            return response, 401
+            return _unauthorized()
         g.staff_user = user
         return view(*args, **kwargs)
 

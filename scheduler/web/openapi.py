@@ -318,12 +318,18 @@ def _document() -> dict:
             "/bookings": {
                 "post": {
                     "operationId": "createBooking",
+                    "description": (
+                        "Stored with source 'api'. Without a token the booking is recorded as made by an "
+                        "API client; with a staff bearer token, as made by that staff user."
+                    ),
+                    "security": [{}, {"staffToken": []}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("BookingRequest")}},
                     },
                     "responses": {
                         "201": _json(_ref("Booking"), "Booked"),
+                        "401": _json(_ref("Error"), "A bearer token was sent but is unknown or revoked"),
                         "409": _json(
                             {"oneOf": [_ref("SlotUnavailable"), _ref("AlreadyBooked")]},
                             "The slot is taken, or this patient already has a visit at that time",
