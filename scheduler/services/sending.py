@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 
 from ..domain.retry import retry_delay
 from ..extensions import db
@@ -102,13 +102,18 @@ def claim_due(limit: int) -> list[Claim]:
     return [Claim(id_, lease) for id_ in sorted(ids)]
 
 
+_GUARDED = (
+    update(Message.__table__)
+    .where(Message.__table__.c.id == bindparam("claim_id"), Message.__table__.c.status == SENDING,
+           Message.__table__.c.claimed_until == bindparam("lease", type_=Message.__table__.c.claimed_until.type))
+)
+
+
 def _guarded(claim: Claim, **values) -> bool:
     """Update the row only while this worker's lease on it holds."""
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == claim.id, Message.status == SENDING, Message.claimed_until == claim.lease)
-        .values(**values, updated_at=now())
-        .execution_options(synchronize_session=False)
+    result = db.session.connection().execute(  # Core, not the ORM: this runs twice per message
+        _GUARDED.values(**values, updated_at=now()),
+        {"claim_id": claim.id, "lease": claim.lease},
     )
     return result.rowcount == 1
 
