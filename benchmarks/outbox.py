@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         _wait_for(sink_url)
         with temporary_database(args.database_url) as url:
+            results["database"] = url.rsplit("/", 1)[1]
             log("migrating and seeding the demo clinic")
             flask_command(url, "db", "upgrade")
             flask_command(url, "seed-demo")
