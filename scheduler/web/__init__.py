@@ -9,8 +9,8 @@ def register_blueprints(app: Flask) -> None:
     from .api import api
     from .booking_pages import booking
     from .manage_pages import manage, short_links
-    from .site import register_site
     from .message_pages import message_pages
+    from .site import register_site
     from .staff_pages import staff
     from .webhooks import webhooks
 
