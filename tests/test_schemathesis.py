@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import date, timedelta
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,15 @@ from scheduler.extensions import db
 from scheduler.services.staff import create_user, issue_api_token
 from scheduler.web.presenters import today_local
 
-from .support import ROOT, LiveServer, migrate, postgres_available, require_or_skip, seed_demo_clinic, temporary_pg_database
+from .support import (
+    ROOT,
+    LiveServer,
+    migrate,
+    postgres_available,
+    require_or_skip,
+    seed_demo_clinic,
+    temporary_pg_database,
+)
 
 FIXED_SEED = 20261130
 EXAMPLES_PER_OPERATION = 25

@@ -18,7 +18,6 @@ from .availability import bookable_providers, last_day_for
 from .clock import clinic_tz, now
 from .errors import ValidationFailed
 
-
 # RFC 3339 date-time (offset optional: then it is clinic wall time), ASCII digits only.
 # datetime.fromisoformat alone takes more: trailing NUL, full-width digits, week dates.
 _ISO_INSTANT = re.compile(
