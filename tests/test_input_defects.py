@@ -319,3 +319,34 @@ def test_405_answers_carry_an_allow_header_and_the_usual_shape(booked):
     staff = client.patch("/staff/logout")
     assert staff.status_code == 405 and "POST" in staff.headers["Allow"]
     assert count(User) == 0
+
+
+# --- the gate's one way through, for views that must keep any text (webhooks) ---------------
+
+
+def test_a_view_marked_takes_any_text_gets_its_text_but_not_a_deep_or_huge_body(tmp_path, migrated_sqlite_template):
+    from flask import request
+
+    from scheduler.web.input_guard import takes_any_text
+
+    path = tmp_path / "webhook.db"
+    path.write_bytes(migrated_sqlite_template.read_bytes())
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    seen = []
+
+    @takes_any_text
+    def inbound():
+        seen.append(request.form.get("Body") or (request.get_json(silent=True) or {}).get("Body"))
+        return "ok"
+
+    app.add_url_rule("/_inbound", "inbound", inbound, methods=["POST"])
+    app.add_url_rule("/_strict", "strict", lambda: "ok", methods=["POST"])
+    client = app.test_client()
+    text = "Sí \u202econfirmo\x07"
+    assert client.post("/_inbound", data={"Body": text}).status_code == 200
+    assert client.post("/_inbound", json={"Body": text}).status_code == 200
+    assert seen == [text, text]
+    assert client.post("/_strict", data={"Body": text}).status_code == 422  # unmarked views keep the gate
+    assert client.post("/_inbound", data=NESTED, content_type="application/json").status_code == 422
+    assert client.post("/_inbound", data={"Body": "x" * 70_000}).status_code == 413
+    assert client.post("/_inbound", data=b"Body=%FF", content_type="application/x-www-form-urlencoded").status_code == 422
