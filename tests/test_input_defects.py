@@ -272,8 +272,7 @@ def test_a_100_mb_upload_is_refused_on_its_header_without_being_read(live):
 
 
 @pytest.mark.parametrize(("env", "secure"), [({}, True), ({"APP_ENV": "development"}, False),
-                                              ({"FLASK_ENV": "testing"}, False), ({"APP_ENV": "production"}, True),
-                                              ({"SESSION_COOKIE_SECURE": "false"}, False)])
+                                              ({"FLASK_ENV": "testing"}, False)])
 def test_wsgi_runs_production_settings_unless_told_otherwise(env, secure, tmp_path):
     clean = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "FLASK_ENV", "SESSION_COOKIE_SECURE"}}
     probe = "import wsgi; c = wsgi.app.config; print(c['SESSION_COOKIE_SECURE'], c['MAX_CONTENT_LENGTH'])"
@@ -350,3 +349,15 @@ def test_a_view_marked_takes_any_text_gets_its_text_but_not_a_deep_or_huge_body(
     assert client.post("/_inbound", data=NESTED, content_type="application/json").status_code == 422
     assert client.post("/_inbound", data={"Body": "x" * 70_000}).status_code == 413
     assert client.post("/_inbound", data=b"Body=%FF", content_type="application/x-www-form-urlencoded").status_code == 422
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, ProductionConfig), ({"APP_ENV": "production"}, ProductionConfig), ({"APP_ENV": "prod"}, ProductionConfig),
+    ({"APP_ENV": "Development"}, "DevelopmentConfig"), ({"FLASK_ENV": "development"}, "DevelopmentConfig"),
+    ({"APP_ENV": "testing"}, "DevelopmentConfig"), ({"APP_ENV": "production", "FLASK_ENV": "development"}, ProductionConfig),
+])
+def test_only_development_or_testing_leave_production_settings(env, expected):
+    from config import config_for_environment
+
+    chosen = config_for_environment(env)
+    assert chosen is expected if isinstance(expected, type) else chosen.__name__ == expected
