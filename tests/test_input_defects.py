@@ -361,3 +361,15 @@ def test_only_development_or_testing_leave_production_settings(env, expected):
 
     chosen = config_for_environment(env)
     assert chosen is expected if isinstance(expected, type) else chosen.__name__ == expected
+
+
+def test_the_documents_character_ranges_are_this_pythons_control_and_format_characters():
+    import sys
+    import unicodedata
+
+    from scheduler.web.openapi import CONTROL_AND_FORMAT_RANGES
+
+    listed = {point for first, last in CONTROL_AND_FORMAT_RANGES for point in range(first, last + 1)}
+    actual = {point for point in range(sys.maxunicode + 1)
+              if not 0xD800 <= point <= 0xDFFF and unicodedata.category(chr(point)) in ("Cc", "Cf")}
+    assert listed == actual, "update CONTROL_AND_FORMAT_RANGES for this Python's Unicode version"
