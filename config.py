@@ -39,6 +39,9 @@ class Config:
     CLINIC_OFFICE_PHONE = _env("CLINIC_OFFICE_PHONE", "915-850-0900")
     CLINIC_CELL_PHONE = _env("CLINIC_CELL_PHONE", "915-540-8444")
     CLINIC_EMAIL = _env("CLINIC_EMAIL", "coach@elpasofunctionalmedicine.com")
+    # Street address, one line ("123 Main St, El Paso, TX 79901"): shown in every page's footer,
+    # on the booking confirmation and in calendar files. Empty: not shown.
+    CLINIC_ADDRESS = _env("CLINIC_ADDRESS", "")
     CLINIC_DISCLAIMER_FILE = _env(
         "CLINIC_DISCLAIMER_FILE", str(BASE_DIR / "scheduler" / "content" / "disclaimer.en.txt")
     )
@@ -91,14 +94,40 @@ class Config:
     WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 300)
     LOG_FORMAT = _env("LOG_FORMAT", "text")
 
-    # Messaging (used by the reminder worker)
+    # What patients receive and when (parsed and checked by create_app; see README "Messages")
+    MESSAGE_SEND_WINDOW = _env("MESSAGE_SEND_WINDOW", "08:00-21:00")  # clinic time; 00:00-24:00 = any time
+    REMINDER_EMAIL_OFFSETS_HOURS = _env("REMINDER_EMAIL_OFFSETS_HOURS", "48")
+    REMINDER_SMS_OFFSETS_HOURS = _env("REMINDER_SMS_OFFSETS_HOURS", "24,2")
+    COURSE_REMINDER_EMAIL_OFFSETS_HOURS = _env("COURSE_REMINDER_EMAIL_OFFSETS_HOURS", "")
+    COURSE_REMINDER_SMS_OFFSETS_HOURS = _env("COURSE_REMINDER_SMS_OFFSETS_HOURS", "24")
+
+    # Transports (the worker sends; with either left unset it records and logs instead)
     TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID", "")
-    TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN", "")
+    TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN", "")  # also verifies the webhooks' signatures
     TWILIO_FROM_NUMBER = _env("TWILIO_FROM_NUMBER", "")
+    TWILIO_MESSAGING_SERVICE_SID = _env("TWILIO_MESSAGING_SERVICE_SID", "")
     TWILIO_BASE_URL = _env("TWILIO_BASE_URL", "https://api.twilio.com")
-    SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")
-    SMTP_PORT = _env_int("SMTP_PORT", 25)
+    TWILIO_TIMEOUT_SECONDS = _env_int("TWILIO_TIMEOUT_SECONDS", 10)
+    SMTP_HOST = _env("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 587)
+    SMTP_USERNAME = _env("SMTP_USERNAME", "")
+    SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    SMTP_TIMEOUT_SECONDS = _env_int("SMTP_TIMEOUT_SECONDS", 30)
     MAIL_FROM = _env("MAIL_FROM", "appointments@example.com")
+
+    # The worker (flask --app wsgi worker)
+    WORKER_SEND_INTERVAL_SECONDS = _env_int("WORKER_SEND_INTERVAL_SECONDS", 30)
+    WORKER_BATCH_SIZE = _env_int("WORKER_BATCH_SIZE", 50)
+    WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", 4)  # sends in flight at once per worker
+    # A claimed message is this worker's for this long; left in "sending" past it (a killed
+    # worker) it is claimed again. Must exceed the longest send (the timeouts above).
+    MESSAGE_CLAIM_LEASE_SECONDS = _env_int("MESSAGE_CLAIM_LEASE_SECONDS", 300)
+    MESSAGE_MAX_ATTEMPTS = _env_int("MESSAGE_MAX_ATTEMPTS", 10)
+    MESSAGE_RETRY_BASE_SECONDS = float(_env("MESSAGE_RETRY_BASE_SECONDS", "30"))
+    MESSAGE_RETRY_MAX_SECONDS = float(_env("MESSAGE_RETRY_MAX_SECONDS", "3600"))
+    FRONT_DESK_EMAIL = _env("FRONT_DESK_EMAIL", "")  # the evening digest goes here; unset: none
+    FRONT_DESK_DIGEST_TIME = _env("FRONT_DESK_DIGEST_TIME", "18:00")  # clinic time
 
 
 class ProductionConfig(Config):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import Config
 
@@ -32,6 +33,15 @@ def instance_secret_key(path: Path) -> str:
     raise RuntimeError(f"{path} is empty: delete it or set SECRET_KEY")
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in a URL names a row: past the database's integer key it names no row
+    (404), rather than overflowing the query (a 500 on PostgreSQL and SQLite alike)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002  (werkzeug's name)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: type[Config] = Config, overrides: dict | None = None) -> Flask:
     project_root = Path(__file__).resolve().parent.parent
     app = Flask(
@@ -52,6 +62,12 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
 
     register_request_log(app)  # first: even a refused request gets its log line
     register_input_guard(app)  # then the input checks, before CSRF and every other hook
+
+    from .domain.reminders import policy_from_settings
+
+    # Bad message settings stop the start with the setting's name, not a failure at 3 a.m.
+    app.extensions["message_policy"] = policy_from_settings(app.config)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -69,6 +85,7 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     from .cli import register_cli
     from .web import register_blueprints
 
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     register_blueprints(app)
     register_cli(app)
     hops = int(app.config.get("TRUSTED_PROXY_HOPS", 0))

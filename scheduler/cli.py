@@ -1,4 +1,4 @@
-"""flask --app wsgi <command>: seed-demo, create-user, create-api-token."""
+"""flask --app wsgi <command>: seed-demo, create-user, create-api-token, provider-feed-url, worker."""
 from __future__ import annotations
 
 import sys
@@ -50,3 +50,37 @@ def register_cli(app: Flask) -> None:
             click.echo(exc.fields.get("email", "failed"), err=True)
             raise SystemExit(1) from None
         click.echo(token)
+
+    @app.cli.command("provider-feed-url")
+    @click.argument("provider_id", type=int)
+    @click.option("--keep", is_flag=True, help="Print the current link instead of issuing a new one")
+    def provider_feed_url_command(provider_id: int, keep: bool) -> None:
+        """Issue a provider's calendar feed link and print it; the link issued before stops working."""
+        from .services.calendar_feeds import provider_feed_url
+        from .services.errors import NotFound
+
+        try:
+            url = provider_feed_url(provider_id, rotate=not keep)
+        except NotFound:
+            click.echo(f"No provider with id {provider_id}.", err=True)
+            raise SystemExit(1) from None
+        click.echo(url)
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run each job once and exit (cron, tests).")
+    @click.option("--digest", type=click.Choice(["if-due", "force", "skip"]), default="if-due",
+                  show_default=True, help="With --once: the front desk's evening email.")
+    def worker_command(once: bool, digest: str) -> None:
+        """Send reminders and notices (the outbox); the web app never does."""
+        import logging
+
+        from . import worker
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The SDK logs each request with the patient's number and text at INFO: not in our logs.
+        logging.getLogger("twilio").setLevel(logging.WARNING)
+        if once:
+            results = worker.run_once(digest_mode=digest.replace("-", "_"))
+            click.echo(" ".join(f"{job}={outcome}" for job, outcome in results.items()))
+        else:
+            worker.run_forever()

@@ -316,6 +316,13 @@ def test_specific_provider_keyboard_error_and_cancel(sync_api, live, page, artif
     expect(page.locator("dd.status")).to_have_text("Cancelled")
     expect(page.get_by_role("button", name="Cancel appointment")).to_have_count(0)
     expect(page.get_by_role("link", name="Add to calendar (.ics)")).to_have_count(0)
+    # The calendar file stays on offer: opened, it removes the visit from a calendar that has it.
+    removal = page.get_by_role("link", name="Update your calendar (.ics)")
+    expect(removal).to_be_visible()
+    with page.expect_download() as info:
+        removal.click()
+    removal_body = Path(info.value.path()).read_text()
+    assert "METHOD:CANCEL" in removal_body and "STATUS:CANCELLED" in removal_body
     _assert_contact_and_disclaimer(page, expect)
     flow.shot("8-cancelled")
     assert _booking(live, token)["status"] == "cancelled"

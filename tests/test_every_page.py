@@ -1,6 +1,8 @@
 """Every public page shows the office and cell numbers and the scope-of-practice disclaimer."""
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 
 from scheduler.clinic_info import load_disclaimer
@@ -11,14 +13,16 @@ NOT_HTML = ("/api/", "/static/")
 
 
 def _public_html_urls(app, token: str) -> list[str]:
-    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token}
+    # "code": a message's short link (unknown here: the 404 page)
+    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token, "course_id": 1,
+              "code": "no-such-link", "appointment_id": 1, "patient_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.rule.startswith(NOT_HTML) or rule.rule.endswith(".ics"):
             continue
         missing = set(rule.arguments) - values.keys()
         assert not missing, f"add an example value for {missing} in {rule.rule}"
-        urls.append(rule.rule.replace("<", "{").replace(">", "}").format(**values))
+        urls.append(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).format(**values))
     return urls
 
 

@@ -181,7 +181,9 @@ def test_only_the_cookie_free_json_api_is_csrf_exempt(tmp_path, migrated_sqlite_
         create_user("desk@example.com", PASSWORD, "front_desk")
         client = app.test_client()
         _path, token = book(client, provider.id)
-        samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04"}
+        samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04",
+                   "course_id": "1", "number": "1", "appointment_id": 1, "patient_id": 1, "row_id": 1, "kind": "hours",
+                   "service_id": 1, "provider_id": 1}
         unsafe = [r for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
         pages = [r for r in unsafe if not r.endpoint.startswith("api.")]
         assert {r.endpoint for r in pages} >= {
@@ -439,8 +441,8 @@ def test_private_pages_are_not_cached_nor_referred_and_load_nothing_from_elsewhe
     assert any(token in u for u in urls) and any(u.startswith("tel:") for u in urls)
     for url in urls:
         parts = urlsplit(url)
-        assert parts.scheme in {"", "http", "https", "tel", "mailto"}, url
-        if parts.scheme in {"", "http", "https"}:
+        assert parts.scheme in {"", "http", "https", "webcal", "tel", "mailto"}, url
+        if parts.scheme in {"", "http", "https", "webcal"}:  # webcal: the patient's own feed
             assert parts.netloc in {"", public_host}, url
     assert not any(attrs.get("rel") in ("preconnect", "dns-prefetch", "prefetch") for _t, attrs in tags.tags)
     with client.get("/static/style.css") as css:
@@ -637,14 +639,16 @@ def test_forwarded_for_headers_do_not_dodge_rate_limits_unless_a_proxy_is_truste
 
 # --- 7. Calendar injection ----------------------------------------------------------------
 
-CALENDAR_PROPERTIES = {"PRODID", "VERSION", "METHOD"}
-EVENT_PROPERTIES = {"UID", "DTSTAMP", "DTSTART", "DTEND", "SEQUENCE", "STATUS", "SUMMARY", "LOCATION",
-                    "DESCRIPTION", "URL"}
+CALENDAR_PROPERTIES = {"PRODID", "VERSION", "CALSCALE", "METHOD"}
+EVENT_PROPERTIES = {"UID", "DTSTAMP", "CREATED", "LAST-MODIFIED", "DTSTART", "DTEND", "SEQUENCE", "STATUS",
+                    "TRANSP", "SUMMARY", "LOCATION", "DESCRIPTION", "URL", "ORGANIZER"}
+ALARM_PROPERTIES = {"ACTION", "TRIGGER", "DESCRIPTION"}
 
 
 def test_control_characters_cannot_add_calendar_properties_or_components(app, client):
     injected = "\r\nATTENDEE:mailto:evil@example.com\r\nEND:VEVENT\r\nBEGIN:VALARM\r\nTRIGGER:-PT1M\r\nX-EVIL:1"
-    app.config["CLINIC_NAME"] = "Clinic\nLOCATION:Elsewhere\rX-CLINIC:1" + injected
+    app.config["CLINIC_NAME"] = "Clinic\nLOCATION:Elsewhere\rX-CLINIC:1\x00" + injected
+    app.config["CLINIC_ADDRESS"] = "1 Main St\r\nGEO:0;0\x00" + injected
     provider = make_provider("Dr. Who\u2028ORGANIZER:mailto:evil@example.com\x0b\x1b[31m\u0085;,\\" + injected)
     make_service(name="Therapy\r\nDTSTART:19700101T000000Z\r\nRRULE:FREQ=MINUTELY" + injected)
     path, _token = book(client, provider.id, note="Private: back pain\r\nX-NOTE:1")
@@ -655,23 +659,33 @@ def test_control_characters_cannot_add_calendar_properties_or_components(app, cl
 
     # Every content line (after unfolding) is one of ours; CR and LF only ever appear together.
     assert b"\r" not in body.replace(b"\r\n", b"") and b"\n" not in body.replace(b"\r\n", b"")
+    assert b"\x00" not in body
     lines = re.sub(rb"\r\n[ \t]", b"", body).decode().split("\r\n")
     assert lines[-1] == ""
     names = [re.split(r"[:;]", line, maxsplit=1)[0] for line in lines[:-1]]
-    assert names.count("BEGIN") == names.count("END") == 2
-    assert set(names) <= CALENDAR_PROPERTIES | EVENT_PROPERTIES | {"BEGIN", "END"}, names
+    assert names.count("BEGIN") == names.count("END") == 3  # VCALENDAR, VEVENT, our one VALARM
+    assert names.count("ATTENDEE") == 0 and names.count("ORGANIZER") == 1 and names.count("TRIGGER") == 1
+    assert set(names) <= CALENDAR_PROPERTIES | EVENT_PROPERTIES | ALARM_PROPERTIES | {"BEGIN", "END"}, names
 
     calendar = icalendar.Calendar.from_ical(body)
     assert set(calendar.keys()) == CALENDAR_PROPERTIES
     assert [c.name for c in calendar.subcomponents] == ["VEVENT"]
     event = calendar.subcomponents[0]
-    assert set(event.keys()) == EVENT_PROPERTIES and not event.subcomponents
+    assert set(event.keys()) == EVENT_PROPERTIES
+    (alarm,) = event.subcomponents
+    assert alarm.name == "VALARM" and set(alarm.keys()) == ALARM_PROPERTIES
+    assert alarm.decoded("trigger") == -timedelta(hours=2)
+    assert str(event["organizer"]) == "mailto:" + app.config["MAIL_FROM"]
     assert event.decoded("dtstart") == datetime.fromisoformat("2026-12-02T09:00:00-07:00")
     assert event.decoded("dtend") - event.decoded("dtstart") == timedelta(minutes=60)
     text = {name: str(event[name]) for name in ("SUMMARY", "LOCATION", "DESCRIPTION")}
+    text["CN"] = event["organizer"].params["CN"]
+    text["ALARM"] = str(alarm["description"])
     for name, value in text.items():
         assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029" for ch in value), name
-    assert "Therapy" in text["SUMMARY"] and "Dr. Who" in text["DESCRIPTION"] and ";,\\" in text["DESCRIPTION"]
+    assert "Dr. Who" in text["DESCRIPTION"] and ";,\\" in text["DESCRIPTION"]
+    assert "1 Main St GEO:0;0" in text["LOCATION"]
+    assert "Therapy" not in body.decode()  # no service name: minimum necessary
     assert "Private" not in body.decode() and "back pain" not in body.decode()  # the note stays in the clinic
 
 

@@ -1,17 +1,27 @@
-"""iCalendar (.ics) for appointments: UTC instants, a stable UID, SEQUENCE on every change."""
+"""iCalendar (RFC 5545) writer: plain event data in, `.ics` bytes out.
+
+No Flask and no database here: scheduler/services/calendar_feeds.py decides what each file
+says (language, links, which visits); this module only writes it safely:
+- instants in UTC (a `Z` time needs no VTIMEZONE, and a visit crossing a daylight-saving
+  change keeps its real instant; calendars show it in their own zone),
+- every text value cleaned of control characters, so a CR/LF in a name or a setting can
+  never start a property or a component of its own,
+- ORGANIZER and ATTENDEE only as mailto: addresses, their CN without quotes.
+"""
 from __future__ import annotations
 
-import hashlib
-import hmac
-from datetime import UTC
-from urllib.parse import urlparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from flask import current_app
-from flask_babel import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from ..domain.patient_details import has_control_chars
-from ..models import Appointment, AppointmentStatus
+
+Method = Literal["PUBLISH", "REQUEST", "CANCEL"]
+METHODS: tuple[str, ...] = ("PUBLISH", "REQUEST", "CANCEL")
+PRODID = "-//Clinic Scheduler//Appointments//EN"
 
 
 def clean_text(text: str) -> str:
@@ -21,51 +31,116 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def appointment_uid(appointment: Appointment) -> str:
-    """Stable across changes (so calendars update in place), unguessable from the id."""
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, f"appointment:{appointment.id}".encode(), hashlib.sha256).hexdigest()[:32]
-    host = urlparse(current_app.config["PUBLIC_BASE_URL"]).hostname or "scheduler.local"
-    return f"{digest}@{host}"
+def _clean_parameter(text: str) -> str:
+    # A parameter value cannot carry a double quote at all (RFC 5545 3.2).
+    return clean_text(text).replace('"', "'")
 
 
-def appointment_event(appointment: Appointment, manage_url: str) -> Event:
-    config = current_app.config
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str = ""
+
+    def address(self, **parameters: str) -> vCalAddress | None:
+        email = "".join(clean_text(self.email).split())
+        if "@" not in email or any(ch in email for ch in ':;,"<>\\'):
+            return None
+        address = vCalAddress(f"mailto:{email}")
+        if self.name and _clean_parameter(self.name):
+            address.params["CN"] = _clean_parameter(self.name)
+        for key, value in parameters.items():
+            address.params[key] = value
+        return address
+
+
+@dataclass(frozen=True)
+class VisitEvent:
+    """One visit as a calendar shows it. Text is written as given (after cleaning)."""
+
+    uid: str
+    start: datetime
+    end: datetime
+    stamp: datetime  # when this version of the visit was made (DTSTAMP, LAST-MODIFIED)
+    sequence: int
+    cancelled: bool
+    summary: str
+    location: str
+    description: str
+    url: str | None = None
+    created: datetime | None = None
+    alarm_before: timedelta | None = None  # a display alarm this long before the start
+    alarm_text: str = ""
+
+
+def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError("calendar times must carry their zone")
+    return instant.astimezone(UTC)
+
+
+def _event(visit: VisitEvent, organizer: Person | None, attendee: Person | None) -> Event:
     event = Event()
-    event.add("uid", appointment_uid(appointment))
-    event.add("dtstamp", appointment.updated_at.astimezone(UTC))
-    event.add("dtstart", appointment.starts_at.astimezone(UTC))
-    event.add("dtend", appointment.ends_at.astimezone(UTC))
-    event.add("sequence", appointment.ical_sequence)
-    cancelled = appointment.status == AppointmentStatus.CANCELLED.value
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    # In the language the patient reads the page in; the service name is translated too.
-    event.add("summary", clean_text(_("%(service)s - %(clinic)s", service=_(appointment.service.name),
-                                      clinic=config["CLINIC_NAME"])))
-    event.add("location", clean_text(config["CLINIC_NAME"]))
-    # Minimum necessary: no clinical detail, just who to call and where to manage the visit.
-    event.add(
-        "description",
-        clean_text(
-            _(
-                "With %(provider)s. See, move or cancel: %(link)s Office %(office)s, cell %(cell)s.",
-                provider=appointment.provider.name,
-                link=manage_url,
-                office=config["CLINIC_OFFICE_PHONE"],
-                cell=config["CLINIC_CELL_PHONE"],
-            )
-        ),
-    )
-    event.add("url", manage_url)
+    event.add("uid", clean_text(visit.uid))
+    event.add("dtstamp", _utc(visit.stamp))
+    if visit.created is not None:
+        event.add("created", _utc(visit.created))
+    event.add("last-modified", _utc(visit.stamp))
+    event.add("dtstart", _utc(visit.start))
+    event.add("dtend", _utc(visit.end))
+    event.add("sequence", max(0, int(visit.sequence)))
+    event.add("status", "CANCELLED" if visit.cancelled else "CONFIRMED")
+    event.add("transp", "TRANSPARENT" if visit.cancelled else "OPAQUE")
+    event.add("summary", vText(clean_text(visit.summary)))
+    event.add("location", vText(clean_text(visit.location)))
+    event.add("description", vText(clean_text(visit.description)))
+    if visit.url:
+        event.add("url", clean_text(visit.url).replace(" ", "%20"))
+    if organizer is not None and (address := organizer.address()) is not None:
+        event.add("organizer", address)
+    if attendee is not None:
+        address = attendee.address(ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="FALSE")
+        if address is not None:
+            event.add("attendee", address)
+    if visit.alarm_before is not None and not visit.cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("trigger", -visit.alarm_before)
+        alarm.add("description", vText(clean_text(visit.alarm_text or visit.summary)))
+        event.add_component(alarm)
     return event
 
 
-def appointment_calendar(appointment: Appointment, manage_url: str) -> bytes:
+def calendar_bytes(
+    visits: Iterable[VisitEvent],
+    *,
+    method: Method | None,
+    organizer: Person | None = None,
+    attendee: Person | None = None,
+    name: str | None = None,
+    refresh: timedelta | None = None,
+) -> bytes:
+    """A VCALENDAR of the visits.
+
+    `method` is the iTIP method (RFC 5546): PUBLISH for files and feeds, REQUEST for an
+    invitation or an update, CANCEL to have a calendar remove the visits; None for a plain
+    subscription feed. `attendee` (the patient) belongs only to REQUEST and CANCEL.
+    `name` and `refresh` describe a subscribed feed (RFC 7986 NAME, REFRESH-INTERVAL).
+    """
+    if method is not None and method not in METHODS:
+        raise ValueError(f"unknown iTIP method {method!r}")
     calendar = Calendar()
-    calendar.add("prodid", "-//Clinic Scheduler//EN")
+    calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    calendar.add_component(appointment_event(appointment, manage_url))
+    calendar.add("calscale", "GREGORIAN")
+    if method is not None:
+        calendar.add("method", method)
+    if name:
+        calendar.add("name", vText(clean_text(name)))
+        calendar.add("x-wr-calname", vText(clean_text(name)))
+    if refresh is not None:
+        calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", refresh)
+    with_attendee = attendee if method in ("REQUEST", "CANCEL") else None
+    for visit in visits:
+        calendar.add_component(_event(visit, organizer, with_attendee))
     return calendar.to_ical()
-
-

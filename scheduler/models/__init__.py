@@ -1,5 +1,6 @@
 """All models, importable from one place (and registered with the metadata)."""
 from .appointment import OPEN_STATUSES, Appointment, AppointmentStatus, BookingSource
+from .appointment_link import AppointmentLink
 from .audit import ActorKind, AuditEvent
 from .clinic import Closure, Provider, TimeOff, WorkingHours
 from .course import Course, CourseStatus
@@ -10,7 +11,7 @@ from .staff import ApiToken, Role, User
 from .waitlist import WaitlistEntry
 
 __all__ = [
-    "ActorKind", "ApiToken", "Appointment", "AppointmentStatus", "AuditEvent", "BookingSource",
+    "ActorKind", "ApiToken", "Appointment", "AppointmentLink", "AppointmentStatus", "AuditEvent", "BookingSource",
     "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus",
     "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
     "WaitlistEntry", "WorkerRun", "WorkingHours",

@@ -45,6 +45,8 @@ class Message(db.Model):
         UniqueConstraint("appointment_id", "kind", "channel", "planned_for", name="uq_messages_plan"),
         # The worker's claim query: pending rows by due time.
         Index("ix_messages_status_due", "status", "due_at"),
+        # "Is this the first text to this number?" is asked for every SMS sent.
+        Index("ix_messages_to_address", "to_address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from ..domain.patient_details import N_, has_control_chars
 from ..extensions import db
-from ..models import Appointment, AppointmentStatus, Patient
-from . import audit
+from ..models import Appointment, AppointmentLink, AppointmentStatus, Patient
+from . import audit, events
 from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, free_candidates, overlapping_visit
 from .booking_input import check_timing, parse_start
 from .clock import now
@@ -18,12 +18,18 @@ from .write_guard import flush_in_savepoint
 
 
 def appointment_for_token(token: str) -> Appointment:
+    """The appointment of a private link: the one made at booking, or one a message carried."""
     token_hash = manage_secret_hash(token)
     appointment = None
     if token_hash is not None:
         appointment = db.session.scalar(
             select(Appointment).where(Appointment.manage_token_hash == token_hash)
         )
+        if appointment is None:
+            appointment = db.session.scalar(
+                select(Appointment).join(AppointmentLink, AppointmentLink.appointment_id == Appointment.id)
+                .where(AppointmentLink.token_hash == token_hash)
+            )
     if appointment is None:
         raise NotFound("This link is not valid or has expired.")
     return appointment
@@ -72,6 +78,7 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
     appointment.ical_sequence += 1
     appointment.updated_at = moment
     audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    events.appointment_cancelled(appointment, cause=events.cause_for(actor))
     db.session.commit()
 
 
@@ -90,6 +97,7 @@ def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Acto
     def move() -> None:
         # Read first: after a rolled-back attempt this reloads the row before anything is set.
         appointment.ical_sequence += 1
+        appointment.moved_from = appointment.starts_at
         appointment.starts_at = start
         appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
         appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
@@ -108,4 +116,5 @@ def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Acto
         db.session.rollback()
         raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id))
     audit.record(actor, "appointment.rescheduled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    events.appointment_moved(appointment, cause=events.cause_for(actor))
     db.session.commit()

@@ -15,7 +15,7 @@ from ..domain.availability import Slot, nearest
 from ..domain.patient_details import N_, check_patient_details
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
-from . import audit
+from . import audit, events
 from .availability import open_slots
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
@@ -161,6 +161,7 @@ def book(
         if not _insert_first_free(appointment, candidates):
             raise SlotUnavailable([])
         audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
+        events.appointment_booked(appointment, cause=events.cause_for(actor))
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()

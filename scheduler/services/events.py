@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from ..models import Appointment, Course
 
 
+PATIENT_ACTORS = ("patient_web", "patient_link", "sms")
+
+
+def cause_for(actor) -> str:
+    """The cause of a change made by an audit actor: the patient's own pages, link, public API
+    and SMS replies are "patient"; the desk and staff API tokens "staff"; jobs "system"."""
+    kind = getattr(actor.kind, "value", actor.kind)
+    if kind in PATIENT_ACTORS:
+        return "patient"
+    return "system" if kind == "system" else "staff"
+
+
 def appointment_booked(appointment: Appointment, *, cause: str) -> None:
     """A single visit was booked (not part of a course being booked as a whole)."""
     _outbox().plan_booked(appointment, cause=cause)

@@ -28,7 +28,12 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
     """
-    patient = db.session.scalar(select(Patient).where(same_person(details)).limit(1))
+    patient = db.session.scalar(
+        select(Patient).where(same_person(details)).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
+    )
+    if patient is not None and patient.merged_into_id is not None:
+        # The desk merged that record into another: the booking goes to the one kept.
+        patient = db.session.get(Patient, patient.merged_into_id)
     moment = now()
     if patient is None:
         patient = Patient(

@@ -47,8 +47,8 @@ def _one_spelling(token: str) -> bool:
         return False
 
 
-def manage_secret_hash(token: str) -> str | None:
-    """The stored hash the token points at, or None if forged, mangled or expired."""
+def manage_secret(token: str) -> str | None:
+    """The secret inside a patient's link, or None if forged, mangled or expired."""
     if not _one_spelling(token):
         return None
     max_age = current_app.config["MANAGE_TOKEN_MAX_AGE_DAYS"] * 86400
@@ -56,6 +56,10 @@ def manage_secret_hash(token: str) -> str | None:
         secret = _serializer().loads(token, max_age=max_age)
     except BadSignature:  # includes SignatureExpired
         return None
-    if not isinstance(secret, str):
-        return None
-    return sha256_hex(secret)
+    return secret if isinstance(secret, str) else None
+
+
+def manage_secret_hash(token: str) -> str | None:
+    """The stored hash the token points at, or None if forged, mangled or expired."""
+    secret = manage_secret(token)
+    return None if secret is None else sha256_hex(secret)

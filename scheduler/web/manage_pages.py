@@ -1,19 +1,23 @@
 """The patient's private link: see, cancel, move, add to calendar."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..integrations.ical import appointment_calendar
 from ..models import Appointment
-from ..services import appointment_changes, booking_input
+from ..services import appointment_changes, booking_input, calendar_feeds, message_links
 from ..services.availability import last_day_for, open_days, open_slots
 from ..services.clock import clinic_tz
+from ..services.course_links import course_overview
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from .feeds import ics_response
 from .limits import manage_limit
 from .presenters import DayWindow, external_url, parse_day, today_local
+from .site import current_language
 
 manage = Blueprint("manage", __name__, url_prefix="/appointments")
+# The short links texts and emails carry (/l/<code>), leading to the private page.
+short_links = Blueprint("short_links", __name__)
 
 
 @manage.after_request
@@ -47,6 +51,7 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
             can_change=appointment_changes.can_change_online(appointment),
             deadline=appointment_changes.online_change_deadline(appointment),
             error=error,
+            course=course_overview(appointment, token),
         ),
         status,
     )
@@ -69,12 +74,16 @@ def booked(token: str):
 @manage.get("/<token>/calendar.ics")
 @manage_limit
 def calendar(token: str):
-    body = appointment_calendar(_appointment(), manage_url=external_url("manage.show", token=token))
-    return Response(
-        body,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": 'attachment; filename="appointment.ics"'},
+    """Kept after a cancellation: the file of a cancelled visit (METHOD:CANCEL) lets a
+    calendar that has the visit remove it."""
+    appointment = _appointment()
+    body = calendar_feeds.visit_calendar_bytes(
+        appointment,
+        method=calendar_feeds.download_method(appointment),
+        language=current_language(),
+        manage_url=external_url("manage.show", token=token),
     )
+    return ics_response(body, "appointment.ics")
 
 
 @manage.post("/<token>/cancel")
@@ -178,3 +187,14 @@ def reschedule(token: str):
     flash(_("Your appointment has been moved."), "success")
     return redirect(url_for("manage.show", token=token), code=303)
 
+
+
+@short_links.get("/l/<code>")
+@manage_limit
+def short_link(code: str):
+    token = message_links.manage_token_for_code(code)
+    if token is None:
+        abort(404)
+    response = redirect(url_for("manage.show", token=token), code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response

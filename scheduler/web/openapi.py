@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
+from .openapi_staff import STAFF_SCHEMAS, staff_paths
+
 # Control (Cc) and format (Cf) characters, as unicodedata of this Python names them
 # (tests/test_input_defects.py checks the list against it). Names, notes and reasons refuse
 # them (domain/patient_details.py: has_control_chars), and the input guard refuses U+FFFD-U+FFFF.
@@ -62,6 +65,7 @@ NAME = {
 }
 FREE_TEXT = {"type": "string", "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*$",
              "description": "Line breaks allowed; no other control or format characters"}
+
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
 
@@ -249,7 +253,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
     """Keys of a request body (and of its documented nested objects) that the schema, closed
     with additionalProperties: false, does not name: a misspelt "provider" must not quietly
     mean "first available"."""
-    schema = SCHEMAS[schema_name]
+    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS[schema_name]
     if schema.get("additionalProperties", True) is not False:
         return []
     unknown = []
@@ -399,9 +403,29 @@ def _document() -> dict:
                     },
                 }
             },
+            "/staff/courses/{course_id}.ics": {
+                "get": {
+                    "operationId": "getStaffCourseCalendar",
+                    "summary": "A course of care as an iCalendar file: every visit, cancelled ones with "
+                               "STATUS:CANCELLED, one stable UID per visit",
+                    "security": [{"staffToken": []}],
+                    "parameters": [
+                        {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "The course's visits (RFC 5545, METHOD:PUBLISH)",
+                                "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                        "401": _json(_ref("Error"), "Missing, unknown or revoked bearer token"),
+                        "403": _json(_ref("Error"), "A provider's token, for another provider's course"),
+                        "404": _json(_ref("Error"), "No such course"),
+                    },
+                }
+            },
+            **staff_paths(),
+            **settings_paths(),
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **SETTINGS_SCHEMAS},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",

@@ -67,6 +67,7 @@ def clinic_context() -> dict:
             "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
             "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
             "email": config["CLINIC_EMAIL"],
+            "address": " ".join((config.get("CLINIC_ADDRESS") or "").split()),
             "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], current_language()),
         },
         "language": current_language(),

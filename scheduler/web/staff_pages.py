@@ -5,14 +5,15 @@ import hashlib
 import re
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..extensions import limiter, login_manager
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.staff import authenticate, end_all_sessions, user_for_session
 from .presenters import parse_day, today_local
+from .staff_roles import EVERY_ROLE, staff_only
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -41,6 +42,8 @@ def private_page(response):
 
 @login_manager.unauthorized_handler
 def _sign_in_first():
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify({"error": "unauthorized", "message": "Please sign in again."}), 401
     return redirect(url_for("staff.login", next=request.full_path if request.query_string else request.path))
 
 
@@ -72,7 +75,7 @@ def login():
 
 
 @staff.post("/logout")
-@login_required
+@staff_only(*EVERY_ROLE)
 def logout():
     end_all_sessions(current_user)
     logout_user()
@@ -81,13 +84,20 @@ def logout():
 
 
 @staff.get("/")
-@login_required
+@staff_only(*EVERY_ROLE)
 def day():
+    """The day sheet: every visible provider's visits of a day; ?provider=ID shows one
+    provider's sheet alone (the one to print for their door)."""
     today = today_local()
     shown = parse_day(request.args.get("date"), today)
     if shown is None:
         abort(400, _("That is not a valid date."))
     providers = providers_visible_to(current_user)
+    only = request.args.get("provider", "")
+    if only:
+        providers = [p for p in providers if str(p.id) == only]
+        if not providers:
+            abort(404)
     appointments = appointments_on(shown, providers)
     by_provider = {p.id: [a for a in appointments if a.provider_id == p.id] for p in providers}
     return render_template(
@@ -98,4 +108,5 @@ def day():
         next_day=shown + timedelta(days=1),
         providers=providers,
         by_provider=by_provider,
+        single=bool(only),
     )

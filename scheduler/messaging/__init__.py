@@ -1,0 +1,1 @@
+"""What patients read: messages rendered in their language at send time."""

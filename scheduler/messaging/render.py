@@ -1,0 +1,291 @@
+"""What a patient reads: a message's text, HTML, SMS body and calendar file, rendered at send time.
+
+Everything is re-read when the message goes out (the visit's time and status, the patient's
+language and address), so a moved visit's reminder carries the new time. Templates live in
+templates/messages/ and every sentence goes through gettext; dates are formatted by Babel for
+the patient's language with the clinic's region (en_US, es_US), in clinic time.
+
+SMS carry no clinical detail (no service or provider, minimum necessary), stay within two
+GSM-7 segments (letters outside GSM-7 are folded to their nearest GSM-7 ones: "sábado" ->
+"sabado"), and never ask the patient to reply CANCEL (a carrier opt-out word).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import force_locale, format_date, format_time, pgettext
+from flask_babel import gettext as _
+
+from ..clinic_info import load_disclaimer, phone_number
+from ..domain.patient_details import N_
+from ..domain.reminders import fold_to_gsm7
+from ..domain.wall_time import is_ambiguous
+from ..extensions import db
+from ..models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient
+from ..services.calendar_feeds import course_calendar_bytes, visit_calendar_bytes
+from ..services.clock import now
+from ..services.message_links import redact
+from ..services.outbox import upcoming_visits
+
+LinkFor = Callable[[Appointment], str]
+
+SUBJECTS = {
+    "confirmation": N_("Your appointment is booked: %(when)s"),
+    "change": N_("Your appointment has moved: %(when)s"),
+    "cancellation": N_("Your appointment on %(when)s is cancelled"),
+    "reminder": N_("Reminder: your appointment %(when)s"),
+    "course_welcome": N_("Your visits at %(clinic)s"),
+    "links": N_("Your private links to your appointments"),
+}
+# Sent with a calendar file: the email's invitation updates the patient's calendar in place.
+ICS_METHODS = {"confirmation": "REQUEST", "change": "REQUEST", "cancellation": "CANCEL"}
+REPLY_KINDS = ("confirmed", "nothing_to_confirm", "reschedule", "no_visit", "opted_out", "opted_in", "help", "unknown")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str            # the email's plain-text part ("" for an SMS)
+    html: str            # the email's HTML part ("" for an SMS)
+    sms_body: str        # ("" for an email)
+    ics_bytes: bytes | None
+    ics_method: str | None
+    ics_filename: str | None
+    stored_body: str     # what the outbox keeps: the text with every private link replaced
+    to_address: str
+    language: str
+
+
+@dataclass(frozen=True)
+class RenderedReply:
+    body: str
+    stored_body: str
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def language_of(patient: Patient | None, fallback: str = "en") -> str:
+    languages = current_app.config["LANGUAGES"]
+    language = patient.language if patient is not None else fallback
+    return language if language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _locale(language: str) -> str:
+    return current_app.config["LOCALE_REGIONS"].get(language, language)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+
+
+def when(instant: datetime, *, short: bool = False) -> str:
+    """In clinic time and the patient's language: "Tuesday, December 8 at 3:00 PM" / "martes
+    8 de diciembre a las 3:00 p.m."; short, for texts: "Tue Dec 8, 3:00 PM" / "mar 8 dic,
+    3:00 p.m.". In the hour clocks repeat when they fall back, with the zone ("1:30 AM MST")."""
+    local = instant.astimezone(_tz())
+    clock = format_time(local, "h:mm a")
+    if is_ambiguous(local):
+        clock = f"{clock} {local.tzname()}"
+    # Babel date patterns, translated so each language keeps its own word order.
+    if short:
+        day = format_date(local, _("EEE MMM d"))
+        label = pgettext("short date and time", "%(day)s, %(time)s", day=day, time=clock)
+    elif local.hour % 12 == 1:  # Spanish says "a la 1:30", not "a las"
+        day = format_date(local, _("EEEE, MMMM d"))
+        label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
+    else:
+        day = format_date(local, _("EEEE, MMMM d"))
+        label = _("%(day)s at %(time)s", day=day, time=clock)
+    return " ".join(label.split())
+
+
+_DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+
+
+def _one_stop(text: str) -> str:
+    """"... at 3:00 p.m.." -> "... at 3:00 p.m.": a sentence ending on a time ends once."""
+    return _DOUBLE_STOP.sub(".", text)
+
+
+def _clinic(language: str) -> dict:
+    config = current_app.config
+    region = config["PHONE_REGION"]
+    return {
+        "name": config["CLINIC_NAME"],
+        "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
+        "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
+        "email": config["CLINIC_EMAIL"],
+        "booking_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/",
+        "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], language),
+    }
+
+
+def _template(name: str):
+    return current_app.jinja_env.get_template(f"messages/{name}")
+
+
+def _tidy(text: str) -> str:
+    """An email's text part: no trailing spaces, at most one blank line in a row."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy) + "\n"
+
+
+def _sms(text: str) -> str:
+    """One paragraph, GSM-7 letters only."""
+    return fold_to_gsm7(_one_stop(" ".join(text.split())))
+
+
+def _first_text_to(phone: str, message_id: int | None) -> bool:
+    """No text has gone to this number before (so this one says how to opt out)."""
+    query = db.select(Message.id).where(
+        Message.channel == "sms",
+        Message.to_address == phone,
+        Message.status.in_([MessageStatus.SENT.value, MessageStatus.DELIVERED.value]),
+    )
+    if message_id is not None:
+        query = query.where(Message.id != message_id)
+    return db.session.scalar(query.limit(1)) is None
+
+
+def _visit_total(appointment: Appointment) -> int | None:
+    if appointment.course_id is None:
+        return None
+    return db.session.scalar(
+        db.select(db.func.max(Appointment.visit_number)).where(
+            Appointment.course_id == appointment.course_id,
+            Appointment.status != AppointmentStatus.CANCELLED.value,
+        )
+    )
+
+
+# ---------------------------------------------------------------- messages
+
+
+def render(message: Message, *, link_for: LinkFor) -> Rendered:
+    """The message as it goes out now. `link_for(appointment)` mints a fresh private link."""
+    patient = db.session.get(Patient, message.patient_id)
+    language = language_of(patient)
+    minted: list[str] = []
+
+    def link(appointment: Appointment) -> str:
+        url = link_for(appointment)
+        minted.append(url)
+        return url
+
+    appointment = db.session.get(Appointment, message.appointment_id) if message.appointment_id else None
+    course = db.session.get(Course, message.course_id) if message.course_id else None
+    moment = now()
+    with force_locale(_locale(language)):
+        context = {
+            "kind": message.kind,
+            "patient": patient,
+            "clinic": _clinic(language),
+            "appointment": appointment,
+            "course": course,
+            "language": language,
+            "format_when": when,
+        }
+        context.update(_facts(message, patient, appointment, course, moment, link))
+        subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
+        if message.channel == "sms":
+            context["first_text"] = _first_text_to(patient.phone_e164, message.id)
+            body = _sms(_template(f"sms/{message.kind}.txt").render(context))
+            return Rendered(
+                subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
+                ics_filename=None, stored_body=redact(body, minted), to_address=patient.phone_e164,
+                language=language,
+            )
+        text = _one_stop(_tidy(_template(f"email/{message.kind}.txt").render(context)))
+        html = _one_stop(_template(f"email/{message.kind}.html").render(context, subject=subject))
+        ics_bytes, ics_method, ics_filename = _calendar(message, patient, appointment, course, context)
+    return Rendered(
+        subject=subject, text=text, html=html, sms_body="", ics_bytes=ics_bytes, ics_method=ics_method,
+        ics_filename=ics_filename, stored_body=redact(text, minted), to_address=patient.email or "",
+        language=language,
+    )
+
+
+def _facts(message, patient, appointment, course, moment, link) -> dict:
+    """What each kind's templates need, read now."""
+    facts: dict = {}
+    if appointment is not None:
+        facts["when_label"] = when(appointment.starts_at)
+        facts["when_short"] = when(appointment.starts_at, short=True)
+        facts["visit_number"] = appointment.visit_number
+        facts["visit_total"] = _visit_total(appointment)
+        facts["moved_from"] = appointment.moved_from
+        if message.kind != "cancellation":
+            facts["link"] = link(appointment)
+    if message.kind == "course_welcome":
+        visits = upcoming_visits(patient, moment, course) if course is not None else []
+        facts["visits"] = [
+            {"appointment": v, "when": when(v.starts_at), "link": link(v) if message.channel == "email" else None}
+            for v in visits
+        ]
+        if visits:
+            facts["when_label"] = when(visits[0].starts_at)
+            facts["when_short"] = when(visits[0].starts_at, short=True)
+            if message.channel == "sms":
+                facts["link"] = link(visits[0])
+        facts["visit_count"] = len(visits)
+    if message.kind == "links" and appointment is None:
+        visits = upcoming_visits(patient, moment)
+        if message.channel == "sms":
+            visits = visits[:1]  # one link fits a text; the rest are a call or an email away
+            facts["more_visits"] = max(0, len(upcoming_visits(patient, moment)) - 1)
+        facts["visits"] = [{"appointment": v, "when": when(v.starts_at), "link": link(v)} for v in visits]
+        if visits:
+            facts["when_label"] = when(visits[0].starts_at)
+            facts["when_short"] = when(visits[0].starts_at, short=True)
+            facts["link"] = facts["visits"][0]["link"]
+    elif message.kind == "links" and appointment is not None:
+        facts["visits"] = [{"appointment": appointment, "when": facts["when_label"], "link": facts["link"]}]
+        facts["more_visits"] = 0
+    return facts
+
+
+def _calendar(message, patient, appointment, course, context):
+    method = ICS_METHODS.get(message.kind)
+    if method and appointment is not None:
+        ics = visit_calendar_bytes(appointment, method=method, language=patient.language, manage_url=context.get("link"))
+        return ics, method, "appointment.ics"
+    if message.kind == "course_welcome" and course is not None and context.get("visits"):
+        return course_calendar_bytes(course, language=patient.language), "PUBLISH", "course.ics"
+    return None, None, None
+
+
+# ---------------------------------------------------------------- replies to texts
+
+
+def render_reply(
+    kind: str,
+    patient: Patient | None,
+    language: str = "en",
+    *,
+    appointment: Appointment | None = None,
+    link: str | None = None,
+) -> RenderedReply:
+    """The text answering an inbound SMS (see REPLY_KINDS), in the patient's language."""
+    if kind not in REPLY_KINDS:
+        raise ValueError(f"unknown reply kind {kind!r}")
+    language = language_of(patient, language) if patient is not None else (
+        language if language in current_app.config["LANGUAGES"] else "en"
+    )
+    with force_locale(_locale(language)):
+        context = {
+            "clinic": _clinic(language),
+            "when_short": when(appointment.starts_at, short=True) if appointment is not None else "",
+            "link": link or "",
+        }
+        body = _sms(_template(f"sms/replies/{kind}.txt").render(context))
+    return RenderedReply(body=body, stored_body=redact(body, [link] if link else []))

@@ -1,0 +1,26 @@
+"""Keeping a course's status and calendar sequence in step with its visits."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..domain.course_progress import Progress, course_status, progress
+from ..extensions import db
+from ..models import Appointment, Course
+from .clock import now
+
+
+def course_progress(course: Course) -> Progress:
+    statuses = db.session.scalars(select(Appointment.status).where(Appointment.course_id == course.id))
+    return progress(statuses)
+
+
+def visit_changed(appointment: Appointment) -> None:
+    """Called in the transaction of any change to a visit: the course's calendar file
+    changes with it, and its status may move on (planned -> active -> completed)."""
+    if appointment.course_id is None:
+        return
+    course = db.session.get(Course, appointment.course_id)
+    db.session.flush()
+    course.status = course_status(course.status, course_progress(course))
+    course.ical_sequence += 1
+    course.updated_at = now()

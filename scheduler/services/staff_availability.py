@@ -1,0 +1,72 @@
+"""Open times as the staff see them: no minimum notice, up to a year ahead.
+
+Patients booking online are held to a service's notice and booking horizon; the front desk
+and therapists are not, but they may not book into the past or outside working hours.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from ..domain.availability import BookingRules, Slot, find_slots, nearest
+from ..domain.patient_details import N_
+from ..models import Service
+from .availability import load_closures, load_schedules
+from .clock import clinic_tz, now
+from .errors import ValidationFailed
+
+STAFF_HORIZON_DAYS = 366
+ALTERNATIVE_DAYS_BEFORE = 2
+ALTERNATIVE_DAYS_AFTER = 7
+
+
+def staff_rules(service: Service) -> BookingRules:
+    return BookingRules(
+        duration=timedelta(minutes=service.duration_minutes),
+        buffer=timedelta(minutes=service.buffer_minutes),
+        step=timedelta(minutes=service.slot_step_minutes),
+        min_notice=timedelta(0),
+        max_advance_days=STAFF_HORIZON_DAYS,
+    )
+
+
+def staff_last_day() -> date:
+    return now().astimezone(clinic_tz()).date() + timedelta(days=STAFF_HORIZON_DAYS)
+
+
+def check_staff_timing(start: datetime, field: str = "start") -> None:
+    if start <= now():
+        raise ValidationFailed({field: N_("That time has already passed.")})
+    if start.astimezone(clinic_tz()).date() > staff_last_day():
+        raise ValidationFailed({field: N_("Staff can plan up to a year ahead.")})
+
+
+def staff_slots(
+    service: Service, provider_ids: list[int], first_day: date, last_day: date, *, ignore_appointment_id: int | None = None
+) -> list[Slot]:
+    if not provider_ids:
+        return []
+    schedules = load_schedules(provider_ids, first_day, last_day, ignore_appointment_id=ignore_appointment_id)
+    return find_slots(
+        schedules,
+        staff_rules(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
+
+
+def staff_alternatives(
+    service: Service, provider_ids: list[int], start: datetime, *, ignore_appointment_id: int | None = None
+) -> list[Slot]:
+    """The open times nearest to `start` (offered after a conflict)."""
+    day = start.astimezone(clinic_tz()).date()
+    slots = staff_slots(
+        service,
+        provider_ids,
+        day - timedelta(days=ALTERNATIVE_DAYS_BEFORE),
+        day + timedelta(days=ALTERNATIVE_DAYS_AFTER),
+        ignore_appointment_id=ignore_appointment_id,
+    )
+    return nearest(slots, start)

@@ -1,0 +1,118 @@
+"""The worker: one process beside the web app (`flask --app wsgi worker`), never inside it.
+
+APScheduler 3.x runs the module-level jobs below. Each job records its pass in worker_runs
+(the heartbeat). Correctness never depends on there being one worker: the outbox claim and
+the digest's daily claim are atomic in the database, so two workers never send one message
+twice.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import traceback
+from collections.abc import Callable
+
+from flask import Flask, current_app
+
+from .extensions import db
+from .services import digest, sending
+from .services.clock import now
+from .services.worker_runs import record_run
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None  # the app the scheduled jobs run in (set by run_forever)
+
+
+def _heartbeat(job: str, work: Callable[[], object]) -> object:
+    started = now()
+    error = ""
+    try:
+        return work()
+    except Exception as exc:
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        raise
+    finally:
+        db.session.rollback()
+        try:
+            record_run(job, started, now(), error)
+        except Exception:
+            log.exception("could not record the %s heartbeat", job)
+            db.session.rollback()
+
+
+def send_due_messages() -> dict[str, int]:
+    """Every WORKER_SEND_INTERVAL_SECONDS: send what is due (claim, re-check, send, record)."""
+    return _heartbeat("send_due", sending.send_due)
+
+
+def expire_stale_messages() -> int:
+    """Pending messages whose visit has begun are expired, never sent late."""
+    return _heartbeat("expire_stale", sending.expire_stale)
+
+
+def evening_digest(force: bool = False) -> str:
+    """Tomorrow's schedule to FRONT_DESK_EMAIL once a day, at FRONT_DESK_DIGEST_TIME."""
+    return _heartbeat("evening_digest", lambda: digest.send_evening_digest(force=force))
+
+
+JOBS: dict[str, Callable[[], object]] = {
+    "send_due": send_due_messages,
+    "expire_stale": expire_stale_messages,
+    "evening_digest": evening_digest,
+}
+
+
+def scheduled(job: str) -> None:
+    """What APScheduler calls (by its textual reference), in the worker's app context."""
+    assert _app is not None, "run_forever() sets the app"
+    with _app.app_context():
+        try:
+            outcome = JOBS[job]()
+        except Exception:
+            log.exception("worker job %s failed", job)
+        else:
+            if outcome:
+                log.info("%s: %s", job, outcome)
+
+
+def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
+    """Each job once (cron, tests): the digest only when due, or forced, or never."""
+    results: dict[str, object] = {"expire_stale": expire_stale_messages(), "send_due": send_due_messages()}
+    if digest_mode != "skip":
+        results["evening_digest"] = evening_digest(force=digest_mode == "force")
+    return results
+
+
+def run_forever() -> None:
+    """The long-running worker. SIGTERM or Ctrl-C stop it after the job in hand finishes."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    global _app
+    _app = current_app._get_current_object()
+    config = _app.config
+    scheduler = BlockingScheduler(
+        timezone=config["CLINIC_TIMEZONE"],
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+    )
+    intervals = {
+        "send_due": config["WORKER_SEND_INTERVAL_SECONDS"],
+        "expire_stale": 300,
+        "evening_digest": 60,  # checked every minute; the daily claim makes it once a day
+    }
+    for job, seconds in intervals.items():
+        scheduler.add_job(
+            "scheduler.worker:scheduled", trigger="interval", seconds=seconds, args=[job], id=job,
+            replace_existing=True, coalesce=True, max_instances=1, next_run_time=now(),
+        )
+
+    def stop(_signum, _frame) -> None:
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("worker started: sending every %ss", config["WORKER_SEND_INTERVAL_SECONDS"])
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    log.info("worker stopped")

@@ -1,0 +1,239 @@
+"""Staff API for courses of care: preview, book all or nothing, manage; every answer checked
+against the OpenAPI document. The clock is frozen at Monday 2026-11-30 08:00 in Denver."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import event, func, select
+
+from scheduler.extensions import db
+from scheduler.models import Appointment, AuditEvent, Course
+from scheduler.services import outbox
+
+from .staff_fixtures import build_clinic, make_patient, make_visit, staff_api_for
+
+
+@pytest.fixture
+def clinic(app):
+    return build_clinic()
+
+
+@pytest.fixture
+def staff_api(client, clinic):
+    return staff_api_for(client, clinic.desk_token)
+
+
+def body(clinic, **overrides):
+    request = {
+        "patient_id": clinic.patient.id, "provider_id": clinic.maria.id, "service": "therapy-session",
+        "first_date": "2026-12-07", "weeks": 6, "visits_per_week": 3, "weekdays": ["mon", "wed", "fri"],
+        "time": "09:00", "min_gap_days": 1, "allow_other_provider": False, "preview": True,
+    }
+    request.update(overrides)
+    return {k: v for k, v in request.items() if v is not None}
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def local_times(visits) -> list[str]:
+    return [datetime.fromisoformat(v["start"]).strftime("%a %m-%d %H:%M") for v in visits]
+
+
+def test_preview_then_book_a_six_week_course(staff_api, clinic, client, monkeypatch):
+    told = []
+    monkeypatch.setattr(outbox, "plan_course_booked", lambda course, visits, *, cause: told.append((course.id, len(visits), cause)))
+    plan = staff_api.post("/api/v1/staff/courses", body(clinic))
+    assert plan["status"] == "preview" and plan["ics_url"] is None
+    assert [v["number"] for v in plan["visits"]] == list(range(1, 19))
+    assert local_times(plan["visits"])[:4] == ["Mon 12-07 09:00", "Wed 12-09 09:00", "Fri 12-11 09:00", "Mon 12-14 09:00"]
+    christmas = next(v for v in plan["visits"] if v["preferred_date"] == "2026-12-25")
+    assert christmas["status"] == "moved" and christmas["start"] == "2026-12-24T09:00:00-07:00"
+    assert [v["number"] for v in plan["visits"] if v["status"] != "as_requested"] == [christmas["number"]]
+    assert count(Appointment) == 0 and count(Course) == 0  # a preview books nothing
+
+    booked = staff_api.post("/api/v1/staff/courses", body(clinic, preview=False), 201)
+    assert booked["status"] == "planned" and booked["counts"] == {"attended": 0, "no_show": 0, "cancelled": 0, "remaining": 18}
+    assert [v["start"] for v in booked["visits"]] == [v["start"] for v in plan["visits"]]
+    assert [v["number"] for v in booked["visits"]] == list(range(1, 19))
+    assert booked["ics_url"].endswith(f"/api/v1/staff/courses/{booked['id']}.ics")
+    assert told == [(booked["id"], 18, "staff")]
+    # Every visit has its own private link; only hashes are stored.
+    tokens = [urlsplit(v["manage_url"]).path.rsplit("/", 1)[1] for v in booked["visits"]]
+    assert len(set(tokens)) == 18
+    hashes = set(db.session.scalars(select(Appointment.manage_token_hash)))
+    assert len(hashes) == 18 and not any(t in hashes for t in tokens)
+    assert client.get(urlsplit(booked["visits"][6]["manage_url"]).path).status_code == 200
+    again = staff_api.get(f"/api/v1/staff/courses/{booked['id']}")
+    assert "manage_url" not in again["visits"][0]  # secrets are handed out once
+    actions = list(db.session.scalars(select(AuditEvent.action)))
+    assert actions.count("appointment.booked") == 18 and actions.count("course.booked") == 1
+    assert {a.source for a in db.session.scalars(select(Appointment))} == {"desk"}
+
+
+def test_closures_busy_times_and_the_reasons_in_the_plan(staff_api, clinic):
+    other = make_patient("Luis", "Reyes", "+19155550188", "luis@example.com")
+    make_visit(other, clinic.maria, clinic.therapy, "2026-12-09T09:00:00-07:00")
+    plan = staff_api.post("/api/v1/staff/courses", body(clinic, first_date="2026-12-21", weeks=1))["visits"]
+    friday = plan[2]
+    assert friday["preferred_date"] == "2026-12-25" and friday["status"] == "moved"
+    assert friday["start"] == "2026-12-24T09:00:00-07:00" and "closed" in friday["reason"]
+    plan = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=1))["visits"]
+    assert plan[1]["status"] == "moved" and plan[1]["start"] == "2026-12-09T08:00:00-07:00"  # as near as 10:00, earlier
+    assert "nearest open time" in plan[1]["reason"]
+
+
+def test_staff_plan_today_and_a_year_ahead_across_the_spring_change(staff_api, clinic):
+    today = staff_api.post("/api/v1/staff/courses", body(clinic, first_date="2026-11-30", weeks=1))["visits"]
+    # 09:00 today is inside the service's two-hour notice: staff are not held to it.
+    assert today[0]["start"] == "2026-11-30T09:00:00-07:00" and today[0]["status"] == "as_requested"
+    spring = staff_api.post("/api/v1/staff/courses", body(clinic, first_date="2027-03-01", weeks=4,
+                                                          weekdays=["tue", "thu"], visits_per_week=2))["visits"]
+    assert {v["start"][11:16] for v in spring} == {"09:00"}
+    assert [v["start"][-6:] for v in spring] == ["-07:00"] * 4 + ["-06:00"] * 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        (dict(weeks=0), {"weeks"}),
+        (dict(weeks=13), {"weeks"}),
+        (dict(weeks="six"), {"weeks"}),
+        (dict(visits_per_week=6, weekdays=None), {"visits_per_week"}),
+        (dict(visits_per_week=0), {"visits_per_week"}),
+        (dict(weekdays=["mon", "wed", "funday"]), {"weekdays"}),
+        (dict(weekdays=["mon", "wed"]), {"weekdays"}),
+        (dict(weekdays=["mon", "mon", "fri"]), {"weekdays"}),
+        (dict(time=None), {"time", "window"}),
+        (dict(window=["08:00", "11:00"]), {"time", "window"}),
+        (dict(time=None, window=["11:00", "08:00"]), {"window"}),
+        (dict(time=None, window=["8am", "11:00"]), {"window"}),
+        (dict(time="25:00"), {"time"}),
+        (dict(first_date="2026-02-30"), {"first_date"}),
+        (dict(first_date="2026-11-29"), {"first_date"}),
+        (dict(first_date="2027-11-20"), {"first_date"}),
+        (dict(min_gap_days=-1), {"min_gap_days"}),
+        (dict(allow_other_provider="maybe"), {"allow_other_provider"}),
+        (dict(patient_id=999, provider_id=999, service="massage"), {"patient_id", "provider_id", "service"}),
+        (dict(evaluation_id=999), {"evaluation_id"}),
+        (dict(preview=False, visits=[{"start": "soon", "provider_id": 1}]), {"visits.1.start"}),
+    ],
+)
+def test_every_bad_field_is_named(staff_api, clinic, overrides, fields):
+    answer = staff_api.post("/api/v1/staff/courses", body(clinic, **overrides), 422, conforms=None)
+    assert answer["error"] == "validation_failed" and set(answer["fields"]) == fields, answer
+    assert count(Course) == 0
+
+
+def test_not_json_and_roles(staff_api, clinic):
+    assert staff_api.post("/api/v1/staff/courses", [1, 2], 422, conforms=False)["fields"] == {
+        "body": "Send a JSON object with Content-Type: application/json."}
+    assert staff_api.as_(None).post("/api/v1/staff/courses", body(clinic), 401)["error"] == "unauthorized"
+    maria = staff_api.as_(clinic.maria_token)
+    assert maria.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id), 403)["error"] == "forbidden"
+    assert maria.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id, weeks=0), 403, conforms=False)
+    assert len(maria.post("/api/v1/staff/courses", body(clinic))["visits"]) == 18
+    booked = staff_api.post("/api/v1/staff/courses", body(clinic, provider_id=clinic.daniel.id, preview=False), 201)
+    maria.get(f"/api/v1/staff/courses/{booked['id']}", 403)
+    staff_api.get("/api/v1/staff/courses/999", 404)
+
+
+def test_a_visit_taken_since_the_preview_books_nothing_and_returns_a_fresh_plan(staff_api, clinic):
+    plan = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2))["visits"]
+    # Someone takes Wednesday 12-16 09:00 meanwhile.
+    make_visit(make_patient("Luis", "Reyes", "+19155550188", "luis@example.com"), clinic.maria, clinic.therapy,
+               "2026-12-16T09:00:00-07:00")
+    before = count(Appointment)
+    chosen = [{"start": v["start"], "provider_id": v["provider_id"]} for v in plan]
+    conflict = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, preview=False, visits=chosen), 409)
+    assert conflict["error"] == "slot_unavailable" and conflict["taken"] == [5]
+    fresh = conflict["plan"]["visits"]
+    assert fresh[4]["status"] == "moved" and fresh[4]["start"] != plan[4]["start"]
+    assert count(Appointment) == before and count(Course) == 0
+    # Staff edit the plan: drop visit 6 and move visit 5 by hand; then it books as sent.
+    chosen = [{"start": v["start"], "provider_id": v["provider_id"]} for v in fresh]
+    chosen[4]["start"] = "2026-12-16T14:00:00-07:00"
+    del chosen[5]
+    booked = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, preview=False, visits=chosen), 201)
+    assert [v["start"] for v in booked["visits"]] == sorted(c["start"] for c in chosen)
+    assert [v["number"] for v in booked["visits"]] == [1, 2, 3, 4, 5]
+    # A hand-edited time outside the provider's hours is a field error, not a conflict.
+    chosen[0]["start"] = "2026-12-07T12:15:00-07:00"
+    bad = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, preview=False, visits=chosen), 422)
+    assert set(bad["fields"]) == {"visits.1.start"}
+
+
+def test_course_progress_extend_cancel_one_make_up_and_cancel_the_rest(staff_api, clinic, clock):
+    course = staff_api.post("/api/v1/staff/courses", body(clinic, first_date="2026-11-30", weeks=2, preview=False), 201)
+    first = course["visits"][0]
+    clock.advance(hours=1, minutes=10)  # 09:10, the first visit has begun
+    for status in ("checked_in", "completed"):
+        staff_api.post(f"/api/v1/staff/appointments/{first['appointment_id']}/status", {"status": status})
+    course = staff_api.get(f"/api/v1/staff/courses/{course['id']}")
+    assert course["status"] == "active" and course["counts"]["attended"] == 1 and course["counts"]["remaining"] == 5
+
+    extended = staff_api.post(f"/api/v1/staff/courses/{course['id']}/extend", {"weeks": 2})
+    assert extended["weeks"] == 4 and [v["number"] for v in extended["visits"]] == list(range(1, 13))
+    assert all("manage_url" in v for v in extended["visits"][6:]) and "manage_url" not in extended["visits"][0]
+    assert local_times(extended["visits"])[6] == "Mon 12-14 09:00"
+    staff_api.post(f"/api/v1/staff/courses/{course['id']}/extend", {"weeks": 13}, 422, conforms=False)
+
+    # Cancel visit 3 (Fri 12-04): make-up times that week, and one after the end.
+    answer = staff_api.post(f"/api/v1/staff/courses/{course['id']}/visits/3/cancel", {"reason": "sick"})
+    assert answer["counts"]["cancelled"] == 1 and answer["visits"][2]["status"] == "cancelled"
+    offers = [datetime.fromisoformat(s["start"]).date() for s in answer["make_up"]]
+    # Tuesday and Thursday of that week keep a day from Monday's and Wednesday's visits.
+    assert offers[:2] == [date(2026, 12, 1), date(2026, 12, 3)] and offers[-1] >= date(2026, 12, 28)
+    made_up = staff_api.post(f"/api/v1/staff/courses/{course['id']}/make-up", {"start": answer["make_up"][0]["start"]}, 201)
+    assert made_up["visits"][1]["number"] == 13 and made_up["counts"]["remaining"] == 11  # Tuesday, by date
+    taken = staff_api.post(f"/api/v1/staff/courses/{course['id']}/make-up", {"start": answer["make_up"][0]["start"]}, 409)
+    assert taken["error"] == "slot_unavailable" and answer["make_up"][0]["start"] not in [a["start"] for a in taken["alternatives"]]
+
+    cancelled = staff_api.post(f"/api/v1/staff/courses/{course['id']}/cancel", {"reason": "moved away"})
+    assert cancelled["status"] == "cancelled"
+    statuses = [v["status"] for v in cancelled["visits"]]
+    assert statuses[0] == "completed" and set(statuses[1:]) == {"cancelled"}
+    assert staff_api.post(f"/api/v1/staff/courses/{course['id']}/extend", {"weeks": 1}, 409)["error"] == "not_open"
+
+
+def test_change_the_time_of_this_and_all_following(staff_api, clinic):
+    course = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, preview=False), 201)
+    url = f"/api/v1/staff/courses/{course['id']}/visits/3/reschedule-following"
+    other = make_visit(make_patient("Luis", "Reyes", "+19155550188", "luis@example.com"), clinic.maria, clinic.therapy,
+                       "2026-12-16T10:30:00-07:00")
+    conflict = staff_api.post(url, {"time": "10:00"}, 409)
+    assert conflict["taken"] == [5]
+    unchanged = staff_api.get(f"/api/v1/staff/courses/{course['id']}")
+    assert [v["start"] for v in unchanged["visits"]] == [v["start"] for v in course["visits"]]
+    staff_api.post(f"/api/v1/staff/appointments/{other.id}/cancel", {})
+    moved = staff_api.post(url, {"time": "10:00"})
+    assert [v["start"][11:16] for v in moved["visits"]] == ["09:00"] * 2 + ["10:00"] * 4
+    assert staff_api.post(url, {"time": "12:30"}, 422)["fields"]["time"].startswith("That time is outside")
+    assert set(staff_api.post(url, {"time": "noon"}, 422, conforms=False)["fields"]) == {"time"}
+    rows = db.session.scalars(select(Appointment).where(Appointment.visit_number >= 3))
+    assert {r.ical_sequence for r in rows} == {1}
+
+
+def test_a_plan_costs_the_same_few_queries_for_two_weeks_or_twelve(staff_api, clinic):
+    def selects_for(weeks):
+        seen = []
+
+        def count_select(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count_select)
+        try:
+            staff_api.post("/api/v1/staff/courses", body(clinic, weeks=weeks, allow_other_provider=True))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count_select)
+        return len(seen)
+
+    selects_for(1)  # the first request also reads the patient, provider and service rows once
+    two, twelve = selects_for(2), selects_for(12)
+    # The bearer token, the patient, provider and service, other providers, hours, bookings,
+    # time off, closures, the patient's visits: nothing per week, day or visit.
+    assert two == twelve and twelve <= 12, (two, twelve)
