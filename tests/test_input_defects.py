@@ -30,6 +30,7 @@ from .conftest import make_provider, make_service, patient_payload
 from .support import ROOT, LiveServer
 
 START = "2026-12-02T09:00:00-07:00"  # Wednesday, more than a day after the frozen clock
+OFFICE_NUMBER = "915-850-0900"
 NESTED = "[" * 980 + "]" * 980
 
 
@@ -373,3 +374,20 @@ def test_the_documents_character_ranges_are_this_pythons_control_and_format_char
     actual = {point for point in range(sys.maxunicode + 1)
               if not 0xD800 <= point <= 0xDFFF and unicodedata.category(chr(point)) in ("Cc", "Cf")}
     assert listed == actual, "update CONTROL_AND_FORMAT_RANGES for this Python's Unicode version"
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(pg_app):
+    """PostgreSQL refuses an id past its integer range (DataError): the request's fault."""
+    from flask import jsonify
+    from sqlalchemy import text
+
+    def lookup():
+        return jsonify(db.session.execute(text("SELECT CAST(:value AS integer)"), {"value": 2**40}).scalar())
+
+    pg_app.add_url_rule("/api/v1/_lookup", "lookup", lookup)
+    pg_app.add_url_rule("/_lookup", "lookup_page", lookup)
+    client = pg_app.test_client()
+    assert_refused(client.get("/api/v1/_lookup"), 422, "request")
+    page = client.get("/_lookup")
+    assert page.status_code == 422 and OFFICE_NUMBER in page.get_data(as_text=True)
+    assert client.get("/api/v1/services").status_code == 200  # the session was rolled back

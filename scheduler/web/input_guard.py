@@ -27,17 +27,20 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from flask import Flask, Request, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..domain.patient_details import N_
 from ..domain.text_safety import describe, forbidden_character
+from ..extensions import db
 
 MAX_JSON_DEPTH = 32
 
 BAD_CHARACTER = N_("Contains a character that is not allowed (%(character)s).")
 NOT_UTF8 = N_("Is not valid UTF-8 text.")
 TOO_DEEP = N_("The JSON body is nested too deeply.")
+OUT_OF_RANGE = N_("A value is out of range.")
 
 
 class InputRejected(Exception):
@@ -174,8 +177,18 @@ def input_rejected(error: InputRejected):
     return render_template("error.html", status=status, message=page_message), status
 
 
+def value_out_of_range(error: DataError):
+    """The database refused a value the checks let through (an id past PostgreSQL's integer,
+    a date past its range): the request's fault, so a 422, never a 500. The transaction is
+    rolled back; the error is logged so the missing check gets written."""
+    db.session.rollback()
+    current_app.logger.warning("database refused a request's value: %s", type(error.orig).__name__)
+    return input_rejected(InputRejected("request", OUT_OF_RANGE))
+
+
 def register_input_guard(app: Flask) -> None:
     """Call first in create_app, so this runs before CSRF and every other hook."""
     app.request_class = GuardedRequest
     app.before_request(guard_request)
     app.register_error_handler(InputRejected, input_rejected)
+    app.register_error_handler(DataError, value_out_of_range)

@@ -270,6 +270,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
 # and the size limit's. Added to every operation, those described below and any added later.
 COMMON_RESPONSES = {
     "413": _json(_ref("Error"), "The request body is larger than the server takes (MAX_CONTENT_LENGTH)"),
+    "414": {"description": "The address is longer than the server reads (gunicorn's request line limit)"},
     "422": ERRORS["422"],
 }
 
