@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from itsdangerous import base64_decode, base64_encode
 from sqlalchemy import func, select
+from werkzeug.routing.converters import NumberConverter
 
 from config import TestingConfig
 from scheduler import create_app
@@ -371,8 +372,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE", "PROPFIND")
 def _sample_path(rule, w: World) -> str:
     values = {}
     for name in rule.arguments:
-        converter = type(rule._converters[name]).__name__
-        if converter in ("IntegerConverter", "NumberConverter"):
+        if isinstance(rule._converters[name], NumberConverter):  # int, float and their subclasses
             values[name] = 1
         elif name == "token":
             values[name] = w.token
