@@ -391,3 +391,20 @@ def test_a_value_the_database_refuses_is_a_422_not_a_500(pg_app):
     page = client.get("/_lookup")
     assert page.status_code == 422 and OFFICE_NUMBER in page.get_data(as_text=True)
     assert client.get("/api/v1/services").status_code == 200  # the session was rolled back
+
+
+def test_a_patients_text_with_control_characters_is_kept_cleaned_not_refused(app):
+    """Twilio does not resend a webhook we refuse: the inbound SMS is taken, without NUL/BEL."""
+    from twilio.request_validator import RequestValidator
+
+    from scheduler.models import InboundMessage
+
+    app.config.update(TWILIO_AUTH_TOKEN="a" * 32, PUBLIC_BASE_URL="https://clinic.example")
+    form = {"MessageSid": "SM" + "1" * 32, "From": "+19155550123", "Body": "Sí\x00 confirmo\x07\u202e\r\nGracias"}
+    signature = RequestValidator("a" * 32).compute_signature("https://clinic.example/webhooks/twilio/sms", form)
+    answer = app.test_client().post("/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    stored = db.session.scalars(select(InboundMessage)).one()
+    assert stored.body == "Sí confirmo\r\nGracias"
+    unsigned = app.test_client().post("/webhooks/twilio/sms", data=form)
+    assert unsigned.status_code == 403  # the gate's exemption does not skip the signature
