@@ -58,8 +58,10 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
     from .web.input_guard import register_input_guard
+    from .web.request_log import register_request_log
 
-    register_input_guard(app)  # first: its checks run before CSRF and every other hook
+    register_request_log(app)  # first: even a refused request gets its log line
+    register_input_guard(app)  # then the input checks, before CSRF and every other hook
 
     from .domain.reminders import policy_from_settings
 

@@ -15,6 +15,7 @@ from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
@@ -53,12 +54,12 @@ def _not_found(exc: NotFound):
     return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
 
 
-def json_body(schema_name: str) -> dict:
-    """The request's JSON object, holding only the fields its documented schema names."""
+def json_body(schema_name: str | None = None) -> dict:
+    """The request's JSON object; given its documented schema, holding only the fields it names."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
-    unknown = unknown_fields(body, schema_name)
+    unknown = unknown_fields(body, schema_name) if schema_name else []
     if unknown:
         raise ValidationFailed({key: N_("Unknown field.") for key in unknown})
     return body
@@ -66,7 +67,20 @@ def json_body(schema_name: str) -> dict:
 
 @api.get("/health")
 def health():
-    return jsonify({"status": "ok"})
+    """503 only when the database does not answer; the worker and outbox are reported for a
+    monitor (status "degraded") without taking this instance out of rotation."""
+    report = check_health(current_app.config["WORKER_STALE_SECONDS"])
+    if not report.database_ok:
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    degraded = report.worker_stale or bool(report.problems)
+    return jsonify({
+        "status": "degraded" if degraded else "ok",
+        "database": "ok",
+        "worker": {"stale": report.worker_stale, "stale_after_seconds": current_app.config["WORKER_STALE_SECONDS"],
+                   "jobs": report.jobs},
+        "outbox": report.outbox,
+        "problems": report.problems,
+    })
 
 
 @api.get("/openapi.json")
