@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, BookingSource, Service
-from ..services import appointment_changes, audit, booking, booking_input
+from ..services import appointment_changes, audit, booking, booking_input, waitlist
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
@@ -19,7 +19,7 @@ from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
-from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -254,3 +254,27 @@ def staff_appointments():
         }
     )
 
+
+
+# --- the waitlist ---------------------------------------------------------------------
+
+
+def _waitlist_json(entry, token: str | None = None) -> dict:
+    answer = {"id": entry.id, "status": entry.status}
+    if token is not None:
+        answer["leave_url"] = external_url("api.leave_waitlist", token=token)
+    return answer
+
+
+@api.post("/waitlist")
+@booking_limit
+def join_waitlist():
+    """Join (or, for the same patient and service, update) the waitlist: 201 new, 200 updated."""
+    joined = waitlist.join(json_body("WaitlistRequest"), language=current_language())
+    return jsonify(_waitlist_json(joined.entry, joined.leave_token)), 201 if joined.created else 200
+
+
+@api.post("/waitlist/<token>/leave")
+@manage_limit
+def leave_waitlist(token: str):
+    return jsonify(_waitlist_json(waitlist.leave(waitlist.entry_for_token(token))))

@@ -253,7 +253,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
     """Keys of a request body (and of its documented nested objects) that the schema, closed
     with additionalProperties: false, does not name: a misspelt "provider" must not quietly
     mean "first available"."""
-    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS[schema_name]
+    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS.get(schema_name) or SETTINGS_SCHEMAS[schema_name]
     if schema.get("additionalProperties", True) is not False:
         return []
     unknown = []
