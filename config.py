@@ -31,6 +31,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _default_database_url())
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # How long a SQLite writer waits for another's write lock before "database is locked"
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30000)
 
     # The clinic
     CLINIC_NAME = _env("CLINIC_NAME", "Injury Medical & Chiropractic Clinic")

@@ -58,7 +58,7 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     from . import models  # noqa: F401  (registers every table with the metadata)
     from .cli import register_cli

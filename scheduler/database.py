@@ -1,15 +1,38 @@
 """Engine set-up that the models cannot express: SQLite pragmas and IMMEDIATE transactions."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from sqlalchemy import Engine, event
 
+# Set while a request known to only read is served (see web/read_only.py).
+_reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
 
-def configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
+
+@contextmanager
+def read_only_transactions() -> Iterator[None]:
+    """Transactions begun inside take no write lock on SQLite (plain deferred BEGIN).
+
+    Only for work that never writes: a deferred transaction that reads and then writes can
+    fail at once with "database is locked" when another writer got in between.
+    """
+    token = _reading_only.set(True)
+    try:
+        yield
+    finally:
+        _reading_only.reset(token)
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30000) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction that may write.
 
     A deferred transaction that reads and then writes can fail at once with "database is
     locked" when another writer got in between; taking the write lock at BEGIN makes the
-    availability check and the insert one serialised step instead.
+    availability check and the insert one serialised step instead. Read-only requests (the
+    availability API, the booking pages' GETs) begin deferred, so in WAL mode they read
+    beside a writer instead of queueing behind it.
     """
     in_memory = engine.url.database in (None, "", ":memory:")
 
@@ -18,7 +41,7 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -26,4 +49,4 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _reading_only.get() else "BEGIN IMMEDIATE")

@@ -22,6 +22,9 @@ from ..extensions import db
 from ..models import Appointment, AppointmentStatus, Closure, Provider, Service, TimeOff, WorkingHours
 from .clock import clinic_tz, now
 
+# The longest time one appointment may block (visit + buffer); enforced by a CHECK constraint.
+MAX_BLOCK = timedelta(hours=12)
+
 
 def rules_for(service: Service) -> BookingRules:
     return BookingRules(
@@ -38,11 +41,30 @@ def last_day_for(service: Service) -> date:
     return last_bookable_day(now(), clinic_tz(), service.max_advance_days)
 
 
-def bookable_providers(online_only: bool) -> list[Provider]:
+def bookable_providers(online_only: bool, provider_id: int | None = None) -> list[Provider]:
+    """Active providers (taking online bookings, if asked); only the one named, if any."""
     query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
     if online_only:
         query = query.where(Provider.accepts_online_booking.is_(True))
+    if provider_id is not None:
+        query = query.where(Provider.id == provider_id)
     return list(db.session.scalars(query))
+
+
+def live_blocks_overlapping(span: Interval):
+    """WHERE terms for non-cancelled appointments whose [starts_at, blocks_until) meets `span`.
+
+    `blocks_until > span.start` alone has no index, so it would read a provider's whole
+    history. No appointment blocks longer than MAX_BLOCK (a CHECK constraint, migration 0011),
+    so a lower bound on `starts_at` keeps the (provider_id, starts_at) index range tight on
+    SQLite and PostgreSQL alike, however many past visits there are.
+    """
+    return (
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < span.end,
+        Appointment.starts_at > span.start - MAX_BLOCK,
+        Appointment.blocks_until > span.start,
+    )
 
 
 def _range_instants(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
@@ -71,9 +93,7 @@ def load_schedules(
     appointments = [] if not count_appointments else db.session.execute(
         select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
             Appointment.provider_id.in_(provider_ids),
-            Appointment.status != AppointmentStatus.CANCELLED.value,
-            Appointment.starts_at < span.end,
-            Appointment.blocks_until > span.start,
+            *live_blocks_overlapping(span),
             *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
         )
     )
@@ -157,9 +177,7 @@ def least_busy_first(providers: list[Provider], first_day: date, last_day: date)
             select(Appointment.provider_id, func.count(Appointment.id))
             .where(
                 Appointment.provider_id.in_([p.id for p in providers]),
-                Appointment.status != AppointmentStatus.CANCELLED.value,
-                Appointment.starts_at < span.end,
-                Appointment.blocks_until > span.start,
+                *live_blocks_overlapping(span),
             )
             .group_by(Appointment.provider_id)
         ).all()

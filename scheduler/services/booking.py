@@ -16,7 +16,7 @@ from ..domain.patient_details import N_, check_patient_details
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from . import audit
-from .availability import open_slots
+from .availability import MAX_BLOCK, open_slots
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
@@ -100,6 +100,7 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
             patient_filter,
             Appointment.status != AppointmentStatus.CANCELLED.value,
             Appointment.starts_at < end,
+            Appointment.starts_at > start - MAX_BLOCK,  # keeps the index range tight
             Appointment.ends_at > start,
         )
         .limit(1)

@@ -63,13 +63,12 @@ def find_service(slug: object, *, online: bool) -> Service:
 
 
 def choose_providers(provider_id: int | None, *, online: bool) -> list[Provider]:
-    providers = bookable_providers(online_only=online)
-    if provider_id is None:
-        return providers
-    chosen = [p for p in providers if p.id == provider_id]
-    if not chosen:
+    if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the database's integer would overflow
         raise ValidationFailed({"provider_id": N_("Unknown provider.")})
-    return chosen
+    providers = bookable_providers(online_only=online, provider_id=provider_id)
+    if not providers and provider_id is not None:
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    return providers
 
 
 def collect_errors(fields: dict[str, str], fn, *args, **kwargs):

@@ -9,9 +9,11 @@ def register_blueprints(app: Flask) -> None:
     from .api import api
     from .booking_pages import booking
     from .manage_pages import manage
+    from .read_only import register_read_only_views
     from .site import register_site
     from .staff_pages import staff
 
+    register_read_only_views(app)  # first: before any hook touches the database
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)

@@ -1,0 +1,31 @@
+"""Requests that only read run in read-only transactions (no write lock on SQLite).
+
+The list names views, not URL patterns: a view added here must never write. The
+transaction is ended when the request ends, so it cannot outlive the view and meet a write.
+"""
+from __future__ import annotations
+
+from flask import Flask, g, request
+
+from ..database import _reading_only
+from ..extensions import db
+
+READ_ONLY_VIEWS = frozenset({
+    "api.health", "api.services", "api.providers", "api.availability",
+    "booking.services", "booking.providers", "booking.days", "booking.times",
+})
+
+
+def register_read_only_views(app: Flask) -> None:
+    @app.before_request
+    def _begin_reading_only() -> None:
+        if request.method in ("GET", "HEAD") and request.endpoint in READ_ONLY_VIEWS:
+            db.session.rollback()  # any transaction begun earlier in this context is done
+            g.reading_only = _reading_only.set(True)
+
+    @app.teardown_request
+    def _end_reading_only(_error=None) -> None:
+        token = g.pop("reading_only", None)
+        if token is not None:
+            db.session.rollback()
+            _reading_only.reset(token)
