@@ -18,7 +18,7 @@ from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUna
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document
-from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, local_iso, parse_day, slot_json, slots_json, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -122,7 +122,7 @@ def availability():
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
     tz = clinic_tz()
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
+    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": slots_json(slots, tz)})
 
 
 @api.post("/bookings")

@@ -23,6 +23,21 @@ def slot_json(slot: Slot, tz: ZoneInfo | None = None) -> dict:
     return {"start": local_iso(slot.start, tz), "end": local_iso(slot.end, tz), "provider_id": slot.provider_id}
 
 
+def slots_json(slots: list[Slot], tz: ZoneInfo) -> list[dict]:
+    """Many slots (sorted by start) for the API. Providers free at the same time sit side by
+    side and share their start and end, so each time is formatted once, not per provider."""
+    out = []
+    previous = None
+    start_text = end_text = ""
+    for slot in slots:
+        if slot.start != previous:
+            previous = slot.start
+            start_text = slot.start.astimezone(tz).isoformat()
+            end_text = slot.end.astimezone(tz).isoformat()
+        out.append({"start": start_text, "end": end_text, "provider_id": slot.provider_id})
+    return out
+
+
 def today_local() -> date:
     return now().astimezone(clinic_tz()).date()
 
