@@ -217,7 +217,11 @@ def _seed(rng: random.Random, target: int, provider_count: int) -> SeedSummary:
         db.session.execute(insert(Appointment), rows[start:start + 2000])
     db.session.commit()
     with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
 
     return SeedSummary(
         providers=len(all_providers),

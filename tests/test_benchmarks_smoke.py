@@ -88,3 +88,25 @@ def test_growth_benchmark_measures_both_sizes_on_one_server(tmp_path):
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (figures["database"],)).fetchone()
     assert left is None, "the benchmark drops its database"
+
+
+def test_sqlite_readers_benchmark_reads_beside_writers(tmp_path):
+    figures_path = tmp_path / "sqlite.json"
+    hold = 3.0
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.sqlite_readers", "--appointments", "1500", "--providers", "4",
+            "--readers", "4", "--writers", "2", "--duration", str(hold), "--threads", "4",
+            "--json", str(figures_path),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(figures_path.read_text())
+    for phase in ("alone", "with_bookings", "lock_held"):
+        readers = figures[phase]["readers"]
+        assert readers["requests"] > 0 and set(readers["statuses"]) == {"200"}, (phase, readers)
+    assert figures["with_bookings"]["writers"]["statuses"].get("201", 0) > 0
+    # A reader that needed the write lock would have waited until the holder let go.
+    assert figures["lock_held"]["readers"]["latency"]["max_ms"] < hold * 1000 * 0.8
+    assert "write lock held throughout" in done.stdout
