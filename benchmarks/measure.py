@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import requests
 
@@ -116,7 +117,7 @@ def sequential_latencies(
             for name, endpoint in endpoints.items():
                 server_before, database_before = server_cpu(), database_cpu()
                 for _ in range(size):
-                    endpoint.latencies.samples.append(_timed(lambda: call(name))[1])
+                    endpoint.latencies.samples.append(_timed(partial(call, name))[1])
                 endpoint.server_cpu_seconds += server_cpu() - server_before
                 endpoint.database_cpu_seconds += database_cpu() - database_before
             done += size

@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from ..domain.availability import (
     BookingRules,
@@ -82,31 +82,34 @@ def load_schedules(
     ignore_appointment_id: int | None = None,
     count_appointments: bool = True,
 ) -> list[ProviderSchedule]:
-    """Working windows and busy intervals of each provider, three queries in all."""
+    """Working windows and busy intervals of each provider: two Core queries (no ORM
+    objects), the second reading appointments and time off together."""
     span = _range_instants(first_day, last_day, clinic_tz())
+    connection = db.session.connection()
     windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
-    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.provider_id.in_(provider_ids))):
-        windows[row.provider_id].append(
-            WeeklyWindow(row.weekday, row.start_time, row.end_time, row.valid_from, row.valid_to)
+    for provider_id, weekday, start, end, valid_from, valid_to in connection.execute(
+        select(
+            WorkingHours.provider_id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
+            WorkingHours.valid_from, WorkingHours.valid_to,
+        ).where(WorkingHours.provider_id.in_(provider_ids))
+    ).all():  # all rows at once: iterating a result fetches them one by one
+        windows[provider_id].append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
+    busy_query = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at).where(
+        TimeOff.provider_id.in_(provider_ids),
+        TimeOff.starts_at < span.end,
+        TimeOff.ends_at > span.start,
+    )
+    if count_appointments:
+        busy_query = union_all(
+            select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
+                Appointment.provider_id.in_(provider_ids),
+                *live_blocks_overlapping(span),
+                *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
+            ),
+            busy_query,
         )
     busy: dict[int, list[Interval]] = defaultdict(list)
-    appointments = [] if not count_appointments else db.session.execute(
-        select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
-            Appointment.provider_id.in_(provider_ids),
-            *live_blocks_overlapping(span),
-            *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
-        )
-    )
-    for provider_id, starts_at, blocks_until in appointments:
-        busy[provider_id].append(Interval(starts_at, blocks_until))
-    time_off = db.session.execute(
-        select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at).where(
-            TimeOff.provider_id.in_(provider_ids),
-            TimeOff.starts_at < span.end,
-            TimeOff.ends_at > span.start,
-        )
-    )
-    for provider_id, starts_at, ends_at in time_off:
+    for provider_id, starts_at, ends_at in connection.execute(busy_query).all():
         busy[provider_id].append(Interval(starts_at, ends_at))
     return [
         ProviderSchedule(pid, tuple(windows[pid]), tuple(busy[pid])) for pid in provider_ids
@@ -114,7 +117,7 @@ def load_schedules(
 
 
 def load_closures(first_day: date, last_day: date) -> Closures:
-    rows = db.session.execute(
+    rows = db.session.connection().execute(
         select(Closure.first_day, Closure.last_day).where(
             Closure.first_day <= last_day, Closure.last_day >= first_day
         )

@@ -1,4 +1,5 @@
-"""Requests that only read run in read-only transactions (no write lock on SQLite).
+"""Requests that only read run in read-only transactions (no write lock on SQLite, no
+BEGIN/ROLLBACK round trips on PostgreSQL).
 
 The list names views, not URL patterns: a view added here must never write. The
 transaction is ended when the request ends, so it cannot outlive the view and meet a write.
@@ -14,6 +15,8 @@ READ_ONLY_VIEWS = frozenset({
     "api.health", "api.services", "api.providers", "api.availability",
     "booking.services", "booking.providers", "booking.days", "booking.times",
 })
+# Read-only views that never touch the database: no connection is checked out for them.
+VIEWS_WITHOUT_DATABASE = frozenset({"api.health"})
 
 
 def register_read_only_views(app: Flask) -> None:
@@ -22,6 +25,10 @@ def register_read_only_views(app: Flask) -> None:
         if request.method in ("GET", "HEAD") and request.endpoint in READ_ONLY_VIEWS:
             db.session.rollback()  # any transaction begun earlier in this context is done
             g.reading_only = _reading_only.set(True)
+            if request.endpoint not in VIEWS_WITHOUT_DATABASE and db.engine.dialect.name == "postgresql":
+                # Under READ COMMITTED every statement takes its own snapshot, inside a
+                # transaction or not; autocommit only saves the BEGIN and the ROLLBACK.
+                db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     @app.teardown_request
     def _end_reading_only(_error=None) -> None:
