@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, literal, select, union_all
 
 from ..domain.availability import (
     BookingRules,
@@ -84,6 +84,24 @@ def load_schedules(
 ) -> list[ProviderSchedule]:
     """Working windows and busy intervals of each provider: two Core queries (no ORM
     objects), the second reading appointments and time off together."""
+    booked, _unbooked = load_schedules_both_ways(
+        provider_ids, first_day, last_day,
+        ignore_appointment_id=ignore_appointment_id, count_appointments=count_appointments,
+    )
+    return booked
+
+
+def load_schedules_both_ways(
+    provider_ids: list[int],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    count_appointments: bool = True,
+) -> tuple[list[ProviderSchedule], list[ProviderSchedule]]:
+    """The schedules with existing appointments counted as busy, and without them (time off
+    still counts), from the same two queries: a booking's check tells "taken" apart from
+    "never an opening" without asking the database again."""
     span = _range_instants(first_day, last_day, clinic_tz())
     connection = db.session.connection()
     windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
@@ -94,14 +112,14 @@ def load_schedules(
         ).where(WorkingHours.provider_id.in_(provider_ids))
     ).all():  # all rows at once: iterating a result fetches them one by one
         windows[provider_id].append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
-    busy_query = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at).where(
+    busy_query = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at, literal(False)).where(
         TimeOff.provider_id.in_(provider_ids),
         TimeOff.starts_at < span.end,
         TimeOff.ends_at > span.start,
     )
     if count_appointments:
         busy_query = union_all(
-            select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
+            select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until, literal(True)).where(
                 Appointment.provider_id.in_(provider_ids),
                 *live_blocks_overlapping(span),
                 *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
@@ -109,11 +127,17 @@ def load_schedules(
             busy_query,
         )
     busy: dict[int, list[Interval]] = defaultdict(list)
-    for provider_id, starts_at, ends_at in connection.execute(busy_query).all():
-        busy[provider_id].append(Interval(starts_at, ends_at))
-    return [
-        ProviderSchedule(pid, tuple(windows[pid]), tuple(busy[pid])) for pid in provider_ids
-    ]
+    time_off: dict[int, list[Interval]] = defaultdict(list)
+    for provider_id, starts_at, ends_at, is_appointment in connection.execute(busy_query).all():
+        interval = Interval(starts_at, ends_at)
+        busy[provider_id].append(interval)
+        if not is_appointment:
+            time_off[provider_id].append(interval)
+    hours = {pid: tuple(windows[pid]) for pid in provider_ids}
+    return (
+        [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in provider_ids],
+        [ProviderSchedule(pid, hours[pid], tuple(time_off[pid])) for pid in provider_ids],
+    )
 
 
 def load_closures(first_day: date, last_day: date) -> Closures:
@@ -146,6 +170,12 @@ def open_slots(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
+    return slots_from(service, schedules, first_day, last_day, load_closures(first_day, last_day))
+
+
+def slots_from(
+    service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures
+) -> list[Slot]:
     return find_slots(
         schedules,
         rules_for(service),
@@ -153,7 +183,7 @@ def open_slots(
         now=now(),
         first_day=first_day,
         last_day=last_day,
-        closures=load_closures(first_day, last_day),
+        closures=closures,
     )
 
 

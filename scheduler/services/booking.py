@@ -16,7 +16,7 @@ from ..domain.patient_details import N_, check_patient_details
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from . import audit
-from .availability import MAX_BLOCK, open_slots
+from .availability import MAX_BLOCK, load_closures, load_schedules_both_ways, open_slots, slots_from
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
@@ -41,16 +41,25 @@ class Booked:
 def free_candidates(
     service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
-    """Providers free at exactly `start`; if none, say whether it was taken or never open."""
+    """Providers free at exactly `start`; if none, say whether it was taken or never open.
+
+    Reads the day once (windows, busy times, closures); "taken" and "never open" are told
+    apart from the same rows."""
     day = start.astimezone(clinic_tz()).date()
-    slots = open_slots(service, providers, day, day, ignore_appointment_id=ignore_appointment_id)
-    matching = [s for s in slots if s.start == start]
+    ids = [p.id for p in providers]
+    if not ids:
+        raise ValidationFailed({"start": NOT_OPEN})
+    booked, unbooked = load_schedules_both_ways(ids, day, day, ignore_appointment_id=ignore_appointment_id)
+    closures = load_closures(day, day)
+    matching = [s for s in slots_from(service, booked, day, day, closures) if s.start == start]
     if matching:
         return matching
-    unbooked = open_slots(service, providers, day, day, include_booked=True)
-    if any(s.start == start for s in unbooked):
+    if any(s.start == start for s in slots_from(service, unbooked, day, day, closures)):
         raise SlotUnavailable(alternatives_near(service, providers, start, ignore_appointment_id))
-    raise ValidationFailed({"start": N_("That is not an open time. Please pick one of the times shown.")})
+    raise ValidationFailed({"start": NOT_OPEN})
+
+
+NOT_OPEN = N_("That is not an open time. Please pick one of the times shown.")
 
 
 def alternatives_near(
@@ -74,6 +83,19 @@ def _insert_first_free(appointment: Appointment, candidates: list[Slot]) -> bool
         if flush_in_savepoint(lambda: db.session.add(appointment)):
             return True
     return False
+
+
+def commit_keeping_values() -> None:
+    """Commit without expiring the objects just written: every column of the new rows was
+    set here (or by a Python-side default), and the answer shows them at once, so reloading
+    them would only read back what was sent."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 ALREADY_BOOKED = N_(
@@ -162,7 +184,7 @@ def book(
         if not _insert_first_free(appointment, candidates):
             raise SlotUnavailable([])
         audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
-        db.session.commit()
+        commit_keeping_values()
     except SlotUnavailable as conflict:
         db.session.rollback()
         if not conflict.alternatives:
