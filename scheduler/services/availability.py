@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 
 from ..domain.availability import (
     BookingRules,
@@ -43,12 +43,17 @@ def last_day_for(service: Service) -> date:
 
 def bookable_providers(online_only: bool, provider_id: int | None = None) -> list[Provider]:
     """Active providers (taking online bookings, if asked); only the one named, if any."""
-    query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
-    if online_only:
-        query = query.where(Provider.accepts_online_booking.is_(True))
     if provider_id is not None:
-        query = query.where(Provider.id == provider_id)
-    return list(db.session.scalars(query))
+        query = _ONLINE_PROVIDER if online_only else _ACTIVE_PROVIDER
+        return list(db.session.scalars(query, {"provider_id": provider_id}))
+    return list(db.session.scalars(_ONLINE_PROVIDERS if online_only else _ACTIVE_PROVIDERS))
+
+
+# Built once: every availability request and every booking sends one of these.
+_ACTIVE_PROVIDERS = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
+_ONLINE_PROVIDERS = _ACTIVE_PROVIDERS.where(Provider.accepts_online_booking.is_(True))
+_ACTIVE_PROVIDER = _ACTIVE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
+_ONLINE_PROVIDER = _ONLINE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
 
 
 def live_blocks_overlapping(span: Interval):
@@ -105,30 +110,19 @@ def load_schedules_both_ways(
     span = _range_instants(first_day, last_day, clinic_tz())
     connection = db.session.connection()
     windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
+    # all() fetches the rows at once: iterating a result fetches them one by one.
     for provider_id, weekday, start, end, valid_from, valid_to in connection.execute(
-        select(
-            WorkingHours.provider_id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
-            WorkingHours.valid_from, WorkingHours.valid_to,
-        ).where(WorkingHours.provider_id.in_(provider_ids))
-    ).all():  # all rows at once: iterating a result fetches them one by one
+        _HOURS, {"provider_ids": provider_ids}
+    ).all():
         windows[provider_id].append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
-    busy_query = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at, literal(False)).where(
-        TimeOff.provider_id.in_(provider_ids),
-        TimeOff.starts_at < span.end,
-        TimeOff.ends_at > span.start,
-    )
+    params = {"provider_ids": provider_ids, "span_start": span.start, "span_end": span.end}
     if count_appointments:
-        busy_query = union_all(
-            select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until, literal(True)).where(
-                Appointment.provider_id.in_(provider_ids),
-                *live_blocks_overlapping(span),
-                *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
-            ),
-            busy_query,
-        )
+        params |= {"earliest_start": span.start - MAX_BLOCK, "ignore_id": ignore_appointment_id or 0}
     busy: dict[int, list[Interval]] = defaultdict(list)
     time_off: dict[int, list[Interval]] = defaultdict(list)
-    for provider_id, starts_at, ends_at, is_appointment in connection.execute(busy_query).all():
+    for provider_id, starts_at, ends_at, is_appointment in connection.execute(
+        _BUSY if count_appointments else _TIME_OFF, params
+    ).all():
         interval = Interval(starts_at, ends_at)
         busy[provider_id].append(interval)
         if not is_appointment:
@@ -140,12 +134,36 @@ def load_schedules_both_ways(
     )
 
 
+# Built once with bound parameters: every availability request and every booking sends these,
+# and building the expressions anew each time cost more than running them.
+_HOURS = select(
+    WorkingHours.provider_id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
+    WorkingHours.valid_from, WorkingHours.valid_to,
+).where(WorkingHours.provider_id.in_(bindparam("provider_ids", expanding=True)))
+_TIME_OFF = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at, literal(False)).where(
+    TimeOff.provider_id.in_(bindparam("provider_ids", expanding=True)),
+    TimeOff.starts_at < bindparam("span_end"),
+    TimeOff.ends_at > bindparam("span_start"),
+)
+# Live appointments meeting the span (see live_blocks_overlapping), then time off.
+_BUSY = union_all(
+    select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until, literal(True)).where(
+        Appointment.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < bindparam("span_end", type_=Appointment.starts_at.type),
+        Appointment.starts_at > bindparam("earliest_start", type_=Appointment.starts_at.type),
+        Appointment.blocks_until > bindparam("span_start", type_=Appointment.blocks_until.type),
+        Appointment.id != bindparam("ignore_id"),  # 0 when none is to be ignored
+    ),
+    _TIME_OFF,
+)
+_CLOSURES = select(Closure.first_day, Closure.last_day).where(
+    Closure.first_day <= bindparam("last_day"), Closure.last_day >= bindparam("first_day")
+)
+
+
 def load_closures(first_day: date, last_day: date) -> Closures:
-    rows = db.session.connection().execute(
-        select(Closure.first_day, Closure.last_day).where(
-            Closure.first_day <= last_day, Closure.last_day >= first_day
-        )
-    )
+    rows = db.session.connection().execute(_CLOSURES, {"first_day": first_day, "last_day": last_day}).all()
     return Closures(tuple((first, last) for first, last in rows))
 
 

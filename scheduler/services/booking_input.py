@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..domain.patient_details import N_, DetailsInvalid
 from ..domain.wall_time import WallTimeError, to_instant
@@ -51,10 +51,14 @@ def parse_provider_id(raw: object) -> int | None:
         raise ValidationFailed({"provider_id": N_("Unknown provider.")}) from None
 
 
+# Built once: every availability request and every booking looks its service up.
+_ACTIVE_SERVICE = select(Service).where(Service.slug == bindparam("slug"), Service.active.is_(True))
+
+
 def find_service(slug: object, *, online: bool) -> Service:
     service = None
     if isinstance(slug, str):
-        service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active.is_(True)))
+        service = db.session.scalar(_ACTIVE_SERVICE, {"slug": slug})
     if service is None:
         raise ValidationFailed({"service": N_("Unknown service.")})
     if online and not service.online_bookable:
