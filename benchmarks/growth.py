@@ -220,6 +220,15 @@ def ratios(small: dict, large: dict) -> dict:
         figures[f"six_weeks_over_health_{label}"] = p50(size, "six_weeks") / p50(size, "health")
         figures[f"one_day_over_health_{label}"] = p50(size, "one_day") / p50(size, "health")
         figures[f"bookings_over_health_{label}"] = per_health(size)
+        # The same comparisons in CPU time per request, which other work on the machine
+        # stretches far less than wall-clock latency and throughput.
+        lat = size["latency"]
+        figures[f"six_weeks_over_health_cpu_{label}"] = (lat["six_weeks"]["server_cpu_ms_per_request"]
+                                                         / lat["health"]["server_cpu_ms_per_request"])
+        figures[f"one_day_over_health_cpu_{label}"] = (lat["one_day"]["server_cpu_ms_per_request"]
+                                                       / lat["health"]["server_cpu_ms_per_request"])
+        thr = size["throughput"]
+        figures[f"health_over_booking_cpu_{label}"] = _all_cpu(thr["health"]) / _all_cpu(thr["booking"])
     figures["six_weeks_growth"] = p50(large, "six_weeks") / p50(small, "six_weeks")
     figures["one_day_growth"] = p50(large, "one_day") / p50(small, "one_day")
     figures["six_weeks_cpu_growth"] = (large["latency"]["six_weeks"]["server_cpu_ms_per_request"]
@@ -227,6 +236,13 @@ def ratios(small: dict, large: dict) -> dict:
     figures["booking_rate_growth"] = (large["throughput"]["booking"]["successes_per_second"]
                                       / small["throughput"]["booking"]["successes_per_second"])
     return {k: round(v, 3) for k, v in figures.items()}
+
+
+def _all_cpu(throughput: dict) -> float:
+    """CPU ms per request of everything on the machine the request needs: gunicorn, the
+    PostgreSQL backends and the load generator."""
+    return (throughput["server_cpu_ms_per_request"] + throughput["database_cpu_ms_per_request"]
+            + throughput["client_cpu_ms_per_request"])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -344,6 +360,15 @@ def report(results: dict) -> str:
         f"bookings/s {r['booking_rate_growth']:.2f}x",
         f"  bookings/s / health req/s:             {r['bookings_over_health_small']:.3f} at {n_small:,}, "
         f"{r['bookings_over_health_large']:.3f} at {n_large:,}",
+        "",
+        "The same in CPU time per request (less sensitive to other work on the machine)",
+        f"  6-week availability / health, gunicorn CPU: {r['six_weeks_over_health_cpu_small']:.1f}x at {n_small:,}, "
+        f"{r['six_weeks_over_health_cpu_large']:.1f}x at {n_large:,}",
+        f"  1-day availability / health, gunicorn CPU:  {r['one_day_over_health_cpu_small']:.1f}x at {n_small:,}, "
+        f"{r['one_day_over_health_cpu_large']:.1f}x at {n_large:,}",
+        f"  health / booking, all CPU (gunicorn + PostgreSQL + client), the throughput ratio a CPU-bound "
+        f"machine allows: {r['health_over_booking_cpu_small']:.3f} at {n_small:,}, "
+        f"{r['health_over_booking_cpu_large']:.3f} at {n_large:,}",
         "",
         "Goals",
     ]
