@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
-from .database import configure_sqlite
+from .database import configure_postgresql, configure_sqlite
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -59,6 +59,8 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine)
 
     from . import models  # noqa: F401  (registers every table with the metadata)
     from .cli import register_cli

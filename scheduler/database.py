@@ -1,4 +1,5 @@
-"""Engine set-up that the models cannot express: SQLite pragmas and IMMEDIATE transactions."""
+"""Engine set-up that the models cannot express: SQLite pragmas and IMMEDIATE transactions,
+PostgreSQL sessions in UTC."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -50,3 +51,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30000) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         connection.exec_driver_sql("BEGIN" if _reading_only.get() else "BEGIN IMMEDIATE")
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Every session in UTC: timestamptz values then come back already in datetime.UTC, so
+    instant columns (models/types.UTCDateTime) need no conversion row by row."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()  # a rollback (the pool's reset) would undo the SET otherwise
