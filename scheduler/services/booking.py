@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from ..domain.availability import Slot, nearest
 from ..domain.patient_details import N_, check_patient_details
@@ -20,7 +20,7 @@ from .availability import MAX_BLOCK, load_closures, load_schedules_both_ways, op
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
-from .patients import find_or_create_patient, same_person
+from .patients import SAME_PERSON, find_or_create_patient, same_person_params
 from .tokens import manage_token_for, new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
@@ -132,6 +132,27 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
     return db.session.scalar(query)
 
 
+# The booking's own check, built once: a live visit of the same person overlapping the new one.
+_PERSON_OVERLAPPING_VISIT = (
+    select(Appointment.id)
+    .join(Patient, Patient.id == Appointment.patient_id)
+    .where(
+        SAME_PERSON,
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < bindparam("visit_end", type_=Appointment.starts_at.type),
+        Appointment.starts_at > bindparam("earliest_start", type_=Appointment.starts_at.type),
+        Appointment.ends_at > bindparam("visit_start", type_=Appointment.ends_at.type),
+    )
+    .limit(1)
+)
+
+
+def person_has_overlapping_visit(details, start: datetime, end: datetime) -> bool:
+    """overlapping_visit(same_person(details), start, end) with a statement built once."""
+    params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
+    return db.session.scalar(_PERSON_OVERLAPPING_VISIT, params) is not None
+
+
 def book(
     data: dict,
     *,
@@ -159,7 +180,7 @@ def book(
     try:
         one_patient_at_a_time(details.phone_e164)
         ends_at = start + timedelta(minutes=service.duration_minutes)
-        if overlapping_visit(same_person(details), start, ends_at) is not None:
+        if person_has_overlapping_visit(details, start, ends_at):
             raise AlreadyBooked(ALREADY_BOOKED)
         candidates = free_candidates(service, providers, start)
         preferred = data.get("preferred_provider_id")
