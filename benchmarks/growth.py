@@ -27,6 +27,8 @@ import psycopg
 
 from . import measure
 from .database import DEFAULT_SERVER_URL, BackendCpu, _libpq_url, flask_command, server_version, temporary_database
+from .plans import explain_appointment_queries
+from .plans import report as plans_report
 from .run import CpuMeter, _throughput_json, log
 from .seed import EVALUATION, appointments_between, seed
 from .server import Gunicorn
@@ -213,29 +215,34 @@ def ratios(small: dict, large: dict) -> dict:
 
     def per_health(size):
         thr = size["throughput"]
-        return thr["booking"]["successes_per_second"] / thr["health"]["successes_per_second"]
+        return _ratio(thr["booking"]["successes_per_second"], thr["health"]["successes_per_second"])
 
     figures = {}
     for label, size in (("small", small), ("large", large)):
-        figures[f"six_weeks_over_health_{label}"] = p50(size, "six_weeks") / p50(size, "health")
-        figures[f"one_day_over_health_{label}"] = p50(size, "one_day") / p50(size, "health")
+        figures[f"six_weeks_over_health_{label}"] = _ratio(p50(size, "six_weeks"), p50(size, "health"))
+        figures[f"one_day_over_health_{label}"] = _ratio(p50(size, "one_day"), p50(size, "health"))
         figures[f"bookings_over_health_{label}"] = per_health(size)
         # The same comparisons in CPU time per request, which other work on the machine
         # stretches far less than wall-clock latency and throughput.
         lat = size["latency"]
-        figures[f"six_weeks_over_health_cpu_{label}"] = (lat["six_weeks"]["server_cpu_ms_per_request"]
-                                                         / lat["health"]["server_cpu_ms_per_request"])
-        figures[f"one_day_over_health_cpu_{label}"] = (lat["one_day"]["server_cpu_ms_per_request"]
-                                                       / lat["health"]["server_cpu_ms_per_request"])
+        figures[f"six_weeks_over_health_cpu_{label}"] = _ratio(lat["six_weeks"]["server_cpu_ms_per_request"],
+                                                               lat["health"]["server_cpu_ms_per_request"])
+        figures[f"one_day_over_health_cpu_{label}"] = _ratio(lat["one_day"]["server_cpu_ms_per_request"],
+                                                             lat["health"]["server_cpu_ms_per_request"])
         thr = size["throughput"]
-        figures[f"health_over_booking_cpu_{label}"] = _all_cpu(thr["health"]) / _all_cpu(thr["booking"])
-    figures["six_weeks_growth"] = p50(large, "six_weeks") / p50(small, "six_weeks")
-    figures["one_day_growth"] = p50(large, "one_day") / p50(small, "one_day")
-    figures["six_weeks_cpu_growth"] = (large["latency"]["six_weeks"]["server_cpu_ms_per_request"]
-                                       / small["latency"]["six_weeks"]["server_cpu_ms_per_request"])
-    figures["booking_rate_growth"] = (large["throughput"]["booking"]["successes_per_second"]
-                                      / small["throughput"]["booking"]["successes_per_second"])
+        figures[f"health_over_booking_cpu_{label}"] = _ratio(_all_cpu(thr["health"]), _all_cpu(thr["booking"]))
+    figures["six_weeks_growth"] = _ratio(p50(large, "six_weeks"), p50(small, "six_weeks"))
+    figures["one_day_growth"] = _ratio(p50(large, "one_day"), p50(small, "one_day"))
+    figures["six_weeks_cpu_growth"] = _ratio(large["latency"]["six_weeks"]["server_cpu_ms_per_request"],
+                                             small["latency"]["six_weeks"]["server_cpu_ms_per_request"])
+    figures["booking_rate_growth"] = _ratio(large["throughput"]["booking"]["successes_per_second"],
+                                            small["throughput"]["booking"]["successes_per_second"])
     return {k: round(v, 3) for k, v in figures.items()}
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b; NaN when b is 0 (a tiny run can finish between two ticks of the CPU clock)."""
+    return a / b if b else float("nan")
 
 
 def _all_cpu(throughput: dict) -> float:
@@ -282,6 +289,9 @@ def run(args: argparse.Namespace) -> dict:
             results["load_average_before_large"] = os.getloadavg()
             results["large"] = measure_size(args, server, backends, summary, rng)
             results["overlapping_live_pairs"] = overlapping_live_pairs(url, first)
+            log("EXPLAIN ANALYZE of the appointments queries at the large size")
+            results["large_plans"] = explain_appointment_queries(
+                url, EVALUATION, first, first + timedelta(days=AVAILABILITY_DAYS - 1), next_weekday(first))
             results["peak_rss_kib"] = server.peak_rss_kib()
         except BaseException:
             log("gunicorn log (tail):\n" + server.log_tail())
@@ -374,6 +384,8 @@ def report(results: dict) -> str:
     ]
     for goal in results["goals"].values():
         lines.append(f"  {'met    ' if goal['met'] else 'NOT met'}  {goal['goal']}: {goal['value']}")
+    lines += ["", f"EXPLAIN ANALYZE of the appointments queries at {n_large:,} (after the runs)"]
+    lines += plans_report(results["large_plans"])
     lines.append(
         "Load average (1/5/15 min): before the small run " + " ".join(f"{x:.2f}" for x in results["load_average_before"])
         + ", before the large run " + " ".join(f"{x:.2f}" for x in results["load_average_before_large"])

@@ -83,6 +83,11 @@ def test_growth_benchmark_measures_both_sizes_on_one_server(tmp_path):
     assert ratios["six_weeks_growth"] == pytest.approx(
         figures["large"]["latency"]["six_weeks"]["p50_ms"] / figures["small"]["latency"]["six_weeks"]["p50_ms"], rel=0.01)
     assert set(figures["goals"]) >= {"six_weeks_growth", "bookings_over_health_large"}
+    plans = figures["large_plans"]
+    assert {p["request"] for p in plans} == {"availability, 6 weeks", "availability, 1 day", "booking"}
+    for plan in plans:
+        assert plan["appointments_scans"], plan
+        assert all(scan["index"] and "Seq Scan" not in scan["node"] for scan in plan["appointments_scans"]), plan
     assert "Ratios" in done.stdout and "growth 1," in done.stdout
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
