@@ -26,8 +26,16 @@ def read_only_transactions() -> Iterator[None]:
         _reading_only.reset(token)
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30000) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction that may write.
+def sqlite_engine_options(options: dict, busy_timeout_ms: int) -> dict:
+    """Engine options with SQLite's busy timeout, given to the driver (sqlite3's `timeout`)
+    rather than written into a PRAGMA: SQL is never built from formatted strings."""
+    connect_args = {**options.get("connect_args", {}), "timeout": busy_timeout_ms / 1000}
+    return {**options, "connect_args": connect_args}
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE for every transaction that may write (the busy
+    timeout is the driver's `timeout`, see sqlite_engine_options).
 
     A deferred transaction that reads and then writes can fail at once with "database is
     locked" when another writer got in between; taking the write lock at BEGIN makes the
@@ -42,7 +50,6 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30000) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

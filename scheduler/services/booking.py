@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, text
 
 from ..domain.availability import Slot, nearest
-from ..domain.patient_details import N_, check_patient_details
+from ..domain.patient_details import N_, PatientDetails, check_patient_details
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from . import audit
@@ -38,6 +38,9 @@ class Booked:
     manage_token: str
 
 
+NOT_OPEN = N_("That is not an open time. Please pick one of the times shown.")
+
+
 def free_candidates(
     service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
@@ -57,9 +60,6 @@ def free_candidates(
     if any(s.start == start for s in slots_from(service, unbooked, day, day, closures)):
         raise SlotUnavailable(alternatives_near(service, providers, start, ignore_appointment_id))
     raise ValidationFailed({"start": NOT_OPEN})
-
-
-NOT_OPEN = N_("That is not an open time. Please pick one of the times shown.")
 
 
 def alternatives_near(
@@ -147,7 +147,7 @@ _PERSON_OVERLAPPING_VISIT = (
 )
 
 
-def person_has_overlapping_visit(details, start: datetime, end: datetime) -> bool:
+def person_has_overlapping_visit(details: PatientDetails, start: datetime, end: datetime) -> bool:
     """overlapping_visit(same_person(details), start, end) with a statement built once."""
     params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
     return db.session.scalar(_PERSON_OVERLAPPING_VISIT, params) is not None
