@@ -32,6 +32,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _default_database_url())
     # hide_parameters: a database error's message (logged) never carries a patient's details.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    # How long a SQLite writer waits for another's write lock before "database is locked"
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30000)
 
     # The clinic
     CLINIC_NAME = _env("CLINIC_NAME", "Injury Medical & Chiropractic Clinic")

@@ -1,6 +1,7 @@
 """JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -19,7 +20,7 @@ from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
-from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, slots_json_text, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -139,8 +140,9 @@ def availability():
     if fields:
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
-    tz = clinic_tz()
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
+    timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _unauthorized():
