@@ -14,30 +14,9 @@ from scheduler.services import sending
 from scheduler.services.clock import now
 
 from .messaging_support import book, close_transports, messages, messaging_app, token_of
-from .peers import Prism, SmtpServer, TwilioSink, mime_parts
+from .peers import mime_parts
 
 THURSDAY_10 = "2026-12-03T10:00:00-07:00"  # the clock starts Monday 2026-11-30 08:00 in Denver
-
-
-@pytest.fixture(scope="module")
-def prism():
-    server = Prism()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sink(prism):
-    server = TwilioSink(upstream=prism.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
