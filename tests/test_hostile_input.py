@@ -356,8 +356,8 @@ def test_a_tampered_staff_cookie_signs_no_one_in(world):
     flipped = value[:-10] + ("A" if value[-10] != "A" else "Q") + value[-9:]  # inside the signature
     payload = value.split(".")
     forged = ".".join([payload[0][:-4] + "AAAA", *payload[1:]])  # the signed data changed
-    for value in (flipped, value[:-6], forged, "", "."):
-        intruder.set_cookie("session", value)
+    for tampered in (flipped, value[:-6], forged, "", "."):
+        intruder.set_cookie("session", tampered)
         response = intruder.get("/staff/")
         assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
     assert snapshot(world) == before

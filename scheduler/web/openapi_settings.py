@@ -1,18 +1,20 @@
 """The clinic-settings part of the OpenAPI document: closures with the visits they hit."""
 from __future__ import annotations
 
+from .openapi_shapes import DAY, REQUIRED_TEXT
 from .openapi_staff import INVALID, SECURITY, UNAUTHORIZED, _json, _ref
 
-DATE = {"type": "string", "format": "date", "description": "Clinic-local date, YYYY-MM-DD"}
+DATE = {**DAY, "description": "Clinic-local date, YYYY-MM-DD"}
 
 SETTINGS_SCHEMAS = {
     "ClosureRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["start_date", "end_date", "reason"],
         "properties": {
             "start_date": DATE,
             "end_date": {**DATE, "description": "The last closed day (inclusive)"},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 120},
+            "reason": {**REQUIRED_TEXT, "maxLength": 120},
             "preview": {"type": "boolean", "default": False,
                         "description": "true: only list the open visits the closure would hit; nothing is saved"},
             "cancel_affected": {"type": "boolean", "default": False,
