@@ -43,7 +43,8 @@ DATE_TIME = {
 # Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
 DAY = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
-ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}
+# Row ids: PostgreSQL integer keys (int4), as the URL converter takes them (scheduler.RowIdConverter).
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 NAME = {
     "type": "string",
     "minLength": 1,
