@@ -62,6 +62,10 @@ def test_preview_then_book_a_six_week_course(staff_api, clinic, client, monkeypa
     assert [v["start"] for v in booked["visits"]] == [v["start"] for v in plan["visits"]]
     assert [v["number"] for v in booked["visits"]] == list(range(1, 19))
     assert booked["ics_url"].endswith(f"/api/v1/staff/courses/{booked['id']}.ics")
+    # The patient's private feed lists the course's visits (and is the same URL next time).
+    feed = client.get(urlsplit(booked["feed_url"]).path)
+    assert feed.status_code == 200 and feed.data.count(b"BEGIN:VEVENT") == 18
+    assert staff_api.get(f"/api/v1/staff/courses/{booked['id']}")["feed_url"] == booked["feed_url"]
     assert told == [(booked["id"], 18, "staff")]
     # Every visit has its own private link; only hashes are stored.
     tokens = [urlsplit(v["manage_url"]).path.rsplit("/", 1)[1] for v in booked["visits"]]

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from itsdangerous import base64_decode, base64_encode
 from sqlalchemy import func, select
+from werkzeug.routing.converters import NumberConverter
 
 from config import TestingConfig
 from scheduler import create_app
@@ -355,12 +356,12 @@ def test_a_tampered_staff_cookie_signs_no_one_in(world):
     cookie = world.staff.get_cookie("session")
     assert cookie is not None and world.staff.get("/staff/").status_code == 200
     intruder = world.client.application.test_client()
-    value = cookie.value
-    flipped = value[:-10] + ("A" if value[-10] != "A" else "Q") + value[-9:]  # inside the signature
-    payload = value.split(".")
-    forged = ".".join([payload[0][:-4] + "AAAA", *payload[1:]])  # the signed data changed
-    for tampered in (flipped, value[:-6], forged, "", "."):
-        intruder.set_cookie("session", tampered)
+    genuine = cookie.value
+    flipped = genuine[:-10] + ("A" if genuine[-10] != "A" else "Q") + genuine[-9:]  # inside the signature
+    parts = genuine.split(".")
+    forged = ".".join([parts[0][:-4] + "AAAA", *parts[1:]])  # the signed data changed
+    for value in (flipped, genuine[:-6], forged, "", "."):
+        intruder.set_cookie("session", value)
         response = intruder.get("/staff/")
         assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
     assert snapshot(world) == before
@@ -374,8 +375,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE", "PROPFIND")
 def _sample_path(rule, w: World) -> str:
     values = {}
     for name in rule.arguments:
-        converter = type(rule._converters[name]).__name__
-        if converter in ("IntegerConverter", "NumberConverter", "RowIdConverter"):
+        if isinstance(rule._converters[name], NumberConverter):  # int, float and their subclasses
             values[name] = 1
         elif name == "token":
             values[name] = w.token

@@ -1,6 +1,7 @@
 """JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -10,15 +11,16 @@ from sqlalchemy import select
 from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, BookingSource, Service
-from ..services import appointment_changes, audit, booking, booking_input
+from ..services import appointment_changes, audit, booking, booking_input, waitlist
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
-from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, slots_json_text, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -53,12 +55,12 @@ def _not_found(exc: NotFound):
     return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
 
 
-def json_body(schema_name: str) -> dict:
-    """The request's JSON object, holding only the fields its documented schema names."""
+def json_body(schema_name: str | None = None) -> dict:
+    """The request's JSON object; given its documented schema, holding only the fields it names."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
-    unknown = unknown_fields(body, schema_name)
+    unknown = unknown_fields(body, schema_name) if schema_name else []
     if unknown:
         raise ValidationFailed({key: N_("Unknown field.") for key in unknown})
     return body
@@ -66,7 +68,20 @@ def json_body(schema_name: str) -> dict:
 
 @api.get("/health")
 def health():
-    return jsonify({"status": "ok"})
+    """503 only when the database does not answer; the worker and outbox are reported for a
+    monitor (status "degraded") without taking this instance out of rotation."""
+    report = check_health(current_app.config["WORKER_STALE_SECONDS"])
+    if not report.database_ok:
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    degraded = report.worker_stale or bool(report.problems)
+    return jsonify({
+        "status": "degraded" if degraded else "ok",
+        "database": "ok",
+        "worker": {"stale": report.worker_stale, "stale_after_seconds": current_app.config["WORKER_STALE_SECONDS"],
+                   "jobs": report.jobs},
+        "outbox": report.outbox,
+        "problems": report.problems,
+    })
 
 
 @api.get("/openapi.json")
@@ -125,8 +140,9 @@ def availability():
     if fields:
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
-    tz = clinic_tz()
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
+    timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _unauthorized():
@@ -240,3 +256,27 @@ def staff_appointments():
         }
     )
 
+
+
+# --- the waitlist ---------------------------------------------------------------------
+
+
+def _waitlist_json(entry, token: str | None = None) -> dict:
+    answer = {"id": entry.id, "status": entry.status}
+    if token is not None:
+        answer["leave_url"] = external_url("api.leave_waitlist", token=token)
+    return answer
+
+
+@api.post("/waitlist")
+@booking_limit
+def join_waitlist():
+    """Join (or, for the same patient and service, update) the waitlist: 201 new, 200 updated."""
+    joined = waitlist.join(json_body("WaitlistRequest"), language=current_language())
+    return jsonify(_waitlist_json(joined.entry, joined.leave_token)), 201 if joined.created else 200
+
+
+@api.post("/waitlist/<token>/leave")
+@manage_limit
+def leave_waitlist(token: str):
+    return jsonify(_waitlist_json(waitlist.leave(waitlist.entry_for_token(token))))

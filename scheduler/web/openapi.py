@@ -4,8 +4,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
-from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+from .openapi_shapes import CONTROL_AND_FORMAT_RANGES, DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
+
+__all__ = ["CONTROL_AND_FORMAT_RANGES", "openapi_document", "unknown_fields"]
 
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
@@ -219,6 +221,7 @@ def _unknown(value: object, schema: dict, prefix: str) -> list[str]:
 # and the size limit's. Added to every operation, those described below and any added later.
 COMMON_RESPONSES = {
     "413": _json(_ref("Error"), "The request body is larger than the server takes (MAX_CONTENT_LENGTH)"),
+    "414": {"description": "The address is longer than the server reads (gunicorn's request line limit)"},
     "422": ERRORS["422"],
 }
 
