@@ -118,7 +118,10 @@ def assert_clear_refusal(response, statuses: set[int], field: str | None = None)
             assert field in answer.get("fields", {}), answer
     else:
         assert response.mimetype == "text/html", response.mimetype
-        alert = re.search(r'role="alert">\s*([^<]{6,})', body) or re.search(r'class="field-error"[^>]*>([^<]{6,})', body)
+        # An alert, a field's message, or the error notice a page about a broken link leads with.
+        alert = (re.search(r'role="alert"[^>]*>\s*([^<]{6,})', body)
+                 or re.search(r'class="field-error"[^>]*>([^<]{6,})', body)
+                 or re.search(r'class="notice notice-error"[^>]*>\s*([^<]{6,})', body))
         assert alert, body[:2000]
         assert OFFICE in body  # every page, errors too, carries the clinic's numbers
 
@@ -384,6 +387,10 @@ def _sample_path(rule, w: World) -> str:
             values[name] = "2026-12-02"
         elif name == "filename":
             values[name] = "style.css"
+        elif name == "kind":
+            values[name] = "hours"
+        elif name == "code":
+            values[name] = "abcdefgh"
         else:
             values[name] = "x"
     return rule.build(values, append_unknown=False)[1]

@@ -165,7 +165,7 @@ def test_api_bookings_are_recorded_as_such_and_the_day_sheet_tells_them_apart(ap
 
     _sign_in(client, "desk@example.com")
     html = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
-    visits = dict(re.findall(r'<span class="visit-who">(\w+) [^<]*</span>.*?<span class="visit-source">(.*?)</span>',
+    visits = dict(re.findall(r'<span class="visit-who">(?:<a [^>]*>)?(\w+) [^<]*(?:</a>)?</span>.*?<span class="visit-source">(.*?)</span>',
                              html, re.S))
     assert visits["Web"].strip() == "booked online"
     assert visits["Anon"].strip() == "booked through the API"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain.patient_details import N_
+from ..domain.patient_details import N_, has_control_chars
 from ..extensions import db
 from ..models import ActorKind, Appointment, AppointmentStatus, Patient, Provider
 from . import audit, course_state, events
@@ -133,6 +133,8 @@ def _clean_reason(reason: object) -> str:
         raise ValidationFailed({"reason": N_("Please enter text.")})
     if len(reason) > REASON_MAX:
         raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
+    if has_control_chars(reason, allow_newlines=True):
+        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
     return " ".join(reason.split())
 
 

@@ -2,9 +2,10 @@
 public waitlist."""
 from __future__ import annotations
 
+from .openapi_shapes import DAY, REQUIRED_TEXT
 from .openapi_staff import INVALID, SECURITY, UNAUTHORIZED, _json, _ref
 
-DATE = {"type": "string", "format": "date", "description": "Clinic-local date, YYYY-MM-DD"}
+DATE = {**DAY, "description": "Clinic-local date, YYYY-MM-DD"}
 
 SETTINGS_SCHEMAS = {
     "WaitlistRequest": {
@@ -39,7 +40,7 @@ SETTINGS_SCHEMAS = {
         "properties": {
             "start_date": DATE,
             "end_date": {**DATE, "description": "The last closed day (inclusive)"},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 120},
+            "reason": {**REQUIRED_TEXT, "maxLength": 120},
             "preview": {"type": "boolean", "default": False,
                         "description": "true: only list the open visits the closure would hit; nothing is saved"},
             "cancel_affected": {"type": "boolean", "default": False,
