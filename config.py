@@ -32,6 +32,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _default_database_url())
     # hide_parameters: a database error's message (logged) never carries a patient's details.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    # How long a SQLite writer waits for another's write lock before "database is locked"
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30000)
 
     # The clinic
     CLINIC_NAME = _env("CLINIC_NAME", "Injury Medical & Chiropractic Clinic")
@@ -68,6 +70,7 @@ class Config:
     BOOKING_RATE_LIMIT = _env("BOOKING_RATE_LIMIT", "10 per minute;60 per hour")
     MANAGE_RATE_LIMIT = _env("MANAGE_RATE_LIMIT", "30 per minute")
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    LINK_REQUEST_RATE_LIMIT = _env("LINK_REQUEST_RATE_LIMIT", "3 per minute;10 per hour")
 
     # Request limits: a larger body is refused with 413 before it is read (the pages' forms
     # and the API's JSON are a few kilobytes); werkzeug's own limits for form parsing.

@@ -196,6 +196,7 @@ def scenarios(draw):
         buffer=timedelta(minutes=draw(st.sampled_from([0, 10, 15]))),
         step=timedelta(minutes=draw(st.sampled_from([15, 30]))),
         not_before=datetime.combine(BASE, time(15), tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 100))),
+        patient_busy=busy_list(),
     )
     return prescription, cal
 
@@ -228,6 +229,7 @@ def test_plans_keep_every_rule(scenario):
         assert any(w.start <= v.start and v.end <= w.end for w in working_intervals(schedule, day, DENVER, cal.closures))
         blocks = Interval(v.start, v.end + cal.buffer)
         assert not any(blocks.overlaps(b) for b in schedule.busy)
+        assert not any(Interval(v.start, v.end).overlaps(b) for b in cal.patient_busy)
         if prescription.window:
             start_local, end_local = v.start.astimezone(DENVER).time(), v.end.astimezone(DENVER).time()
             assert prescription.window[0] <= start_local and end_local <= prescription.window[1]

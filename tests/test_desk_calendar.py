@@ -300,3 +300,18 @@ def test_the_desk_flows_on_postgresql(pg_app, told):
         second_id: (datetime(2026, 12, 1, 17, tzinfo=UTC), datetime(2026, 12, 1, 17, 45, tzinfo=UTC)),
     }
     assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_moved"]
+
+
+def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
+    moment = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    assert desk.post(f"/staff/appointments/{visit.id}/resend-reminder", json={}).get_json()["fields"] == {
+        "reminder": "No reminder is planned for this visit."}
+    db.session.add(Message(patient_id=clinic.patient.id, appointment_id=visit.id, channel="sms", kind="reminder",
+                           planned_for=moment, due_at=moment, status="sent", to_address="+19155550123",
+                           created_at=moment, updated_at=moment))
+    db.session.commit()
+    assert "Resend reminder" in desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+    resent = desk.post(f"/staff/appointments/{visit.id}/resend-reminder", json={})
+    assert resent.status_code == 200 and "sent again" in resent.get_json()["message"]
+    copies = db.session.scalars(select(Message).where(Message.appointment_id == visit.id).order_by(Message.id)).all()
+    assert [(m.kind, m.cause, m.status) for m in copies] == [("reminder", "system", "sent"), ("reminder", "staff", "pending")]

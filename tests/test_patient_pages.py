@@ -109,3 +109,12 @@ def test_after_a_merge_bookings_under_the_merged_name_go_to_the_kept_record(desk
     assert answer.status_code == 201
     assert db.session.get(Appointment, int(answer.get_json()["event"]["id"])).patient_id == clinic.patient.id
     assert db.session.scalar(select(func.count(Patient.id))) == 2  # no third record
+
+
+def test_a_number_the_carrier_refused_shows_on_the_record_and_the_panel(desk, clinic):
+    clinic.patient.sms_consent_at = datetime(2026, 11, 1, tzinfo=UTC)
+    clinic.patient.sms_failed_number, clinic.patient.sms_failed_code = clinic.patient.phone_e164, "21211"
+    visit = make_visit(clinic.patient, clinic.maria, clinic.therapy, "2026-12-01T09:00:00-07:00")
+    page = desk.get(f"/staff/patients/{clinic.patient.id}").get_data(as_text=True)
+    assert "the carrier refused this number (error 21211)" in page
+    assert "number refused by the carrier" in desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)

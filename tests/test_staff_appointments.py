@@ -225,8 +225,9 @@ def test_add_a_patient_once(staff_api, clinic):
             "sms_opt_in": True, "language": "es"}
     created = staff_api.post("/api/v1/staff/patients", body, 201)
     assert created["phone"] == "+19155550144" and created["language"] == "es" and created["sms_consent"] is True
-    again = staff_api.post("/api/v1/staff/patients", {**body, "first_name": "ELENA"}, 200)
-    assert again["id"] == created["id"]
+    assert created["existing"] is False
+    again = staff_api.post("/api/v1/staff/patients", {**body, "first_name": "ELENA"}, 201)
+    assert again["id"] == created["id"] and again["existing"] is True
     bad = staff_api.post("/api/v1/staff/patients", {"first_name": "", "phone": "800-555-0123", "email": "x@",
                                                     "language": "fr"}, 422, conforms=False)
     assert set(bad["fields"]) == {"first_name", "last_name", "phone", "email", "language"}

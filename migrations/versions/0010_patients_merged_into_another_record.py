@@ -1,7 +1,7 @@
 """Patients merged into another record by the front desk (kept for the audit trail)
 
 Revision ID: 0010
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-30 10:52:41.276142
 
 """
@@ -12,7 +12,7 @@ import scheduler.models.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0003'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

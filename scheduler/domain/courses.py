@@ -146,12 +146,21 @@ class _Planner:
     # --- one candidate -----------------------------------------------------------------
 
     def _free(self, schedule: ProviderSchedule, start: datetime) -> bool:
+        """Open at `start`: inside the provider's hours and clear of everything busy."""
+        end = start + self.cal.duration
+        if misfit(schedule, start, end, end + self.cal.buffer, tz=self.cal.tz, closures=self.cal.closures,
+                  busy=self.busy[schedule.provider_id]) is not None:
+            return False
+        return self._clear(schedule, start)
+
+    def _clear(self, schedule: ProviderSchedule, start: datetime) -> bool:
+        """Clear of the provider's busy times, the patient's visits and the course's own
+        (hours already known to fit)."""
         end = start + self.cal.duration
         blocks = end + self.cal.buffer
         if self.cal.not_before is not None and start < self.cal.not_before:
             return False
-        if misfit(schedule, start, end, blocks, tz=self.cal.tz, closures=self.cal.closures,
-                  busy=self.busy[schedule.provider_id]) is not None:
+        if not self.busy[schedule.provider_id].is_free_between(start, blocks):
             return False
         if not self.patient.is_free_between(start, end):
             return False
@@ -178,7 +187,7 @@ class _Planner:
             start = working.start
             while start + self.cal.duration <= working.end:
                 inside = limit is None or (limit.start <= start and start + self.cal.duration <= limit.end)
-                if inside and self._free(schedule, start):
+                if inside and self._clear(schedule, start):
                     starts.append(start)
                 start += self.cal.step
         return starts

@@ -8,11 +8,11 @@ from .messaging import InboundMessage, Message, MessageCause, MessageStatus, Wor
 from .patient import Patient
 from .service import Service
 from .staff import ApiToken, Role, User
-from .waitlist import WaitlistEntry
+from .waitlist import TimeOfDay, WaitlistEntry, WaitlistStatus
 
 __all__ = [
     "ActorKind", "ApiToken", "Appointment", "AppointmentLink", "AppointmentStatus", "AuditEvent", "BookingSource",
     "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus",
     "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
-    "WaitlistEntry", "WorkerRun", "WorkingHours",
+    "TimeOfDay", "WaitlistEntry", "WaitlistStatus", "WorkerRun", "WorkingHours",
 ]

@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, text
 
 from ..domain.availability import ProviderSchedule
-from ..domain.course_progress import Progress, course_status
 from ..domain.courses import (
     Calendar,
     Fixed,
@@ -30,13 +29,12 @@ from ..domain.visit_fit import CLOSED, OUTSIDE_HOURS, misfit
 from ..domain.wall_time import WallTimeError, to_instant, to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Course, CourseStatus, Provider, Service
-from . import audit, events, staff_appointments
+from . import audit, course_state, events, staff_appointments
 from .availability import load_closures, load_schedules
 from .booking import AUDIT_FIELDS
 from .booking_input import parse_start
 from .clock import clinic_tz, now
 from .course_input import ChosenVisit, CourseRequest, find_provider, parse_hhmm, parse_whole_number
-from .course_state import course_progress
 from .errors import ChangeNotAllowed, NotFound, ServiceError, SlotUnavailable, ValidationFailed
 from .staff_availability import check_staff_timing, staff_alternatives, staff_last_day
 from .tokens import manage_token_for, new_secret, sha256_hex
@@ -183,36 +181,44 @@ def _check_chosen(chosen: tuple[ChosenVisit, ...], calendar: Calendar) -> list[i
     return taken
 
 
-def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime, int]], first_number: int) -> tuple[list[Appointment], dict[int, str], list[int]]:
-    """Insert each visit in its own savepoint; returns (visits, tokens, refused numbers).
+def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime, int]], first_number: int) -> tuple[list[Appointment], dict[int, str]] | None:
+    """Insert the visits together in one savepoint (one batched INSERT); None when the
+    database refuses an overlap, and then none of them is kept.
 
     The visits inserted together share one random secret: visit n's private link carries
     "<secret>.<n>", so its page can show the links of its sibling visits, and only the
     hash of each is stored."""
     secret = new_secret()
     moment = now()
-    visits: list[Appointment] = []
-    secrets_by_visit: dict[int, str] = {}
-    refused: list[int] = []
     duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=service.buffer_minutes)
-    for offset, (start, provider_id) in enumerate(wanted):
-        number = first_number + offset
-        visit_secret = f"{secret}.{number}"
-        appointment = Appointment(
+    visits = [
+        Appointment(
             patient_id=course.patient_id, provider_id=provider_id, service_id=service.id,
-            course_id=course.id, visit_number=number,
+            course_id=course.id, visit_number=first_number + offset,
             starts_at=start, ends_at=start + duration, blocks_until=start + duration + buffer,
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
-            manage_token_hash=sha256_hex(visit_secret), created_at=moment, updated_at=moment,
+            manage_token_hash=sha256_hex(f"{secret}.{first_number + offset}"), created_at=moment, updated_at=moment,
         )
-        if flush_in_savepoint(lambda a=appointment: db.session.add(a)):
-            visits.append(appointment)
-            secrets_by_visit[number] = visit_secret
-        else:
-            refused.append(number)
-    tokens = {a.id: manage_token_for(secrets_by_visit[a.visit_number]) for a in visits}
-    return visits, tokens, refused
+        for offset, (start, provider_id) in enumerate(wanted)
+    ]
+    if not flush_in_savepoint(lambda: db.session.add_all(visits)):
+        return None
+    return visits, {v.id: manage_token_for(f"{secret}.{v.visit_number}") for v in visits}
+
+
+def _taken_now(wanted: list[tuple[datetime, int]], calendar: Calendar) -> list[int]:
+    """Which of the wanted visits (1-based) the calendar, read again, has taken."""
+    schedules = {s.provider_id: s for s in calendar.schedules}
+    taken = []
+    for number, (start, provider_id) in enumerate(wanted, 1):
+        end = start + calendar.duration
+        blocks = Interval(start, end + calendar.buffer)
+        schedule = schedules.get(provider_id)
+        if (schedule is None or any(blocks.overlaps(b) for b in schedule.busy)
+                or any(Interval(start, end).overlaps(b) for b in calendar.patient_busy)):
+            taken.append(number)
+    return taken
 
 
 def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
@@ -242,9 +248,10 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         )
         db.session.add(course)
         db.session.flush()
-        visits, tokens, refused = _insert_visits(course, request.service, wanted, 1)
-        if refused:
-            raise PlanConflict([], refused)
+        inserted = _insert_visits(course, request.service, wanted, 1)
+        if inserted is None:
+            raise PlanConflict([], [])
+        visits, tokens = inserted
         audit.record(actor, "course.booked", course, None, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
         for visit in visits:
             audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
@@ -252,7 +259,10 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()
-        conflict.plan = preview(request)
+        calendar = _calendar_for(request)
+        if not conflict.taken:  # refused by the database in a race: see what is taken now
+            conflict.taken = _taken_now(wanted, calendar)
+        conflict.plan = plan_course(rx, calendar)
         raise
     except Exception:
         db.session.rollback()
@@ -274,10 +284,6 @@ def visits_of(course: Course) -> list[Appointment]:
     return list(db.session.scalars(
         select(Appointment).where(Appointment.course_id == course.id).order_by(Appointment.starts_at, Appointment.id)
     ))
-
-
-def progress_of(course: Course) -> Progress:
-    return course_progress(course)
 
 
 def visit_by_number(course: Course, number: int) -> Appointment:
@@ -317,13 +323,6 @@ def _require_not_cancelled(course: Course) -> None:
         raise ChangeNotAllowed("not_open", N_("This course was cancelled."))
 
 
-def _refresh_status(course: Course) -> None:
-    db.session.flush()
-    course.status = course_status(course.status, course_progress(course))
-    course.ical_sequence += 1
-    course.updated_at = now()
-
-
 # --- extend -----------------------------------------------------------------------------------
 
 
@@ -352,11 +351,12 @@ def extend(course: Course, raw_weeks: object, *, actor: audit.Actor) -> BookedCo
         if not wanted:
             raise ValidationFailed({"weeks": N_("No visit of the added weeks could be placed.")})
         before = audit.snapshot(course, COURSE_FIELDS)
-        visits, tokens, refused = _insert_visits(course, course.service, wanted, plan[0].number)
-        if refused:
-            raise PlanConflict([], refused)
+        inserted = _insert_visits(course, course.service, wanted, plan[0].number)
+        if inserted is None:
+            raise PlanConflict([], [plan[0].number + i for i in range(len(wanted))])
+        visits, tokens = inserted
         course.weeks += weeks
-        _refresh_status(course)
+        course_state.refresh(course)
         audit.record(actor, "course.extended", course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
         for visit in visits:
             audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
@@ -409,12 +409,12 @@ def _week_of(course: Course, visit: Appointment) -> int:
 
 def make_up_times(course: Course, visit: Appointment) -> list[tuple[datetime, int]]:
     """Open times for a make-up of `visit`: its course week first, then one after the end."""
-    rx = prescription_of(course, course.weeks + 2)
+    rx = prescription_of(course)
     week = _week_of(course, visit)
     first = course.first_day + timedelta(days=7 * (week - 1))
+    last = course.first_day + timedelta(days=7 * (course.weeks + 2) - 1)  # room for one after the end
     others = [v for v in visits_of(course) if v.id != visit.id]
-    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, _last_day(rx),
-                             course.patient_id)
+    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, last, course.patient_id)
     return make_up_options(rx, calendar, week=week, last_week=course.weeks, fixed=_fixed(others))
 
 
@@ -451,10 +451,11 @@ def book_make_up(course: Course, raw_start: object, raw_provider_id: object, *, 
         taken = _check_chosen((ChosenVisit(start, provider.id),), calendar)
         if taken:
             raise SlotUnavailable([])
-        visits, tokens, refused = _insert_visits(course, course.service, [(start, provider.id)], _next_number(course))
-        if refused:
+        inserted = _insert_visits(course, course.service, [(start, provider.id)], _next_number(course))
+        if inserted is None:
             raise SlotUnavailable([])
-        _refresh_status(course)
+        visits, tokens = inserted
+        course_state.refresh(course)
         audit.record(actor, "appointment.booked", visits[0], None, audit.snapshot(visits[0], AUDIT_FIELDS))
         events.course_booked(course, visits, cause=CAUSE)
         db.session.commit()
@@ -524,7 +525,8 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
             if reason in (CLOSED, OUTSIDE_HOURS):
                 raise ValidationFailed({"time": N_("That time is outside the provider's working hours on %(day)s.")
                                         % {"day": start.astimezone(tz).date().isoformat()}})
-            if reason is not None:
+            patient_busy = any(Interval(start, start + duration).overlaps(b) for b in calendar.patient_busy)
+            if reason is not None or patient_busy:
                 taken.append(visit.visit_number)
         if taken:
             raise FollowingConflict(taken)
@@ -546,7 +548,7 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
                 raise FollowingConflict([visit.visit_number])
             audit.record(actor, "appointment.moved", visit, before, audit.snapshot(visit, AUDIT_FIELDS))
             events.appointment_moved(visit, cause=CAUSE)
-        _refresh_status(course)
+        course_state.refresh(course)
         course.preferred_time = new_time if course.window_start is None else course.preferred_time
         db.session.commit()
     except Exception:

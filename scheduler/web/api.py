@@ -1,6 +1,7 @@
 """JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -9,8 +10,8 @@ from sqlalchemy import select
 
 from ..domain.patient_details import N_
 from ..extensions import db
-from ..models import Appointment, Service
-from ..services import appointment_changes, booking, booking_input
+from ..models import Appointment, BookingSource, Service
+from ..services import appointment_changes, audit, booking, booking_input, waitlist
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
@@ -19,7 +20,7 @@ from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
-from .presenters import appointment_json, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, slots_json_text, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -139,15 +140,38 @@ def availability():
     if fields:
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
-    tz = clinic_tz()
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
+    timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _unauthorized():
+    response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
+    return response, 401
+
+
+def _bearer_user():
+    """(sent a token, its user or None)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if not header:
+        return False, None
+    return True, user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
 
 
 @api.post("/bookings")
 @booking_limit
 def create_booking():
+    """Public; a staff token is optional and, when sent, names who booked in the audit trail.
+    A token that does not work is refused rather than ignored, so a client is never recorded
+    as someone else without noticing."""
+    sent_token, user = _bearer_user()
+    if sent_token and user is None:
+        return _unauthorized()
+    actor = audit.staff(user.id) if user is not None else audit.API_CLIENT
     body = json_body("BookingRequest")
-    booked = booking.book(body, online=True, language=current_language())
+    booked = booking.book(body, online=True, source=BookingSource.API, actor=actor, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
 
 
@@ -194,13 +218,9 @@ def reschedule_booking(token: str):
 def staff_token_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _sep, token = header.partition(" ")
-        user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+        _sent, user = _bearer_user()
         if user is None:
-            response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
-            response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
-            return response, 401
+            return _unauthorized()
         g.staff_user = user
         return view(*args, **kwargs)
 
@@ -236,3 +256,27 @@ def staff_appointments():
         }
     )
 
+
+
+# --- the waitlist ---------------------------------------------------------------------
+
+
+def _waitlist_json(entry, token: str | None = None) -> dict:
+    answer = {"id": entry.id, "status": entry.status}
+    if token is not None:
+        answer["leave_url"] = external_url("api.leave_waitlist", token=token)
+    return answer
+
+
+@api.post("/waitlist")
+@booking_limit
+def join_waitlist():
+    """Join (or, for the same patient and service, update) the waitlist: 201 new, 200 updated."""
+    joined = waitlist.join(json_body("WaitlistRequest"), language=current_language())
+    return jsonify(_waitlist_json(joined.entry, joined.leave_token)), 201 if joined.created else 200
+
+
+@api.post("/waitlist/<token>/leave")
+@manage_limit
+def leave_waitlist(token: str):
+    return jsonify(_waitlist_json(waitlist.leave(waitlist.entry_for_token(token))))

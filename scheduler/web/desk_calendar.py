@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import ActorKind, Appointment, AppointmentStatus, Course, Message, Service
-from ..services import audit, desk_booking, patient_directory, patient_records, staff_appointments, visit_length
+from ..services import (
+    audit,
+    desk_booking,
+    message_admin,
+    patient_directory,
+    patient_records,
+    staff_appointments,
+    visit_length,
+)
 from ..services.calendar_feed import calendar_range
 from ..services.clock import clinic_tz
 from ..services.day_sheet import providers_visible_to
@@ -27,7 +35,7 @@ from .desk_presenters import (
 )
 from .presenters import parse_day, slot_json, today_local
 from .staff_access import may_act_for
-from .staff_roles import EVERY_ROLE, staff_only, visible_appointment
+from .staff_roles import DESK, EVERY_ROLE, staff_only, visible_appointment
 
 desk = Blueprint("desk", __name__, url_prefix="/staff")
 
@@ -175,6 +183,8 @@ def panel_context(appointment: Appointment) -> dict:
         "wall": lambda instant: wall(instant, clinic_tz()),
         "duplicates": patient_records.possible_duplicates(appointment.patient),
         "providers": providers_visible_to(current_user),
+        "reminder": _latest_reminder(appointment) if current_user.role in DESK else None,
+        "sms": message_admin.sms_state(appointment.patient),
     }
 
 
@@ -229,6 +239,29 @@ def set_status(appointment_id: int):
         raise ValidationFailed({"status": "Use confirmed, checked_in, completed or no_show."})
     staff_appointments.set_status(appointment, status, actor=staff_actor())
     return _changed(appointment, f"Marked {STATUS_LABELS[status].lower()}.")
+
+
+def _latest_reminder(appointment: Appointment) -> Message | None:
+    return db.session.scalar(
+        select(Message)
+        .where(Message.appointment_id == appointment.id, Message.kind == "reminder")
+        .order_by(Message.planned_for.desc(), Message.id.desc())
+        .limit(1)
+    )
+
+
+@desk.post("/appointments/<int:appointment_id>/resend-reminder")
+@staff_only(*DESK)
+def resend_reminder(appointment_id: int):
+    """Send the visit's reminder again (messaging's resend: a staff message, within the send window)."""
+    appointment = visible_appointment(appointment_id)
+    if not appointment.is_open:
+        raise ChangeNotAllowed("not_open", "This visit is cancelled or past: no reminder to send.")
+    reminder = _latest_reminder(appointment)
+    if reminder is None:
+        raise ValidationFailed({"reminder": "No reminder is planned for this visit."})
+    message_admin.resend(reminder.id, current_user)
+    return _changed(appointment, "The reminder will be sent again (within the send window).")
 
 
 @desk.post("/appointments/<int:appointment_id>/cancel")

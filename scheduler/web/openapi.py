@@ -263,7 +263,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
     """Keys of a request body (and of its documented nested objects) that the schema, closed
     with additionalProperties: false, does not name: a misspelt "provider" must not quietly
     mean "first available"."""
-    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS[schema_name]
+    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS.get(schema_name) or SETTINGS_SCHEMAS[schema_name]
     if schema.get("additionalProperties", True) is not False:
         return []
     unknown = []
@@ -338,12 +338,18 @@ def _document() -> dict:
             "/bookings": {
                 "post": {
                     "operationId": "createBooking",
+                    "description": (
+                        "Stored with source 'api'. Without a token the booking is recorded as made by an "
+                        "API client; with a staff bearer token, as made by that staff user."
+                    ),
+                    "security": [{}, {"staffToken": []}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("BookingRequest")}},
                     },
                     "responses": {
                         "201": _json(_ref("Booking"), "Booked"),
+                        "401": _json(_ref("Error"), "A bearer token was sent but is unknown or revoked"),
                         "409": _json(
                             {"oneOf": [_ref("SlotUnavailable"), _ref("AlreadyBooked")]},
                             "The slot is taken, or this patient already has a visit at that time",

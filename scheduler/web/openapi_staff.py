@@ -354,8 +354,13 @@ def staff_paths() -> dict:
                 "security": SECURITY,
                 "requestBody": _body("PatientCreate"),
                 "responses": {
-                    "201": _json(_ref("Patient"), "Added"),
-                    "200": _json(_ref("Patient"), "The same person (mobile number and name) was already known"),
+                    "201": _json({"allOf": [_ref("Patient"), {
+                        "type": "object", "required": ["existing"],
+                        "properties": {"existing": {
+                            "type": "boolean",
+                            "description": "true: the same person (mobile number and name) was already known; "
+                                           "their record is answered and nothing new was made"}}}]},
+                        "The patient"),
                     "401": UNAUTHORIZED,
                     "403": FORBIDDEN,
                     "422": INVALID,

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import ActorKind, Patient
-from ..services import audit, patient_directory, patient_records
+from ..services import audit, message_admin, patient_directory, patient_records
 from ..services.errors import ValidationFailed
 from ..services.patient_history import history
 from .desk_presenters import SOURCE_LABELS, STATUS_LABELS
@@ -57,6 +57,7 @@ def show(patient_id: int):
     return render_template(
         "staff/patient.html", patient=patient, h=history(patient),
         duplicates=patient_records.possible_duplicates(patient),
+        sms=message_admin.sms_state(patient),
         status_labels=STATUS_LABELS, source_labels=SOURCE_LABELS,
     )
 

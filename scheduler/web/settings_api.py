@@ -16,7 +16,7 @@ from .staff_api import require, staff_appointment_json
 @staff_token_required
 def staff_add_closure():
     require(g.staff_user.role == Role.ADMIN.value)
-    result = clinic_settings.closure(json_body(), actor=staff_actor(g.staff_user.id))
+    result = clinic_settings.closure(json_body("ClosureRequest"), actor=staff_actor(g.staff_user.id))
     affected = [staff_appointment_json(a) for a in result.affected]
     if result.saved is None:
         return jsonify({"affected": affected})

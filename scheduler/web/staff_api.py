@@ -126,4 +126,6 @@ def staff_add_patient():
     require(may_manage_patients(g.staff_user))
     body = json_body("PatientCreate")
     added = patient_directory.add(body, language=body.get("language"), actor=actor())
-    return jsonify(patient_json(added.patient)), 201 if added.created else 200
+    # 201 either way (the patient record the booking fields name); "existing" tells the
+    # same person (mobile number and name) was already known and nothing new was made.
+    return jsonify({**patient_json(added.patient), "existing": not added.created}), 201

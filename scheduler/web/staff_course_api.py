@@ -8,7 +8,7 @@ from ..services.courses import FollowingConflict, PlanConflict
 from ..services.errors import ValidationFailed
 from .api import api, json_body, staff_token_required
 from .course_presenters import course_json, make_up_json, plan_json
-from .staff_access import may_act_for
+from .staff_access import may_act_for, may_plan
 from .staff_api import actor, require
 
 
@@ -54,7 +54,7 @@ def create_course():
         if isinstance(provider, int) and not isinstance(provider, bool):
             require(may_act_for(g.staff_user, provider))
         raise
-    require(may_act_for(g.staff_user, parsed.provider.id))
+    require(may_plan(g.staff_user, parsed))
     if parsed.preview:
         return jsonify(plan_json(courses.preview(parsed)))
     booked = courses.book(parsed, actor=actor())

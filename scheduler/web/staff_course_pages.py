@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from ..domain.course_progress import progress
 from ..domain.courses import WEEKDAY_NAMES
 from ..extensions import db
 from ..models import Appointment, Patient, Provider, Service
@@ -17,7 +18,7 @@ from ..services.course_input import DEFAULT_SERVICE
 from ..services.courses import FollowingConflict, PlanConflict
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .course_presenters import ordinals, reason_text
-from .staff_access import may_act_for
+from .staff_access import may_act_for, may_plan
 
 staff_courses = Blueprint("staff_courses", __name__, url_prefix="/staff/courses")
 PRESCRIPTION_FIELDS = ("patient_id", "provider_id", "service", "first_date", "weeks", "visits_per_week", "time",
@@ -165,7 +166,8 @@ def plan_or_book():
     data["preview"] = action != "book"
     try:
         parsed = course_input.parse_course_request(data)
-        _allowed(parsed.provider.id)
+        if not may_plan(current_user, parsed):
+            abort(403)
         if parsed.preview:
             return _planner_page(typed, rows=_rows_from_plan(courses.preview(parsed)))
         booked = courses.book(parsed, actor=_actor())
@@ -199,7 +201,7 @@ def _course_page(course, *, errors=None, typed=None, make_up=None, make_up_for=N
         course=course,
         visits=visits,
         ordinals=ordinals(visits),
-        counts=courses.progress_of(course),
+        counts=progress(v.status for v in visits),
         providers={p.id: p for p in db.session.scalars(select(Provider))},
         errors=errors or {},
         typed=typed or {},

@@ -1,0 +1,121 @@
+"""The waitlist: a patient who found nothing suitable joins with their preferences (service,
+provider or any, a date range, days of the week, time of day) and can leave through a private
+link. One place per patient and service: joining again updates the preferences and keeps the
+place in line (offers go out in order of joining)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ..domain.patient_details import N_, DetailsInvalid, check_patient_details
+from ..extensions import db
+from ..models import TimeOfDay, WaitlistEntry, WaitlistStatus
+from . import audit
+from .booking_input import choose_providers, collect_errors, find_service, parse_provider_id
+from .clock import clinic_tz, now
+from .errors import NotFound, ValidationFailed
+from .form_dates import parse_iso_day
+from .patients import find_or_create_patient
+from .tokens import manage_secret_hash, manage_token_for, new_secret, sha256_hex
+
+LONGEST_WAIT_DAYS = 120
+AUDIT_FIELDS = ("status", "service_id", "provider_id", "earliest_day", "latest_day", "weekdays", "time_of_day")
+
+
+@dataclass(frozen=True)
+class Joined:
+    entry: WaitlistEntry
+    leave_token: str
+    created: bool
+
+
+def _weekdays(raw: object, fields: dict[str, str]) -> str:
+    if raw in (None, "", []):
+        return ""
+    if not isinstance(raw, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in raw):
+        fields["weekdays"] = N_("Days of the week as numbers, Monday = 0 to Sunday = 6.")
+        return ""
+    return ",".join(str(d) for d in sorted(set(raw)))
+
+
+def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT_WEB, online: bool = True) -> Joined:
+    """Commits. Raises ValidationFailed with a message per field."""
+    fields: dict[str, str] = {}
+    service = collect_errors(fields, find_service, data.get("service"), online=online)
+    provider_id = collect_errors(fields, parse_provider_id, data.get("provider_id"))
+    if "provider_id" not in fields and provider_id is not None:
+        collect_errors(fields, choose_providers, provider_id, online=online)
+    # Dates are checked with the booking pages' own messages (already in both languages).
+    first = parse_iso_day(data.get("earliest_date"), "earliest_date", fields)
+    last = parse_iso_day(data.get("latest_date"), "latest_date", fields)
+    today = now().astimezone(clinic_tz()).date()
+    if first and first < today:
+        fields["earliest_date"] = N_("That time has already passed.")
+    if first and last and last < first:
+        fields["latest_date"] = N_("The end date must not be before the start date.")
+    elif first and last and last > today + timedelta(days=LONGEST_WAIT_DAYS):
+        fields["latest_date"] = N_("That time is too far ahead to book yet.")
+    weekdays = _weekdays(data.get("weekdays"), fields)
+    time_of_day = data.get("time_of_day") or TimeOfDay.ANY.value
+    if time_of_day not in {t.value for t in TimeOfDay}:
+        fields["time_of_day"] = N_("Use any, morning or afternoon.")
+    patient = data.get("patient")
+    try:
+        details = check_patient_details(patient if isinstance(patient, dict) else {})
+    except DetailsInvalid as exc:
+        fields.update(exc.fields)  # named as in the booking API
+    if fields:
+        raise ValidationFailed(fields)
+    try:
+        person = find_or_create_patient(details, language, actor)
+        entry = db.session.scalar(
+            select(WaitlistEntry).where(
+                WaitlistEntry.patient_id == person.id,
+                WaitlistEntry.service_id == service.id,
+                WaitlistEntry.status.in_([WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value]),
+            )
+        )
+        created = entry is None
+        before = None if created else audit.snapshot(entry, AUDIT_FIELDS)
+        moment = now()
+        if created:
+            entry = WaitlistEntry(patient_id=person.id, service_id=service.id, status=WaitlistStatus.WAITING.value,
+                                  source="online" if online else "desk", note="", created_at=moment)
+            db.session.add(entry)
+        entry.provider_id = provider_id
+        entry.earliest_day, entry.latest_day = first, last
+        entry.weekdays, entry.time_of_day = weekdays, time_of_day
+        secret = new_secret()  # a new link each time; the last one given works
+        entry.leave_token_hash = sha256_hex(secret)
+        entry.updated_at = moment
+        db.session.flush()
+        audit.record(actor, "waitlist.joined" if created else "waitlist.updated", entry, before,
+                     audit.snapshot(entry, AUDIT_FIELDS))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return Joined(entry, manage_token_for(secret), created)
+
+
+def entry_for_token(token: str) -> WaitlistEntry:
+    token_hash = manage_secret_hash(token)
+    entry = None
+    if token_hash is not None:
+        entry = db.session.scalar(select(WaitlistEntry).where(WaitlistEntry.leave_token_hash == token_hash))
+    if entry is None:
+        raise NotFound("This link is not valid or has expired.")
+    return entry
+
+
+def leave(entry: WaitlistEntry, *, actor: audit.Actor = audit.PATIENT_LINK) -> WaitlistEntry:
+    """Off the waitlist (again is harmless). Commits."""
+    if entry.status in (WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value):
+        before = audit.snapshot(entry, AUDIT_FIELDS)
+        entry.status = WaitlistStatus.REMOVED.value
+        entry.updated_at = now()
+        audit.record(actor, "waitlist.left", entry, before, audit.snapshot(entry, AUDIT_FIELDS))
+        db.session.commit()
+    return entry
