@@ -4,7 +4,18 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
-from .openapi_shapes import CONTROL_AND_FORMAT_RANGES, DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+from .openapi_shapes import (
+    CONTROL_AND_FORMAT_RANGES,
+    DATE_TIME,
+    DAY,
+    FREE_TEXT,
+    GUARDED,
+    GUARDED_BUT_LINE_BREAKS,
+    ID,
+    NAME,
+    PHONE,
+    SLUG,
+)
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 __all__ = ["CONTROL_AND_FORMAT_RANGES", "openapi_document", "unknown_fields"]
@@ -75,7 +86,11 @@ SCHEMAS = {
     },
     "PatientInput": {
         "type": "object",
-        "additionalProperties": False,
+        # Open, so other requests can extend it (allOf); fields it does not name are ignored,
+        # but they pass the input guard too, so the document says what the guard refuses.
+        "propertyNames": {"pattern": f"^[^{GUARDED}]*$"},
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"],
+                                 "pattern": f"^[^{GUARDED_BUT_LINE_BREAKS}]*$"},
         "required": ["first_name", "last_name", "phone", "email"],
         "properties": {
             "first_name": NAME,

@@ -40,6 +40,12 @@ def _character_class(ranges, *, except_points=frozenset()) -> str:
 
 _CONTROLS = _character_class(sorted(CONTROL_AND_FORMAT_RANGES + _UNREADABLE))
 _CONTROLS_BUT_LINE_BREAKS = _character_class(sorted(CONTROL_AND_FORMAT_RANGES + _UNREADABLE), except_points=_LINE_BREAKS)
+# What the input guard refuses in any key (line breaks too) and any string value
+# (scheduler/domain/text_safety.py): C0 and C1 controls, DEL, bidi embeddings, overrides and
+# isolates, U+FFFD to U+FFFF.
+_GUARD_RANGES = ((0x0000, 0x001F), (0x007F, 0x009F), (0x202A, 0x202E), (0x2066, 0x2069), (0xFFFD, 0xFFFF))
+GUARDED = _character_class(_GUARD_RANGES)
+GUARDED_BUT_LINE_BREAKS = _character_class(_GUARD_RANGES, except_points=_LINE_BREAKS)
 _LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
 
 DATE_TIME = {
