@@ -30,7 +30,10 @@ class Config:
     # Unset: create_app() makes a random key once and keeps it in instance/secret_key.
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _default_database_url())
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message (logged) never carries a patient's details.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    # How long a SQLite writer waits for another's write lock before "database is locked"
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30000)
 
     # The clinic
     CLINIC_NAME = _env("CLINIC_NAME", "Injury Medical & Chiropractic Clinic")
@@ -67,6 +70,7 @@ class Config:
     BOOKING_RATE_LIMIT = _env("BOOKING_RATE_LIMIT", "10 per minute;60 per hour")
     MANAGE_RATE_LIMIT = _env("MANAGE_RATE_LIMIT", "30 per minute")
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    LINK_REQUEST_RATE_LIMIT = _env("LINK_REQUEST_RATE_LIMIT", "3 per minute;10 per hour")
 
     # Request limits: a larger body is refused with 413 before it is read (the pages' forms
     # and the API's JSON are a few kilobytes); werkzeug's own limits for form parsing.
@@ -87,6 +91,11 @@ class Config:
     # no Referer, and Flask-WTF's HTTPS referrer check would refuse every form. The session-bound
     # token and the SameSite=Lax, Secure session cookie are the CSRF defence.
     WTF_CSRF_SSL_STRICT = False
+
+    # Operations: /api/v1/health calls the worker stale when no job started a pass for this
+    # long; one log line per request, as text or JSON (LOG_FORMAT=json).
+    WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 300)
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
 
     # What patients receive and when (parsed and checked by create_app; see README "Messages")
     MESSAGE_SEND_WINDOW = _env("MESSAGE_SEND_WINDOW", "08:00-21:00")  # clinic time; 00:00-24:00 = any time

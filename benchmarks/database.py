@@ -63,6 +63,16 @@ class BackendCpu:
     def __init__(self, server_url: str, sa_url: str) -> None:
         self.conn = psycopg.connect(_libpq_url(server_url), autocommit=True)
         self.database = sa_url.rsplit("/", 1)[1]
+        self._last: dict[int, float] = {}
+        self._total = 0.0
+
+    def cpu_seconds(self) -> float:
+        """A running total, like a process's CPU time: what the backends used since the
+        first call (each reading adds what every backend used since the one before)."""
+        current = self.snapshot()
+        self._total += self.used(self._last, current)
+        self._last = current
+        return self._total
 
     def snapshot(self) -> dict[int, float]:
         from .server import process_cpu_seconds

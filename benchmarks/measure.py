@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import requests
 
@@ -69,49 +70,82 @@ class LatencyResult:
     health_cpu_seconds: float = 0.0
 
 
-BLOCK = 10  # requests to one endpoint before switching to the other
+BLOCK = 10  # requests to one endpoint before switching to the next
+
+
+@dataclass
+class Endpoint:
+    """One GET endpoint measured sequentially; its figures are filled in by sequential_latencies."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    latencies: Latencies = field(default_factory=Latencies)
+    server_cpu_seconds: float = 0.0  # gunicorn CPU while this endpoint's blocks ran
+    database_cpu_seconds: float = 0.0  # PostgreSQL backends' CPU while they ran
+    last_response: requests.Response | None = None
+
+    def ms_per_request(self, seconds: float) -> float:
+        n = len(self.latencies.samples)
+        return round(seconds * 1000 / n, 2) if n else float("nan")
+
+
+def sequential_latencies(
+    base_url: str, endpoints: dict[str, Endpoint], *, requests_each: int, warmup: int,
+    server_cpu: Callable[[], float] = lambda: 0.0,
+    database_cpu: Callable[[], float] = lambda: 0.0,
+) -> dict[str, Endpoint]:
+    """The endpoints in alternating blocks of BLOCK requests, one request at a time, each
+    over its own keep-alive connection; warm-up requests are not counted. The CPU time of
+    the server (and of the database, if given) is read around every block, so the CPU cost
+    per request holds even when other work on the machine inflates wall-clock latency."""
+    sessions = {name: requests.Session() for name in endpoints}
+    try:
+        def call(name: str) -> requests.Response:
+            endpoint = endpoints[name]
+            response = sessions[name].get(base_url + endpoint.path, params=endpoint.params, timeout=TIMEOUT)
+            if response.status_code != 200:
+                raise RuntimeError(f"{endpoint.path} answered {response.status_code}: {response.text[:300]}")
+            endpoint.last_response = response
+            return response
+
+        for _ in range(warmup):
+            for name in endpoints:
+                call(name)
+        done = 0
+        while done < requests_each:
+            size = min(BLOCK, requests_each - done)
+            for name, endpoint in endpoints.items():
+                server_before, database_before = server_cpu(), database_cpu()
+                for _ in range(size):
+                    endpoint.latencies.samples.append(_timed(partial(call, name))[1])
+                endpoint.server_cpu_seconds += server_cpu() - server_before
+                endpoint.database_cpu_seconds += database_cpu() - database_before
+            done += size
+    finally:
+        for session in sessions.values():
+            session.close()
+    return endpoints
 
 
 def sequential_latency(
     base_url: str, params: dict[str, str], *, requests_each: int, warmup: int,
     server_cpu: Callable[[], float] = lambda: 0.0,
 ) -> LatencyResult:
-    """Availability and health in alternating blocks of BLOCK requests, one request at a time,
-    each endpoint over its own keep-alive connection; warm-up requests are not counted.
-    The server's CPU time is read around every block, so the CPU cost per request holds
-    even when other work on the machine inflates wall-clock latency."""
-    result = LatencyResult(Latencies(), Latencies(), 0, 0)
-    with requests.Session() as a_session, requests.Session() as h_session:
-
-        def availability() -> requests.Response:
-            response = a_session.get(base_url + "/api/v1/availability", params=params, timeout=TIMEOUT)
-            if response.status_code != 200:
-                raise RuntimeError(f"availability answered {response.status_code}: {response.text[:300]}")
-            result.slots_returned, result.response_bytes = len(response.json()["slots"]), len(response.content)
-            return response
-
-        def health() -> requests.Response:
-            response = h_session.get(base_url + "/api/v1/health", timeout=TIMEOUT)
-            if response.status_code != 200:
-                raise RuntimeError(f"health answered {response.status_code}")
-            return response
-
-        for _ in range(warmup):
-            availability()
-            health()
-        done = 0
-        while done < requests_each:
-            size = min(BLOCK, requests_each - done)
-            for call, samples, cpu_field in (
-                (availability, result.availability, "availability_cpu_seconds"),
-                (health, result.health, "health_cpu_seconds"),
-            ):
-                cpu_before = server_cpu()
-                for _ in range(size):
-                    samples.samples.append(_timed(call)[1])
-                setattr(result, cpu_field, getattr(result, cpu_field) + server_cpu() - cpu_before)
-            done += size
-    return result
+    """Six-week availability and health, as sequential_latencies measures them."""
+    endpoints = sequential_latencies(
+        base_url,
+        {"availability": Endpoint("/api/v1/availability", params), "health": Endpoint("/api/v1/health")},
+        requests_each=requests_each, warmup=warmup, server_cpu=server_cpu,
+    )
+    availability, health = endpoints["availability"], endpoints["health"]
+    last = availability.last_response
+    return LatencyResult(
+        availability.latencies, health.latencies,
+        slots_returned=len(last.json()["slots"]) if last is not None else 0,
+        response_bytes=len(last.content) if last is not None else 0,
+        availability_cpu_seconds=availability.server_cpu_seconds,
+        health_cpu_seconds=health.server_cpu_seconds,
+    )
 
 
 def bookable_slots(

@@ -1,8 +1,9 @@
 """Bulk data on top of the demo clinic: more providers, a patient pool, N appointments.
 
 Appointments are laid out day by day, walking back from the end of the online booking
-horizon, so the weeks patients look at are as busy as the past ones; the oldest day is
-cut to land on exactly N. Every provider's appointments are non-overlapping (the
+horizon: the far future sparse, the coming weeks fuller, the past full (years of it at a
+million rows), with cancelled bookings among them; the oldest day is cut to land on
+exactly N. Every provider's appointments are non-overlapping (the
 database's exclusion constraint would refuse anything else), and every window keeps
 gaps, so online booking still finds openings.
 """
@@ -82,6 +83,18 @@ def _day_plan(rng: random.Random, windows: list[Interval], services: list[tuple[
     return planned
 
 
+# Share of past visits with an earlier, cancelled booking at the same time (cancelled rows
+# never block, so they lie under live ones, as in a real clinic's history).
+RESCHEDULED_SHARE = 0.08
+
+
+def _future_density(days_ahead: int) -> float:
+    """How full a day is: the past is full; the coming days fill up, the far ones are sparse."""
+    if days_ahead < 0:
+        return 1.0
+    return max(0.15, 0.85 - 0.012 * days_ahead)
+
+
 def seed(database_url: str, *, appointments: int, providers: int, random_seed: int = 2026) -> SeedSummary:
     """Adds providers up to `providers` and exactly `appointments` appointments (plus the
     demo clinic's own few). Expects `flask seed-demo` to have run."""
@@ -138,11 +151,17 @@ def _seed(rng: random.Random, target: int, provider_count: int) -> SeedSummary:
                     for h in hours[provider.id]
                     if h.weekday == day.weekday()
                 )
+                keep = _future_density((day - today).days)
                 for starts, ends, blocks, service in _day_plan(rng, windows, mix):
+                    if keep < 1 and rng.random() >= keep:
+                        continue
                     block = Interval(starts, blocks)
                     if any(block.overlaps(other) for other in taken[provider.id]):
                         continue
-                    planned.append((provider.id, starts, ends, blocks, service))
+                    planned.append((provider.id, starts, ends, blocks, service, False))
+                    if day < today and rng.random() < RESCHEDULED_SHARE:
+                        # A visit cancelled earlier whose time was then given to someone else.
+                        planned.append((provider.id, starts, ends, blocks, service, True))
         day -= timedelta(days=1)
     # Drop the surplus from the oldest day only.
     planned.sort(key=lambda row: row[1], reverse=True)
@@ -165,10 +184,12 @@ def _seed(rng: random.Random, target: int, provider_count: int) -> SeedSummary:
     patient_ids = list(db.session.scalars(insert(Patient).returning(Patient.id), patient_rows))
 
     rows = []
-    for provider_id, starts, ends, blocks, service in planned:
+    for provider_id, starts, ends, blocks, service, was_cancelled in planned:
         past = starts < moment
         draw = rng.random()
-        if past:
+        if was_cancelled:
+            status = AppointmentStatus.CANCELLED
+        elif past:
             status = (AppointmentStatus.COMPLETED if draw < 0.9
                       else AppointmentStatus.NO_SHOW if draw < 0.95 else AppointmentStatus.CANCELLED)
         else:
@@ -196,7 +217,11 @@ def _seed(rng: random.Random, target: int, provider_count: int) -> SeedSummary:
         db.session.execute(insert(Appointment), rows[start:start + 2000])
     db.session.commit()
     with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
 
     return SeedSummary(
         providers=len(all_providers),

@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config
 
-from .database import configure_sqlite
+from .database import configure_postgresql, configure_sqlite, sqlite_engine_options
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -58,14 +58,20 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
     from .web.input_guard import register_input_guard
+    from .web.request_log import register_request_log
 
-    register_input_guard(app)  # first: its checks run before CSRF and every other hook
+    register_request_log(app)  # first: even a refused request gets its log line
+    register_input_guard(app)  # then the input checks, before CSRF and every other hook
 
     from .domain.reminders import policy_from_settings
 
     # Bad message settings stop the start with the setting's name, not a failure at 3 a.m.
     app.extensions["message_policy"] = policy_from_settings(app.config)
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = sqlite_engine_options(
+            app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_root / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -78,6 +84,8 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine)
 
     from . import models  # noqa: F401  (registers every table with the metadata)
     from .cli import register_cli

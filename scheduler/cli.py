@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask
 
 from .services.errors import ValidationFailed
+
+
+def _fail(exc: ValidationFailed) -> NoReturn:
+    for field, message in exc.fields.items():
+        click.echo(f"{field}: {message}", err=True)
+    raise SystemExit(1) from None
 
 
 def register_cli(app: Flask) -> None:
@@ -21,21 +28,37 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("create-user")
     @click.argument("email")
     @click.option("--role", required=True, type=click.Choice(["admin", "front_desk", "provider"]))
-    def create_user_command(email: str, role: str) -> None:
+    @click.option("--provider", "provider_id", type=int, default=None,
+                  help="With --role provider: the id of the provider whose calendar the user sees")
+    def create_user_command(email: str, role: str, provider_id: int | None) -> None:
         """Create a staff user; the password is read from a prompt, or from stdin when piped."""
-        from .services.staff import create_user
+        from .services.staff import MIN_PASSWORD_LENGTH, create_user
 
         if sys.stdin.isatty():
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            password = click.prompt(
+                f"Password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True, confirmation_prompt=True
+            )
         else:
             password = sys.stdin.readline().rstrip("\n")
         try:
-            user = create_user(email, password, role)
+            user = create_user(email, password, role, provider_id)
         except ValidationFailed as exc:
-            for field, message in exc.fields.items():
-                click.echo(f"{field}: {message}", err=True)
-            raise SystemExit(1) from None
-        click.echo(f"Created {user.role} {user.email}")
+            _fail(exc)
+        linked = f", sees the calendar of provider {provider_id}" if provider_id is not None else ""
+        click.echo(f"Created {user.role} {user.email}{linked}")
+
+    @app.cli.command("link-provider")
+    @click.argument("email")
+    @click.argument("provider_id", type=int)
+    def link_provider_command(email: str, provider_id: int) -> None:
+        """Let an existing provider user see one provider's calendar (day sheet and staff API)."""
+        from .services.staff import link_provider
+
+        try:
+            provider = link_provider(email, provider_id)
+        except ValidationFailed as exc:
+            _fail(exc)
+        click.echo(f"{email.strip().lower()} now sees the calendar of {provider.name} (provider {provider.id})")
 
     @app.cli.command("create-api-token")
     @click.argument("email")

@@ -136,3 +136,36 @@ def patient_payload(**overrides) -> dict:
     }
     patient.update(overrides)
     return patient
+
+
+# --- real peers for the messaging tests (one of each per test module) -------------------
+
+
+@pytest.fixture(scope="module")
+def prism():
+    """Prism serving Twilio's own OpenAPI description: the SDK's requests checked for real."""
+    from .peers import Prism
+
+    server = Prism()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sink(prism):
+    """A real HTTP server in front of Prism that counts what arrives and can fail on demand."""
+    from .peers import TwilioSink
+
+    server = TwilioSink(upstream=prism.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    """aiosmtpd on 127.0.0.1, keeping what it received."""
+    from .peers import SmtpServer
+
+    server = SmtpServer()
+    yield server
+    server.stop()

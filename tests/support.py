@@ -117,6 +117,7 @@ class LiveServer:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()  # reaped, or its Popen warns "still running" in a later test
         if hasattr(self.log, "close"):
             self.log.close()
 

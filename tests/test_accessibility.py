@@ -179,12 +179,25 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
 
         audit.follow(lambda: page.locator("a.private-link").click())
         audit.check("manage")
-        move = page.locator(f"a.button[href$='{urlsplit(page.url).path}/reschedule']")
+        manage_path = urlsplit(page.url).path
+        audit.follow(lambda: page.locator(f"a.button[href$='{manage_path}/cancel']").click())
+        audit.check("cancel confirmation")
+        audit.go(manage_path)
+        move = page.locator(f"a.button[href$='{manage_path}/reschedule']")
         audit.follow(lambda: move.click())
         audit.check("reschedule days")
         audit.follow(lambda: page.locator("a.day").first.click())
         assert page.locator("input[type=radio][name=start]").count() > 0
         audit.check("reschedule times")
+        audit.follow(lambda: page.locator("form button[type=submit]").click(), status=422)
+        assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+        audit.check("reschedule times, nothing chosen")
+
+        audit.go(manage_path[:-4], status=404)
+        audit.check("link cut short")
+        page.locator("#contact").fill("not a number")
+        audit.follow(lambda: page.locator("form.send-link button[type=submit]").click(), status=422)
+        audit.check("send my link, with an error")
 
         audit.go("/no-such-page", status=404)
         audit.check("not found")
@@ -201,7 +214,7 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
     finally:
         context.close()
 
-    assert len(audit.checked) == 14
+    assert len(audit.checked) == 18
     assert server_errors == []
     if audit.violations:
         pytest.fail(f"axe found WCAG violations ({screen}, {language}):\n{audit.report()}")

@@ -237,7 +237,7 @@ def test_book_then_read_it_back_through_every_link(api, client, clinic):
     assert booking["provider_id"] == clinic.first.id
     appointment = db.session.get(Appointment, booking["id"])
     assert appointment.patient.phone_e164 == "+19155550123"
-    assert appointment.source == "online"
+    assert appointment.source == "api"  # booked through the API, not the pages
 
     token = token_of(booking)
     assert urlsplit(booking["manage_url"]).path == f"/appointments/{token}"
@@ -582,7 +582,7 @@ def test_booking_moving_and_cancelling_leave_an_audit_trail(api, clinic, booked)
         "appointment.booked", "appointment.rescheduled", "appointment.cancelled",
     ]
     booked_event, moved, cancelled = events
-    assert booked_event.before is None and booked_event.actor_kind == "patient_web"
+    assert booked_event.before is None and booked_event.actor_kind == "api"
     assert instant(booked_event.after["starts_at"]) == instant(booked["start"])
     assert booked_event.after["status"] == "booked" and booked_event.after["provider_id"] == clinic.first.id
     assert moved.actor_kind == "patient_link"
@@ -640,7 +640,7 @@ def test_staff_appointments_list_the_clinic_day(api, clinic, clock, staff_token)
     assert [a["start"] for a in listed] == [at(TUESDAY, "08:00"), at(TUESDAY, "13:00")]
     assert [a["patient_name"] for a in listed] == ["Ana Garcia", "Luis Garcia"]
     assert listed[1]["provider_id"] == clinic.second.id and listed[0]["service"] == "evaluation"
-    assert {a["source"] for a in listed} == {"online"}
+    assert {a["source"] for a in listed} == {"api"}
     row = db.session.scalar(select(ApiToken))
     assert row.last_used_at == datetime(2026, 11, 30, 17, tzinfo=UTC)
 

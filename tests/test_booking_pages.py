@@ -124,7 +124,8 @@ def test_taken_slot_gives_409_with_nearest_times_and_keeps_details(app, client):
     response = client.post(path, data={"start": start, **other})
     html = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "that time was just taken" in html
+    # The summary keeps the date and time that was asked for.
+    assert "Sorry, Tuesday, December 1, 2026, 9:00\u202fAM was just taken." in html
     offered = re.findall(r'name="start" value="([^"]+)"', html)
     assert offered and start not in offered
     assert 'value="Luis"' in html
@@ -190,7 +191,9 @@ def test_security_headers(app, client):
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert "<script" not in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    # Scripts come from files on this site only, never inline.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/pages.js" defer>']
 
 
 def test_first_available_offers_the_least_busy_provider_and_books_them(app, client):
@@ -202,7 +205,7 @@ def test_first_available_offers_the_least_busy_provider_and_books_them(app, clie
     link = re.search(r'href="(/book/evaluation/any/details\?start=2026-12-01T09:00:00-07:00[^"]*)"', html).group(1)
     assert f"prefer={free.id}" in link
     details = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
-    assert "· Free" in details and f'name="prefer" value="{free.id}"' in details
+    assert "With Free" in details and f'name="prefer" value="{free.id}"' in details
     response = client.post("/book/evaluation/any/details", data={
         "start": "2026-12-01T09:00:00-07:00", "prefer": str(free.id), **{**DETAILS, "first_name": "Luis"}})
     assert response.status_code == 303
@@ -216,14 +219,17 @@ def test_pressing_book_twice_does_not_give_the_patient_two_visits(app, client):
     make_provider("Second")
     make_service()
     start = "2026-12-01T09:00:00-07:00"
-    assert client.post("/book/evaluation/any/details", data={"start": start, **DETAILS}).status_code == 303
+    first = client.post("/book/evaluation/any/details", data={"start": start, **DETAILS})
+    assert first.status_code == 303
+    manage_path = first.headers["Location"].removesuffix("/booked")
     again = client.post("/book/evaluation/any/details", data={"start": start, **DETAILS})
     html = again.get_data(as_text=True)
     assert again.status_code == 409
-    assert "You already have an appointment at that time." in html and 'value="Ana"' in html
+    assert "You already booked this time" in html and f'href="{manage_path}"' in html
     # Overlapping, not just equal, times count; another person and a later time do not.
     overlapping = client.post("/book/evaluation/any/details", data={"start": "2026-12-01T09:30:00-07:00", **DETAILS})
     assert overlapping.status_code == 409
+    assert "You already have a visit at this time" in overlapping.get_data(as_text=True)
     other_person = {**DETAILS, "first_name": "Luis", "phone": "915-555-0199"}
     assert client.post("/book/evaluation/any/details", data={"start": start, **other_person}).status_code == 303
     assert client.post("/book/evaluation/any/details",

@@ -135,7 +135,6 @@ def _to_details(flow: Flow, expect, provider: str | None, *, latest_day: bool = 
     first_time = page.locator("a.time").first
     expect(first_time).to_be_visible()
     chosen_start = _start_from_time_link(first_time.get_attribute("href"))
-    shown_provider = provider or _clean(first_time.locator(".muted").inner_text())
     assert _clock_label(chosen_start) in _clean(first_time.inner_text())
     flow.shot("4-times", "booking-times.png" if provider is None else None)
     flow.tap(first_time)
@@ -143,6 +142,9 @@ def _to_details(flow: Flow, expect, provider: str | None, *, latest_day: bool = 
     expect(page.locator("h1")).to_have_text("Your details")
     chosen = _clean(page.locator(".chosen").inner_text())
     assert _clock_label(chosen_start) in chosen
+    # The details page names the provider (for "first available": whoever is free then).
+    shown_provider = _clean(page.locator(".chosen-who").inner_text()).removeprefix("With ")
+    assert provider is None or shown_provider == provider
     return chosen_start, shown_provider
 
 
@@ -224,7 +226,7 @@ def test_book_first_available_on_a_phone(sync_api, live, page, artifacts_dir):
     expect(page.locator("dd.status")).to_have_text("Booked")
     # The earliest opening may be inside the cancellation window: then the page says to call.
     if booking["can_change_online"]:
-        expect(page.get_by_role("button", name="Cancel appointment")).to_be_visible()
+        expect(page.get_by_role("link", name="Cancel appointment")).to_be_visible()
     else:
         expect(page.locator(".call-to-change")).to_contain_text("915-850-0900")
         expect(page.get_by_role("link", name="Call the office")).to_have_attribute("href", OFFICE_TEL)
@@ -271,7 +273,8 @@ def test_specific_provider_keyboard_error_and_cancel(sync_api, live, page, artif
 
     # The form comes back with what was typed and a message next to the phone field.
     expect(page.locator("h1")).to_have_text("Your details")
-    expect(page.locator("[role=alert]")).to_contain_text("Please check the fields marked below.")
+    expect(page.locator("[role=alert]")).to_contain_text("There is a problem")
+    expect(page.locator("[data-error-summary]")).to_be_focused()
     phone = page.locator("#phone")
     expect(phone).to_have_attribute("aria-invalid", "true")
     expect(phone).to_have_value("555-12")
@@ -308,13 +311,16 @@ def test_specific_provider_keyboard_error_and_cancel(sync_api, live, page, artif
     with page.expect_navigation():
         page.locator("a.private-link").click()
     expect(page.locator("dd.status")).to_have_text("Booked")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Cancel appointment").tap()
+    expect(page.locator("h1")).to_contain_text(f"with {provider}?")
     page.get_by_label("Reason (optional)").fill("Feeling better")
     with page.expect_navigation():
-        page.get_by_role("button", name="Cancel appointment").tap()
+        page.get_by_role("button", name="Yes, cancel it").tap()
     assert page.url == manage_url
     expect(page.locator("[role=status]")).to_have_text("Your appointment is cancelled.")
     expect(page.locator("dd.status")).to_have_text("Cancelled")
-    expect(page.get_by_role("button", name="Cancel appointment")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel appointment")).to_have_count(0)
     expect(page.get_by_role("link", name="Add to calendar (.ics)")).to_have_count(0)
     # The calendar file stays on offer: opened, it removes the visit from a calendar that has it.
     removal = page.get_by_role("link", name="Update your calendar (.ics)")

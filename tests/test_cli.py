@@ -93,7 +93,9 @@ def test_create_user_prompts_for_the_password_on_a_terminal_without_echo(tmp_pat
             except OSError:
                 break
 
-    wait_for(b"Password:")
+    # The prompt states the minimum length before anything is typed.
+    wait_for(b"Password (at least 10 characters):")
+    assert b"Password (at least 10 characters):" in seen, seen
     os.write(terminal, b"typed at the terminal\n")
     wait_for(b"Repeat for confirmation:")
     os.write(terminal, b"typed at the terminal\n")
@@ -103,3 +105,64 @@ def test_create_user_prompts_for_the_password_on_a_terminal_without_echo(tmp_pat
     assert os.waitstatus_to_exitcode(status) == 0, seen
     assert b"Created admin tty@example.com" in seen
     assert b"typed at the terminal" not in seen  # no echo
+
+
+def test_a_provider_user_linked_from_the_command_line_sees_only_their_calendar(app, client):
+    from .conftest import make_provider, make_service, patient_payload
+
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    make_service()
+    for provider, first_name, phone in ((maria, "Ana", "915-555-0123"), (daniel, "Luis", "915-555-0188")):
+        booked = client.post("/api/v1/bookings", json={
+            "service": "evaluation", "provider_id": provider.id, "start": "2026-12-01T09:00:00-07:00",
+            "patient": patient_payload(first_name=first_name, phone=phone)})
+        assert booked.status_code == 201
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["create-user", "maria@example.com", "--role", "provider", "--provider",
+                                  str(maria.id)], input="a long enough password\n")
+    assert created.exit_code == 0, created.output
+    assert db.session.get(Provider, maria.id).user_id == db.session.scalar(select(User.id))
+
+    client.post("/staff/login", data={"email": "maria@example.com", "password": "a long enough password"})
+    sheet = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
+    assert "Ana Garcia" in sheet and "Luis Garcia" not in sheet and "Daniel Reyes, PT" not in sheet
+    token = runner.invoke(args=["create-api-token", "maria@example.com"]).output.strip()
+    listed = client.get("/api/v1/staff/appointments?date=2026-12-01",
+                        headers={"Authorization": f"Bearer {token}"}).get_json()["appointments"]
+    assert [a["provider_id"] for a in listed] == [maria.id]
+
+    # Refused: a second user for one calendar, a non-provider role, an unknown provider.
+    taken = runner.invoke(args=["create-user", "other@example.com", "--role", "provider", "--provider",
+                                str(maria.id)], input="a long enough password\n")
+    assert taken.exit_code == 1 and "already linked" in taken.output
+    desk = runner.invoke(args=["create-user", "desk@example.com", "--role", "front_desk", "--provider",
+                               str(daniel.id)], input="a long enough password\n")
+    assert desk.exit_code == 1 and "provider role" in desk.output
+    assert runner.invoke(args=["create-user", "x@example.com", "--role", "provider", "--provider", "999"],
+                         input="a long enough password\n").exit_code == 1
+    assert _count(User) == 1
+
+
+def test_link_provider_links_an_existing_user_and_moves_the_link(app):
+    from .conftest import make_provider
+
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-user", "pat@example.com", "--role", "provider"], input="a long enough password\n")
+    user_id = db.session.scalar(select(User.id))
+    linked = runner.invoke(args=["link-provider", "Pat@Example.com", str(maria.id)])
+    assert linked.exit_code == 0, linked.output
+    assert "now sees the calendar of Maria Lopez, PT" in linked.output
+    moved = runner.invoke(args=["link-provider", "pat@example.com", str(daniel.id)])
+    assert moved.exit_code == 0, moved.output
+    db.session.expire_all()
+    assert db.session.get(Provider, maria.id).user_id is None
+    assert db.session.get(Provider, daniel.id).user_id == user_id
+    assert [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "providers")
+                                                 .order_by(AuditEvent.id))] == \
+        ["provider.linked", "provider.unlinked", "provider.linked"]
+    assert runner.invoke(args=["link-provider", "nobody@example.com", str(maria.id)]).exit_code == 1
+    runner.invoke(args=["create-user", "admin@example.com", "--role", "admin"], input="a long enough password\n")
+    assert runner.invoke(args=["link-provider", "admin@example.com", str(maria.id)]).exit_code == 1

@@ -228,8 +228,8 @@ def database_facts(clinic: Clinic) -> dict[str, int]:
         with engine.connect() as conn:
             return {
                 "overlaps": conn.execute(text(OVERLAPS_SQL)).scalar_one(),
-                "online": conn.execute(
-                    text("SELECT count(*) FROM appointments WHERE source = 'online'")
+                "through_api": conn.execute(
+                    text("SELECT count(*) FROM appointments WHERE source = 'api'")
                 ).scalar_one(),
                 "racers": conn.execute(
                     text("SELECT count(*) FROM patients WHERE first_name = 'Racer'")
@@ -245,7 +245,7 @@ def database_facts(clinic: Clinic) -> dict[str, int]:
 def assert_database_consistent(clinic: Clinic, bookings: int, seeded_events: int) -> None:
     facts = database_facts(clinic)
     assert facts == {
-        "overlaps": 0, "online": bookings, "racers": bookings, "booked_events": seeded_events + bookings,
+        "overlaps": 0, "through_api": bookings, "racers": bookings, "booked_events": seeded_events + bookings,
     }, facts
 
 

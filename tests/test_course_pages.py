@@ -7,6 +7,8 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from scheduler.extensions import db
@@ -188,3 +190,18 @@ def test_the_patient_sees_every_visit_with_its_own_links(client, clinic):
     api.post(f"/api/v1/staff/courses/{course['id']}/visits/2/cancel", {})
     html = client.get(first + "?lang=en").get_data(as_text=True)
     assert "Visit 17 of 17" in html and "Cancelled visit" in html
+
+
+FORM_TEXT = st.text(max_size=14) | st.sampled_from(["", "1", "2", "99", "09:00", "2026-12-07", "on", "mon"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(st.sampled_from(
+    ["patient_id", "provider_id", "service", "first_date", "weeks", "visits_per_week", "time", "window_start",
+     "window_end", "min_gap_days", "allow_other_provider", "evaluation_id", "action", "rows", "visit-1-date",
+     "visit-1-time", "visit-1-provider", "visit-1-keep", "weekdays"]), FORM_TEXT, max_size=19))
+def test_any_planner_form_gets_a_page_not_an_error(client, clinic, data):
+    # Signed in once for all examples (the second time the sign-in page just redirects).
+    assert client.post("/staff/login", data={"email": "desk@example.com", "password": PASSWORD}).status_code in (302, 303)
+    response = client.post("/staff/courses/new", data=data)
+    assert response.status_code in (200, 303, 403, 409, 422), response.status_code

@@ -6,6 +6,8 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from scheduler.extensions import db
@@ -60,6 +62,10 @@ def test_preview_then_book_a_six_week_course(staff_api, clinic, client, monkeypa
     assert [v["start"] for v in booked["visits"]] == [v["start"] for v in plan["visits"]]
     assert [v["number"] for v in booked["visits"]] == list(range(1, 19))
     assert booked["ics_url"].endswith(f"/api/v1/staff/courses/{booked['id']}.ics")
+    # The patient's private feed lists the course's visits (and is the same URL next time).
+    feed = client.get(urlsplit(booked["feed_url"]).path)
+    assert feed.status_code == 200 and feed.data.count(b"BEGIN:VEVENT") == 18
+    assert staff_api.get(f"/api/v1/staff/courses/{booked['id']}")["feed_url"] == booked["feed_url"]
     assert told == [(booked["id"], 18, "staff")]
     # Every visit has its own private link; only hashes are stored.
     tokens = [urlsplit(v["manage_url"]).path.rsplit("/", 1)[1] for v in booked["visits"]]
@@ -251,3 +257,69 @@ def test_following_visits_do_not_move_onto_the_patients_other_visits(staff_api, 
     url = f"/api/v1/staff/courses/{course['id']}/visits/2/reschedule-following"
     assert staff_api.post(url, {"time": "10:00"}, 409)["taken"] == [3]
     assert [v["start"][11:16] for v in staff_api.post(url, {"time": "11:00"})["visits"]] == ["09:00", "11:00", "11:00"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=5,
+)
+COURSE_BODIES = st.fixed_dictionaries({}, optional={
+    "patient_id": st.sampled_from([1, 2, "1"]) | JSON_VALUES,
+    "provider_id": st.sampled_from([1, 2, 99]) | JSON_VALUES,
+    "service": st.sampled_from(["therapy-session", "x"]) | JSON_VALUES,
+    "first_date": st.sampled_from(["2026-12-07", "2027-03-08", "2026-11-30", "2026-02-30", "9999-12-31"]) | JSON_VALUES,
+    "weeks": st.integers(-1, 14) | JSON_VALUES,
+    "visits_per_week": st.integers(-1, 7) | JSON_VALUES,
+    "weekdays": st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun", "xyz"]), max_size=6) | JSON_VALUES,
+    "time": st.sampled_from(["09:00", "02:30", "23:59", "24:00", "9"]) | JSON_VALUES,
+    "window": st.lists(st.sampled_from(["08:00", "11:00", "17:00", "x"]), max_size=3) | JSON_VALUES,
+    "min_gap_days": st.integers(-1, 8) | JSON_VALUES,
+    "allow_other_provider": st.booleans() | JSON_VALUES,
+    "evaluation_id": st.none() | JSON_VALUES,
+    "preview": st.booleans(),
+    "visits": st.none() | st.lists(st.fixed_dictionaries({"start": st.sampled_from(
+        ["2026-12-07T09:00:00-07:00", "2026-12-07T12:15:00-07:00", "x"]) | JSON_VALUES,
+        "provider_id": st.sampled_from([1, 2]) | JSON_VALUES}), max_size=3) | JSON_VALUES,
+}) | JSON_VALUES
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=COURSE_BODIES)
+def test_any_course_body_gets_a_documented_answer(staff_api, clinic, body):
+    response = staff_api.client.post("/api/v1/staff/courses", json=body, headers=staff_api.headers())
+    answer = staff_api.contract.check_response(response)
+    assert response.status_code in (200, 201, 409, 422), answer
+    if response.status_code == 422:
+        assert answer["fields"] and all(isinstance(m, str) and m for m in answer["fields"].values())
+
+
+ACTION_BODIES = st.fixed_dictionaries({}, optional={
+    "start": st.sampled_from(["2026-12-08T10:00:00-07:00", "2026-12-08T10:00:00", "2027-03-14T02:30:00",
+                              "9999-12-31T23:00:00-12:00", "x", ""]) | JSON_VALUES,
+    "provider_id": st.sampled_from([1, 2, 99, "1", True]) | JSON_VALUES,
+    "reason": st.text(max_size=210) | JSON_VALUES,
+    "status": st.sampled_from(["confirmed", "checked_in", "completed", "no_show", "cancelled", "x"]) | JSON_VALUES,
+    "weeks": st.integers(-1, 60) | JSON_VALUES,
+    "time": st.sampled_from(["10:00", "02:30", "25:00", "x", ""]) | JSON_VALUES,
+}) | JSON_VALUES
+ACTIONS = ["appointments/{a}/move", "appointments/{a}/cancel", "appointments/{a}/status", "courses/{c}/extend",
+           "courses/{c}/cancel", "courses/{c}/make-up", "courses/{c}/visits/2/cancel",
+           "courses/{c}/visits/3/reschedule-following"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(ACTIONS), body=ACTION_BODIES)
+def test_any_change_body_gets_a_documented_answer(staff_api, clinic, action, body):
+    course = db.session.scalar(select(Course))
+    if course is None:
+        booked = staff_api.client.post("/api/v1/staff/courses", headers=staff_api.headers(), json={
+            "patient_id": clinic.patient.id, "provider_id": clinic.maria.id, "first_date": "2026-12-07", "weeks": 2,
+            "visits_per_week": 3, "weekdays": ["mon", "wed", "fri"], "time": "09:00", "preview": False})
+        assert booked.status_code == 201
+        course = db.session.scalar(select(Course))
+    first = db.session.scalar(select(Appointment.id).where(Appointment.course_id == course.id).order_by(Appointment.id))
+    url = "/api/v1/staff/" + action.format(a=first, c=course.id)
+    response = staff_api.client.post(url, json=body, headers=staff_api.headers())
+    answer = staff_api.contract.check_response(response)
+    assert response.status_code in (200, 201, 409, 422), (url, answer)

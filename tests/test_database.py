@@ -51,3 +51,22 @@ def test_without_secret_key_one_random_key_is_made_and_kept(tmp_path):
     first = instance_secret_key(path)
     assert len(first) >= 40 and instance_secret_key(path) == first
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_are_in_utc_so_instants_come_back_as_utc(pg_app):
+    """UTCDateTime skips its per-value conversion on PostgreSQL because every session is
+    set to UTC on connect; a server configured for another zone must not leak through."""
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SHOW TIME ZONE")).scalar() == "UTC"
+    provider = make_provider()
+    denver_winter = timezone(timedelta(hours=-7))
+    db.session.add(TimeOff(provider_id=provider.id, starts_at=datetime(2026, 12, 1, 9, tzinfo=denver_winter),
+                           ends_at=datetime(2026, 12, 1, 10, tzinfo=denver_winter)))
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.scalar(select(TimeOff))
+    assert stored.starts_at == datetime(2026, 12, 1, 16, tzinfo=UTC)
+    assert stored.starts_at.tzinfo is UTC
+    row = db.session.execute(select(TimeOff.starts_at, TimeOff.ends_at)).one()
+    assert all(value.tzinfo is UTC for value in row)

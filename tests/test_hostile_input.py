@@ -118,9 +118,16 @@ def assert_clear_refusal(response, statuses: set[int], field: str | None = None)
             assert field in answer.get("fields", {}), answer
     else:
         assert response.mimetype == "text/html", response.mimetype
-        alert = re.search(r'role="alert">\s*([^<]{6,})', body) or re.search(r'class="field-error"[^>]*>([^<]{6,})', body)
-        assert alert, body[:2000]
+        assert _error_text(body), body[:3000]
         assert OFFICE in body  # every page, errors too, carries the clinic's numbers
+
+
+def _error_text(html: str) -> str:
+    """The words of the page's first error (an alert, an error notice or a field's error)."""
+    match = re.search(r'<(\w+)[^>]*(?:role="alert"|class="[^"]*(?:notice-error|field-error|error-summary)[^"]*")[^>]*>'
+                      r"(.*?)</\1>", html, re.S)
+    words = re.sub(r"<[^>]+>", " ", match.group(2)) if match else ""
+    return " ".join(words.split()) if len(words.strip()) >= 6 else ""
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -353,11 +360,11 @@ def test_a_tampered_staff_cookie_signs_no_one_in(world):
     cookie = world.staff.get_cookie("session")
     assert cookie is not None and world.staff.get("/staff/").status_code == 200
     intruder = world.client.application.test_client()
-    value = cookie.value
-    flipped = value[:-10] + ("A" if value[-10] != "A" else "Q") + value[-9:]  # inside the signature
-    payload = value.split(".")
-    forged = ".".join([payload[0][:-4] + "AAAA", *payload[1:]])  # the signed data changed
-    for value in (flipped, value[:-6], forged, "", "."):
+    genuine = cookie.value
+    flipped = genuine[:-10] + ("A" if genuine[-10] != "A" else "Q") + genuine[-9:]  # inside the signature
+    parts = genuine.split(".")
+    forged = ".".join([parts[0][:-4] + "AAAA", *parts[1:]])  # the signed data changed
+    for value in (flipped, genuine[:-6], forged, "", "."):
         intruder.set_cookie("session", value)
         response = intruder.get("/staff/")
         assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
@@ -372,7 +379,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE", "PROPFIND")
 def _sample_path(rule, w: World) -> str:
     values = {}
     for name in rule.arguments:
-        if isinstance(rule._converters[name], NumberConverter):  # the app's own int converter too
+        if isinstance(rule._converters[name], NumberConverter):  # int, float and their subclasses
             values[name] = 1
         elif name == "token":
             values[name] = w.token
@@ -384,6 +391,10 @@ def _sample_path(rule, w: World) -> str:
             values[name] = "2026-12-02"
         elif name == "filename":
             values[name] = "style.css"
+        elif name == "kind":
+            values[name] = "hours"
+        elif name == "code":
+            values[name] = "abcdefgh"
         else:
             values[name] = "x"
     return rule.build(values, append_unknown=False)[1]

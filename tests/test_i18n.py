@@ -137,19 +137,20 @@ def test_lang_parameter_switches_to_spanish_and_is_remembered(demo, client):
     days = _html(client.get("/book/initial-evaluation/any"))
     assert '<html lang="es">' in days
     assert "Elija un día" in days and "Choose a day" not in days
-    for word in ("lunes", "martes", "diciembre", "noviembre"):
+    # Each day tile starts with its weekday, capitalised as the start of a line.
+    for word in ("Lunes", "Martes", "diciembre", "noviembre"):
         assert word in days, word
     assert "Monday" not in days and "December" not in days
     assert re.search(r"\d+ horas? disponibles?", days)
     assert "Sin horas disponibles" in days  # the weekend
 
     times = _html(client.get("/book/initial-evaluation/any/2026-12-01"))
-    assert "martes, 1 de diciembre de 2026" in times
+    assert "Martes, 1 de diciembre de 2026" in times  # the heading starts with the date
     assert "hora de la clínica" in times
 
     details = _html(client.get(f"/book/initial-evaluation/any/details?start={SLOT}"))
     assert "Sus datos" in details and "Teléfono celular" in details and "Agendar cita" in details
-    assert "martes" in details and "diciembre" in details
+    assert "Martes" in details and "diciembre" in details
 
     back = _html(client.get("/?lang=en"))
     assert '<html lang="en">' in back and "Book a visit" in back and ENGLISH_HEADING in back
@@ -159,7 +160,7 @@ def test_lang_parameter_switches_to_spanish_and_is_remembered(demo, client):
 def test_accept_language_picks_spanish(demo, client):
     page = _html(client.get("/book/initial-evaluation/any", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"}))
     assert '<html lang="es">' in page
-    assert "Elija un día" in page and "lunes" in page and "diciembre" in page
+    assert "Elija un día" in page and "Lunes" in page and "diciembre" in page
     assert SPANISH_HEADING in page
 
     english = _html(client.get("/book/initial-evaluation/any", headers={"Accept-Language": "en-US,en;q=0.9"}))
@@ -178,7 +179,7 @@ def test_booking_flow_and_manage_link_in_spanish(demo, client):
     })
     assert invalid.status_code == 422
     page = _html(invalid)
-    assert "Por favor, revise los campos marcados abajo." in page
+    assert "Hay un problema" in page
     assert "Por favor, escriba un nombre." in page
     assert "Please enter" not in page
 
@@ -189,7 +190,7 @@ def test_booking_flow_and_manage_link_in_spanish(demo, client):
     assert booked.status_code == 303
     confirmation = _html(client.get(booked.headers["Location"]))
     assert "¡Su cita está agendada!" in confirmation
-    assert "martes" in confirmation and "diciembre" in confirmation and "2026" in confirmation
+    assert "Martes" in confirmation and "diciembre" in confirmation and "2026" in confirmation
     assert "Agendada" in confirmation and "Tiene hasta el lunes" in confirmation
 
     manage_path = booked.headers["Location"].removesuffix("/booked")

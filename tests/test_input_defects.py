@@ -30,6 +30,7 @@ from .conftest import make_provider, make_service, patient_payload
 from .support import ROOT, LiveServer
 
 START = "2026-12-02T09:00:00-07:00"  # Wednesday, more than a day after the frozen clock
+OFFICE_NUMBER = "915-850-0900"
 NESTED = "[" * 980 + "]" * 980
 
 
@@ -272,8 +273,7 @@ def test_a_100_mb_upload_is_refused_on_its_header_without_being_read(live):
 
 
 @pytest.mark.parametrize(("env", "secure"), [({}, True), ({"APP_ENV": "development"}, False),
-                                              ({"FLASK_ENV": "testing"}, False), ({"APP_ENV": "production"}, True),
-                                              ({"SESSION_COOKIE_SECURE": "false"}, False)])
+                                              ({"FLASK_ENV": "testing"}, False)])
 def test_wsgi_runs_production_settings_unless_told_otherwise(env, secure, tmp_path):
     clean = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "FLASK_ENV", "SESSION_COOKIE_SECURE"}}
     probe = "import wsgi; c = wsgi.app.config; print(c['SESSION_COOKIE_SECURE'], c['MAX_CONTENT_LENGTH'])"
@@ -319,3 +319,92 @@ def test_405_answers_carry_an_allow_header_and_the_usual_shape(booked):
     staff = client.patch("/staff/logout")
     assert staff.status_code == 405 and "POST" in staff.headers["Allow"]
     assert count(User) == 0
+
+
+# --- the gate's one way through, for views that must keep any text (webhooks) ---------------
+
+
+def test_a_view_marked_takes_any_text_gets_its_text_but_not_a_deep_or_huge_body(tmp_path, migrated_sqlite_template):
+    from flask import request
+
+    from scheduler.web.input_guard import takes_any_text
+
+    path = tmp_path / "webhook.db"
+    path.write_bytes(migrated_sqlite_template.read_bytes())
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    seen = []
+
+    @takes_any_text
+    def inbound():
+        seen.append(request.form.get("Body") or (request.get_json(silent=True) or {}).get("Body"))
+        return "ok"
+
+    app.add_url_rule("/_inbound", "inbound", inbound, methods=["POST"])
+    app.add_url_rule("/_strict", "strict", lambda: "ok", methods=["POST"])
+    client = app.test_client()
+    text = "Sí \u202econfirmo\x07"
+    assert client.post("/_inbound", data={"Body": text}).status_code == 200
+    assert client.post("/_inbound", json={"Body": text}).status_code == 200
+    assert seen == [text, text]
+    assert client.post("/_strict", data={"Body": text}).status_code == 422  # unmarked views keep the gate
+    assert client.post("/_inbound", data=NESTED, content_type="application/json").status_code == 422
+    assert client.post("/_inbound", data={"Body": "x" * 70_000}).status_code == 413
+    assert client.post("/_inbound", data=b"Body=%FF", content_type="application/x-www-form-urlencoded").status_code == 422
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, ProductionConfig), ({"APP_ENV": "production"}, ProductionConfig), ({"APP_ENV": "prod"}, ProductionConfig),
+    ({"APP_ENV": "Development"}, "DevelopmentConfig"), ({"FLASK_ENV": "development"}, "DevelopmentConfig"),
+    ({"APP_ENV": "testing"}, "DevelopmentConfig"), ({"APP_ENV": "production", "FLASK_ENV": "development"}, ProductionConfig),
+])
+def test_only_development_or_testing_leave_production_settings(env, expected):
+    from config import config_for_environment
+
+    chosen = config_for_environment(env)
+    assert chosen is expected if isinstance(expected, type) else chosen.__name__ == expected
+
+
+def test_the_documents_character_ranges_are_this_pythons_control_and_format_characters():
+    import sys
+    import unicodedata
+
+    from scheduler.web.openapi import CONTROL_AND_FORMAT_RANGES
+
+    listed = {point for first, last in CONTROL_AND_FORMAT_RANGES for point in range(first, last + 1)}
+    actual = {point for point in range(sys.maxunicode + 1)
+              if not 0xD800 <= point <= 0xDFFF and unicodedata.category(chr(point)) in ("Cc", "Cf")}
+    assert listed == actual, "update CONTROL_AND_FORMAT_RANGES for this Python's Unicode version"
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(pg_app):
+    """PostgreSQL refuses an id past its integer range (DataError): the request's fault."""
+    from flask import jsonify
+    from sqlalchemy import text
+
+    def lookup():
+        return jsonify(db.session.execute(text("SELECT CAST(:value AS integer)"), {"value": 2**40}).scalar())
+
+    pg_app.add_url_rule("/api/v1/_lookup", "lookup", lookup)
+    pg_app.add_url_rule("/_lookup", "lookup_page", lookup)
+    client = pg_app.test_client()
+    assert_refused(client.get("/api/v1/_lookup"), 422, "request")
+    page = client.get("/_lookup")
+    assert page.status_code == 422 and OFFICE_NUMBER in page.get_data(as_text=True)
+    assert client.get("/api/v1/services").status_code == 200  # the session was rolled back
+
+
+def test_a_patients_text_with_control_characters_is_kept_cleaned_not_refused(app):
+    """Twilio does not resend a webhook we refuse: the inbound SMS is taken, without NUL/BEL."""
+    from twilio.request_validator import RequestValidator
+
+    from scheduler.models import InboundMessage
+
+    app.config.update(TWILIO_AUTH_TOKEN="a" * 32, PUBLIC_BASE_URL="https://clinic.example")
+    form = {"MessageSid": "SM" + "1" * 32, "From": "+19155550123", "Body": "Sí\x00 confirmo\x07\u202e\r\nGracias"}
+    signature = RequestValidator("a" * 32).compute_signature("https://clinic.example/webhooks/twilio/sms", form)
+    answer = app.test_client().post("/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    stored = db.session.scalars(select(InboundMessage)).one()
+    assert stored.body == "Sí confirmo\r\nGracias"
+    unsigned = app.test_client().post("/webhooks/twilio/sms", data=form)
+    assert unsigned.status_code == 403  # the gate's exemption does not skip the signature

@@ -81,3 +81,30 @@ def test_booking_pages_on_postgres(pg_app, pg_client):
     assert response.status_code == 303
     confirmation = pg_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "booked" in confirmation and "915-850-0900" in confirmation
+
+
+def test_moving_to_another_provider_and_sending_links_on_postgres(pg_app, pg_client, monkeypatch):
+    from scheduler.services import outbox
+
+    sent = []
+    monkeypatch.setattr(outbox, "plan_links", lambda appointments, *, channel, cause: sent.append(
+        ([a.id for a in appointments], channel)))
+    maria = make_provider("Maria Lopez, PT")
+    daniel = make_provider("Daniel Reyes, PT")
+    make_service()
+    mine = _book(pg_client, maria.id, "2026-12-01T09:00:00-07:00").get_json()
+    _book(pg_client, daniel.id, "2026-12-02T09:00:00-07:00", first_name="Luis", phone="915-555-0188",
+          email="luis@example.com")
+    path = mine["manage_url"].removeprefix("http://localhost")
+    # Daniel's own visit is in the way (the exclusion constraint has the last word) ...
+    taken = pg_client.post(f"{path}/reschedule", data={"start": "2026-12-02T09:00:00-07:00", "with": str(daniel.id)})
+    assert taken.status_code == 409 and "That time was just taken" in taken.get_data(as_text=True)
+    # ... an hour and a quarter later he is free.
+    moved = pg_client.post(f"{path}/reschedule", data={"start": "2026-12-02T10:15:00-07:00", "with": str(daniel.id)})
+    assert moved.status_code == 303
+    stored = db.session.get(Appointment, mine["id"])
+    db.session.refresh(stored)
+    assert stored.provider_id == daniel.id and stored.moved_from == datetime.fromisoformat("2026-12-01T09:00:00-07:00")
+    # Email addresses match whatever their case.
+    assert pg_client.post("/appointments/send-link", data={"contact": "ANA@EXAMPLE.COM"}).status_code == 200
+    assert sent == [([mine["id"]], "email")]

@@ -85,3 +85,30 @@ def test_staff_sign_in_is_rate_limited(tmp_path, migrated_sqlite_template, clock
         assert client.get("/staff/login").status_code == 200  # only attempts count
         db.session.remove()
         db.engine.dispose()
+
+
+def test_sending_links_is_rate_limited_apart_from_viewing(tmp_path, migrated_sqlite_template, clock, monkeypatch):
+    """"Send me my link" and "Text it to me" send messages: one small budget for both."""
+    from scheduler.services import outbox
+
+    sent = []
+    monkeypatch.setattr(outbox, "plan_links", lambda appointments, *, channel, cause: sent.append(channel))
+    app = _limited_app(tmp_path, migrated_sqlite_template, clock)
+    app.config["LINK_REQUEST_RATE_LIMIT"] = "3 per minute"
+    with app.app_context():
+        provider = make_provider()
+        make_service()
+        client = app.test_client()
+        booked = client.post("/api/v1/bookings", json={"service": "evaluation", "provider_id": provider.id,
+                             "start": "2026-12-02T09:00:00-07:00", "patient": patient_payload()}).get_json()
+        path = booked["manage_url"].removeprefix("http://localhost")
+        assert client.get("/appointments/send-link").status_code == 200  # showing the form is free
+        statuses = [client.post("/appointments/send-link", data={"contact": "915-555-0123"}).status_code,
+                    client.post(f"{path}/send-link", data={"channel": "sms"}).status_code,
+                    client.post("/appointments/send-link", data={"contact": "nobody@example.com"}).status_code,
+                    client.post(f"{path}/send-link", data={"channel": "email"}).status_code]
+        assert statuses == [200, 303, 200, 429]
+        assert sent == ["sms", "sms"]
+        assert client.get(path).status_code == 200  # the page itself still opens
+        db.session.remove()
+        db.engine.dispose()

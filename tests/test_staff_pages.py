@@ -130,3 +130,67 @@ def test_signing_out_ends_sessions_elsewhere_even_with_a_copied_cookie(app, clie
     g.pop("_login_user", None)
     assert _sign_in(client, "desk@example.com").status_code == 303
     assert client.get("/staff/").status_code == 200
+
+
+def test_api_bookings_are_recorded_as_such_and_the_day_sheet_tells_them_apart(app, client):
+    from sqlalchemy import select
+
+    from scheduler.models import Appointment, AuditEvent
+
+    maria = make_provider("Maria Lopez, PT")
+    make_service()
+    desk = create_user("desk@example.com", PASSWORD, "front_desk")
+    token = issue_api_token("desk@example.com")
+    client.post("/book/evaluation/1/details", data={
+        "start": "2026-12-01T08:00:00-07:00", "first_name": "Web", "last_name": "Patient", "phone": "915-555-0111",
+        "email": "web@example.com"})
+    _book(client, maria.id, "2026-12-01T10:00:00-07:00", first_name="Anon", phone="915-555-0122")
+    with_token = client.post("/api/v1/bookings", headers={"Authorization": f"Bearer {token}"}, json={
+        "service": "evaluation", "provider_id": maria.id, "start": "2026-12-01T13:00:00-07:00",
+        "patient": patient_payload(first_name="Desk", phone="915-555-0133")})
+    assert with_token.status_code == 201
+    bad_token = client.post("/api/v1/bookings", headers={"Authorization": "Bearer sk_wrong"}, json={
+        "service": "evaluation", "provider_id": maria.id, "start": "2026-12-01T15:00:00-07:00",
+        "patient": patient_payload(first_name="Nobody", phone="915-555-0144")})
+    assert bad_token.status_code == 401  # refused, not quietly recorded as an anonymous client
+
+    rows = {a.patient.first_name: a for a in db.session.scalars(select(Appointment))}
+    assert {name: a.source for name, a in rows.items()} == {"Web": "online", "Anon": "api", "Desk": "api"}
+    actors = {
+        name: db.session.execute(select(AuditEvent.actor_kind, AuditEvent.actor_id).where(
+            AuditEvent.action == "appointment.booked", AuditEvent.entity_id == a.id)).one()
+        for name, a in rows.items()
+    }
+    assert actors == {"Web": ("patient_web", None), "Anon": ("api", None), "Desk": ("staff", desk.id)}
+
+    _sign_in(client, "desk@example.com")
+    html = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
+    visits = dict(re.findall(r'<span class="visit-who">(?:<a [^>]*>)?(\w+) [^<]*(?:</a>)?</span>.*?<span class="visit-source">(.*?)</span>',
+                             html, re.S))
+    assert visits["Web"].strip() == "booked online"
+    assert visits["Anon"].strip() == "booked through the API"
+    assert " ".join(visits["Desk"].split()) == "booked through the API by desk@example.com"
+
+
+def test_day_sheet_shows_cancel_reason_language_and_moves(app, client):
+    maria = make_provider("Maria Lopez, PT")
+    make_service()
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    moved = client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": maria.id, "start": "2026-12-01T09:00:00-07:00",
+        "patient": patient_payload(first_name="Rosa", phone="915-555-0177")}, headers={"Accept-Language": "es"})
+    token = moved.get_json()["manage_url"].rsplit("/", 1)[1]
+    client.post(f"/appointments/{token}/reschedule", data={"start": "2026-12-01T13:00:00-07:00"})
+    cancelled = client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": maria.id, "start": "2026-12-01T10:30:00-07:00",
+        "patient": patient_payload(first_name="Luis", phone="915-555-0188")}).get_json()
+    client.post(f"/api/v1/bookings/{cancelled['manage_url'].rsplit('/', 1)[1]}/cancel", json={"reason": "Car broke down"})
+
+    _sign_in(client, "desk@example.com")
+    html = client.get("/staff/?date=2026-12-01").get_data(as_text=True)
+    rosa = html[html.index("Rosa Garcia"):html.index("Luis Garcia")] if html.index("Rosa") < html.index("Luis") \
+        else html[html.index("Rosa Garcia"):]
+    assert "Speaks Spanish" in rosa
+    assert "Moved from Tuesday, December 1, 9:00\u202fAM" in rosa
+    luis = html[html.index("Luis Garcia"):]
+    assert "Speaks English" in luis and "Cancellation reason: Car broke down" in luis

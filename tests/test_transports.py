@@ -10,23 +10,9 @@ from scheduler.integrations.email import ConsoleEmail, Email, SmtpEmail, email_f
 from scheduler.integrations.sms import ConsoleSms, TwilioSms, sms_from_config
 from scheduler.integrations.transport import SendFailed
 
-from .peers import ACCOUNT_SID, AUTH_TOKEN, Prism, SmtpServer, TwilioSink, mime_parts
+from .peers import ACCOUNT_SID, AUTH_TOKEN, mime_parts
 
 SENT_AT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def prism():
-    server = Prism()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sink(prism):
-    server = TwilioSink(upstream=prism.url)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -36,13 +22,6 @@ def twilio(sink):
                        base_url=sink.url, status_callback="https://clinic.example/webhooks/twilio/status", timeout=5)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 def test_the_sdk_sends_through_prism_with_the_callback_url(twilio, sink):

@@ -13,32 +13,11 @@ from scheduler.models import Appointment, AuditEvent, InboundMessage, Message, P
 from scheduler.services.clock import now
 
 from .messaging_support import book, close_transports, messages, messaging_app
-from .peers import AUTH_TOKEN, Prism, SmtpServer, TwilioSink
+from .peers import AUTH_TOKEN
 
 BASE = "https://clinic.example"
 THURSDAY_10 = "2026-12-03T10:00:00-07:00"
 ANA = "+19155550123"
-
-
-@pytest.fixture(scope="module")
-def prism():
-    server = Prism()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sink(prism):
-    server = TwilioSink(upstream=prism.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,35 +9,14 @@ import pytest
 
 from scheduler import worker
 from scheduler.extensions import db
-from scheduler.models import Message, Patient, WorkerRun
+from scheduler.models import AppointmentLink, Message, Patient, WorkerRun
 from scheduler.services import sending
 from scheduler.services.clock import now
 
 from .messaging_support import book, close_transports, messages, messaging_app, token_of
-from .peers import Prism, SmtpServer, TwilioSink, mime_parts
+from .peers import mime_parts
 
 THURSDAY_10 = "2026-12-03T10:00:00-07:00"  # the clock starts Monday 2026-11-30 08:00 in Denver
-
-
-@pytest.fixture(scope="module")
-def prism():
-    server = Prism()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sink(prism):
-    server = TwilioSink(upstream=prism.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -86,6 +65,9 @@ def test_a_booking_sends_its_confirmations_at_once_by_both_channels(client, sink
     assert sms.provider_message_id.startswith("SM") and sms.sent_at == now()
     assert "[private link]" in sms.body and "https://clinic.example/" not in sms.body  # never stored
     assert "https://clinic.example/" in text["form"]["Body"]  # but the patient gets the link
+    link = next(w for w in text["form"]["Body"].split() if w.startswith("https://clinic.example/"))
+    page = client.get(link.removeprefix("https://clinic.example"), follow_redirects=True)
+    assert page.status_code == 200 and "10:00" in page.get_data(as_text=True)  # and it opens
     mail_row = messages(channel="email")[0]
     assert (mail_row.status, mail_row.backend, mail_row.provider_message_id) == ("sent", "smtp", mail["Message-ID"])
     assert worker.run_once()["send_due"] == {}  # nothing twice
@@ -163,6 +145,8 @@ def test_the_provider_down_retries_with_backoff_and_sends_once(client, clock, si
     worker.run_once()
     assert messages(channel="sms")[0].status == "sent"
     assert len(sink.delivered()) == 1 and len(sink.requests) == 3
+    # Only the attempt that went out left a private link behind (the email's and the text's).
+    assert db.session.scalar(db.select(db.func.count()).select_from(AppointmentLink)) == 2
 
 
 @pytest.mark.parametrize("overrides", [{"MESSAGE_MAX_ATTEMPTS": 3}])

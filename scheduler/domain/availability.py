@@ -5,10 +5,13 @@ Everything is planned in the clinic's wall time and compared as UTC instants, so
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .intervals import BusyIndex, Interval
@@ -63,11 +66,18 @@ def last_bookable_day(now: datetime, tz: ZoneInfo, max_advance_days: int) -> dat
     return now.astimezone(tz).date() + timedelta(days=max_advance_days)
 
 
-@dataclass(frozen=True, order=True)
-class Slot:
+class Slot(NamedTuple):
+    """An open time of one provider. A tuple, because a six-week answer holds thousands:
+    built and sorted (by start, then end, then provider) at C speed."""
+
     start: datetime
     end: datetime
-    provider_id: int = field(compare=True)
+    provider_id: int
+
+
+# Slot((start, end, provider_id)) without the Python-level __new__ a NamedTuple has: the
+# slot search builds thousands.
+_new_slot = partial(tuple.__new__, Slot)
 
 
 @dataclass(frozen=True)
@@ -92,16 +102,43 @@ def working_intervals(
 ) -> list[Interval]:
     if closures.closed_on(day):
         return []
+    return _windows_on(day, WeeklyHours.of(schedule.windows).on(day.weekday()), tz)
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """A schedule's windows grouped by weekday once, instead of testing every window on every day."""
+
+    by_weekday: dict[int, tuple[WeeklyWindow, ...]]
+
+    @classmethod
+    def of(cls, windows: Iterable[WeeklyWindow]) -> WeeklyHours:
+        grouped: dict[int, list[WeeklyWindow]] = defaultdict(list)
+        for window in windows:
+            grouped[window.weekday].append(window)
+        return cls({weekday: tuple(found) for weekday, found in grouped.items()})
+
+    def on(self, weekday: int) -> tuple[WeeklyWindow, ...]:
+        return self.by_weekday.get(weekday, ())
+
+
+def _windows_on(day: date, windows: Sequence[WeeklyWindow], tz: ZoneInfo) -> list[Interval]:
+    """The day's windows as instants, sorted; `windows` are that weekday's."""
     intervals = []
-    for window in schedule.windows:
-        if window.applies_on(day):
-            # On a changeover night the edges are chosen so the window keeps only wall
-            # times inside [start, end); a window made only of skipped or repeated times
-            # comes out empty.
-            interval = _window_on(day, window.start, window.end, tz)
-            if interval is not None:
-                intervals.append(interval)
-    return sorted(intervals)
+    for window in windows:
+        if (window.valid_from is not None and day < window.valid_from) or (
+            window.valid_to is not None and day > window.valid_to
+        ):
+            continue
+        # On a changeover night the edges are chosen so the window keeps only wall
+        # times inside [start, end); a window made only of skipped or repeated times
+        # comes out empty.
+        interval = _window_on(day, window.start, window.end, tz)
+        if interval is not None:
+            intervals.append(interval)
+    if len(intervals) > 1:
+        intervals.sort()
+    return intervals
 
 
 @lru_cache(maxsize=4096)
@@ -133,42 +170,78 @@ def find_slots(
         raise ValueError("now must be timezone-aware")
     earliest = now + rules.min_notice
     last_day = min(last_day, last_bookable_day(now, tz, rules.max_advance_days))
+    open_days = [day for day in days_between(first_day, last_day) if not closures.closed_on(day)]
+    # Each day's windows, worked out once for all providers with the same hours.
+    plans: dict[tuple[WeeklyWindow, ...], list[DayPlan]] = {}
     slots: list[Slot] = []
-    seen: set[tuple[int, datetime]] = set()  # overlapping windows of one provider offer a start once
     for schedule in schedules:
-        busy = BusyIndex(schedule.busy)
-        for day in days_between(first_day, last_day):
-            for window in working_intervals(schedule, day, tz, closures):
-                for slot in _slots_in_window(window, schedule.provider_id, rules, busy, earliest):
-                    if (slot.provider_id, slot.start) not in seen:
-                        seen.add((slot.provider_id, slot.start))
-                        slots.append(slot)
-    slots.sort(key=_by_start_then_provider)
+        plan = plans.get(schedule.windows)
+        if plan is None:
+            plan = plans[schedule.windows] = _day_plans(schedule.windows, open_days, tz, rules.duration)
+        slots.extend(_provider_slots(plan, schedule.provider_id, rules, BusyIndex(schedule.busy), earliest))
+    slots.sort()  # every slot is as long as the service, so (start, end, provider) is (start, provider)
     return slots
 
 
-def _by_start_then_provider(slot: Slot) -> tuple[datetime, int]:
-    return slot.start, slot.provider_id
+class DayPlan(NamedTuple):
+    """One day's working windows as (opening, last possible start) instants, sorted."""
+
+    windows: list[tuple[datetime, datetime]]
+    overlapping: bool  # two windows overlap: a start must be offered once
 
 
-def _slots_in_window(
-    window: Interval,
-    provider_id: int,
-    rules: BookingRules,
-    busy: BusyIndex,
-    earliest: datetime,
-) -> Iterable[Slot]:
-    start = window.start
-    if start < earliest:
-        # Jump to the first step at or after `earliest`, keeping the window's alignment.
-        steps = -(-(earliest - start) // rules.step)
-        start += steps * rules.step
-    duration, blocked, step = rules.duration, rules.duration + rules.buffer, rules.step
-    last_start = window.end - duration
-    while start <= last_start:
-        if busy.is_free_between(start, start + blocked):
-            yield Slot(start, start + duration, provider_id)
-        start += step
+def _day_plans(
+    windows: tuple[WeeklyWindow, ...], days: list[date], tz: ZoneInfo, duration: timedelta
+) -> list[DayPlan]:
+    hours = WeeklyHours.of(windows)
+    plans = []
+    for day in days:
+        weekday_windows = hours.on(day.weekday())
+        if not weekday_windows:
+            continue
+        intervals = _windows_on(day, weekday_windows, tz)
+        edges = [(w.start, w.end - duration) for w in intervals if w.start <= w.end - duration]
+        if edges:
+            overlapping = any(later.start < earlier.end for earlier, later in zip(intervals, intervals[1:], strict=False))
+            plans.append(DayPlan(edges, overlapping))
+    return plans
+
+
+def _provider_slots(
+    plans: list[DayPlan], provider_id: int, rules: BookingRules, busy: BusyIndex, earliest: datetime
+) -> list[Slot]:
+    """One provider's open starts, found gap by gap: a bisect per window, then a walk along
+    the busy stretches; every start in a free stretch is computed, not tested one by one."""
+    step, duration = rules.step, rules.duration
+    blocked = duration + rules.buffer
+    busy_starts, busy_ends = busy.starts, busy.ends
+    count = len(busy_ends)
+    slots: list[Slot] = []
+    for windows, overlapping in plans:
+        out = [] if overlapping else slots
+        for first, last in windows:
+            if first < earliest:
+                # Jump to the first step at or after `earliest`, keeping the window's alignment.
+                first += -(-(earliest - first) // step) * step
+                if first > last:
+                    continue
+            i = bisect_right(busy_ends, first)  # the first busy stretch ending after `first`
+            start = first
+            while start <= last:
+                while i < count and busy_ends[i] <= start:
+                    i += 1
+                if i < count and busy_starts[i] < start + blocked:
+                    # Blocked by stretch i: the next candidate is the first step at or after its end.
+                    start = first + -(-(busy_ends[i] - first) // step) * step
+                    continue
+                # Free from `start` until stretch i begins: every step whose block ends by then.
+                upto = last if i == count else min(last, busy_starts[i] - blocked)
+                steps = (upto - start) // step + 1
+                out.extend([_new_slot((s, s + duration, provider_id)) for s in [start + k * step for k in range(steps)]])
+                start += steps * step
+        if overlapping:
+            slots.extend(dict.fromkeys(out))  # overlapping windows offer a start once
+    return slots
 
 
 def one_per_start(slots: Iterable[Slot], preference: Sequence[int] = ()) -> list[Slot]:

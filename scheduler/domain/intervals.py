@@ -5,6 +5,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 
 @dataclass(frozen=True, order=True)
@@ -24,10 +25,13 @@ class Interval:
         return self.start <= other.start and other.end <= self.end
 
 
+_edges = attrgetter("start", "end")
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, non-overlapping, non-touching cover of the given intervals."""
     merged: list[Interval] = []
-    for current in sorted(intervals):
+    for current in sorted(intervals, key=_edges):  # a C-level key, not the dataclass's __lt__
         if merged and current.start <= merged[-1].end:
             last = merged[-1]
             if current.end > last.end:
@@ -59,13 +63,15 @@ class BusyIndex:
 
     def __init__(self, busy: Iterable[Interval]) -> None:
         self._merged: Sequence[Interval] = merge(busy)
-        self._ends = [interval.end for interval in self._merged]
+        # Parallel lists of the merged intervals' edges, for bisecting and for walking along.
+        self.starts: list[datetime] = [interval.start for interval in self._merged]
+        self.ends: list[datetime] = [interval.end for interval in self._merged]
 
     def is_free(self, candidate: Interval) -> bool:
         return self.is_free_between(candidate.start, candidate.end)
 
     def is_free_between(self, start: datetime, end: datetime) -> bool:
-        """is_free for [start, end) without building an Interval (the slot search's hot loop)."""
+        """is_free for [start, end) without building an Interval."""
         # The first merged interval ending after `start` is the only one that can hit.
-        i = bisect_right(self._ends, start)
-        return i >= len(self._merged) or self._merged[i].start >= end
+        i = bisect_right(self.ends, start)
+        return i >= len(self.starts) or self.starts[i] >= end

@@ -116,3 +116,22 @@ def check_patient_details(data: dict, region: str = "US") -> PatientDetails:
     if errors:
         raise DetailsInvalid(errors)
     return PatientDetails(first, last, phone, email, opt_in, note.strip())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a patient asks us to send something: a mobile number (E.164) or an email."""
+
+    channel: str  # "sms" or "email"
+    address: str
+
+
+def check_contact(raw: object, region: str = "US") -> tuple[Contact | None, str | None]:
+    """A mobile number or an email address in one field ("send me my link")."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, N_("Please enter your mobile number or your email address.")
+    if "@" in raw:
+        email, err = check_email(raw)
+        return (Contact("email", email), None) if email else (None, err)
+    phone, err = check_mobile(raw, region)
+    return (Contact("sms", phone), None) if phone else (None, err)

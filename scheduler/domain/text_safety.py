@@ -27,3 +27,9 @@ def forbidden_character(text: str, *, allow_line_breaks: bool) -> str | None:
 def describe(ch: str) -> str:
     """How a refused character is named in messages and logs: U+0000, never the character."""
     return f"U+{ord(ch):04X}"
+
+
+def without_forbidden(text: str) -> str:
+    """`text` with every character no input may carry taken out (line breaks kept): for text
+    that is better kept than refused, such as a patient's SMS relayed by a webhook."""
+    return _FORBIDDEN_IN_TEXT.sub("", text)

@@ -27,6 +27,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql":
+            # timestamptz is always aware, and every session is in UTC (database.configure_postgresql),
+            # so psycopg already returns datetime.UTC instants: no Python call per value.
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None

@@ -7,10 +7,11 @@ from sqlalchemy import select
 
 from ..domain.patient_details import N_, has_control_chars
 from ..extensions import db
-from ..models import Appointment, AppointmentLink, AppointmentStatus, Patient
+from ..models import Appointment, AppointmentLink, AppointmentStatus, Patient, Provider
 from . import audit, events
+from .availability import bookable_providers
 from .booking import ALREADY_BOOKED, AUDIT_FIELDS, alternatives_near, free_candidates, overlapping_visit
-from .booking_input import check_timing, parse_start
+from .booking_input import check_timing, parse_provider_id, parse_start
 from .clock import now
 from .errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .tokens import manage_secret_hash
@@ -82,25 +83,53 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
     db.session.commit()
 
 
-def reschedule(appointment: Appointment, raw_start: object, *, actor: audit.Actor = audit.PATIENT_LINK) -> None:
-    """Move an open appointment to another open time with the same provider. Commits."""
+def other_providers(appointment: Appointment) -> list[Provider]:
+    """Who else the patient may move this visit to online: providers taking online bookings,
+    for a service booked online, and never a visit of a course (its provider plans it)."""
+    if not appointment.service.online_bookable or appointment.course_id is not None:
+        return []
+    return [p for p in bookable_providers(online_only=True) if p.id != appointment.provider_id]
+
+
+def _new_provider(appointment: Appointment, raw_provider_id: object) -> Provider:
+    if raw_provider_id in (None, "", appointment.provider_id, str(appointment.provider_id)):
+        return appointment.provider
+    provider_id = parse_provider_id(raw_provider_id)
+    chosen = [p for p in other_providers(appointment) if p.id == provider_id]
+    if not chosen:
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    return chosen[0]
+
+
+def reschedule(
+    appointment: Appointment,
+    raw_start: object,
+    *,
+    provider_id: object = None,
+    actor: audit.Actor = audit.PATIENT_LINK,
+) -> None:
+    """Move an open appointment to another open time, with the same provider unless
+    `provider_id` names another one the patient may choose. Commits."""
     _lock(appointment)
     _require_changeable(appointment)
     start = parse_start(raw_start)
+    provider = _new_provider(appointment, provider_id)
     service = appointment.service
-    if start == appointment.starts_at:
+    if start == appointment.starts_at and provider.id == appointment.provider_id:
         raise ValidationFailed({"start": N_("That is already the time of your appointment.")})
     check_timing(service, start)
-    providers = [appointment.provider]
+    providers = [provider]
     before = audit.snapshot(appointment, AUDIT_FIELDS)
+    previous_start = appointment.starts_at
 
     def move() -> None:
         # Read first: after a rolled-back attempt this reloads the row before anything is set.
         appointment.ical_sequence += 1
-        appointment.moved_from = appointment.starts_at
+        appointment.provider_id = provider.id
         appointment.starts_at = start
         appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
         appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
+        appointment.moved_from = previous_start
         appointment.updated_at = now()
 
     try:

@@ -19,6 +19,12 @@ class Actor:
 SYSTEM = Actor(ActorKind.SYSTEM)
 PATIENT_WEB = Actor(ActorKind.PATIENT_WEB)
 PATIENT_LINK = Actor(ActorKind.PATIENT_LINK)
+API_CLIENT = Actor(ActorKind.API)  # the public API without a staff token
+
+
+def staff(user_id: int) -> Actor:
+    """A signed-in staff user, or the user an API token belongs to."""
+    return Actor(ActorKind.STAFF, user_id)
 
 
 def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select, union_all
 
 from ..domain.availability import (
     BookingRules,
@@ -21,6 +22,9 @@ from ..domain.wall_time import to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, Closure, Provider, Service, TimeOff, WorkingHours
 from .clock import clinic_tz, now
+
+# The longest time one appointment may block (visit + buffer); enforced by a CHECK constraint.
+MAX_BLOCK = timedelta(hours=12)
 
 
 def rules_for(service: Service) -> BookingRules:
@@ -38,11 +42,35 @@ def last_day_for(service: Service) -> date:
     return last_bookable_day(now(), clinic_tz(), service.max_advance_days)
 
 
-def bookable_providers(online_only: bool) -> list[Provider]:
-    query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
-    if online_only:
-        query = query.where(Provider.accepts_online_booking.is_(True))
-    return list(db.session.scalars(query))
+def bookable_providers(online_only: bool, provider_id: int | None = None) -> list[Provider]:
+    """Active providers (taking online bookings, if asked); only the one named, if any."""
+    if provider_id is not None:
+        query = _ONLINE_PROVIDER if online_only else _ACTIVE_PROVIDER
+        return list(db.session.scalars(query, {"provider_id": provider_id}))
+    return list(db.session.scalars(_ONLINE_PROVIDERS if online_only else _ACTIVE_PROVIDERS))
+
+
+# Built once: every availability request and every booking sends one of these.
+_ACTIVE_PROVIDERS = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
+_ONLINE_PROVIDERS = _ACTIVE_PROVIDERS.where(Provider.accepts_online_booking.is_(True))
+_ACTIVE_PROVIDER = _ACTIVE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
+_ONLINE_PROVIDER = _ONLINE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
+
+
+def live_blocks_overlapping(span: Interval):
+    """WHERE terms for non-cancelled appointments whose [starts_at, blocks_until) meets `span`.
+
+    `blocks_until > span.start` alone has no index, so it would read a provider's whole
+    history. No appointment blocks longer than MAX_BLOCK (a CHECK constraint, migration 0011),
+    so a lower bound on `starts_at` keeps the (provider_id, starts_at) index range tight on
+    SQLite and PostgreSQL alike, however many past visits there are.
+    """
+    return (
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < span.end,
+        Appointment.starts_at > span.start - MAX_BLOCK,
+        Appointment.blocks_until > span.start,
+    )
 
 
 def _range_instants(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
@@ -60,45 +88,83 @@ def load_schedules(
     ignore_appointment_id: int | None = None,
     count_appointments: bool = True,
 ) -> list[ProviderSchedule]:
-    """Working windows and busy intervals of each provider, three queries in all."""
+    """Working windows and busy intervals of each provider: two Core queries (no ORM
+    objects), the second reading appointments and time off together."""
+    booked, _unbooked = load_schedules_both_ways(
+        provider_ids, first_day, last_day,
+        ignore_appointment_id=ignore_appointment_id, count_appointments=count_appointments,
+    )
+    return booked
+
+
+def load_schedules_both_ways(
+    provider_ids: list[int],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    count_appointments: bool = True,
+) -> tuple[list[ProviderSchedule], list[ProviderSchedule]]:
+    """The schedules with existing appointments counted as busy, and without them (time off
+    still counts), from the same two queries: a booking's check tells "taken" apart from
+    "never an opening" without asking the database again."""
     span = _range_instants(first_day, last_day, clinic_tz())
+    connection = db.session.connection()
     windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
-    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.provider_id.in_(provider_ids))):
-        windows[row.provider_id].append(
-            WeeklyWindow(row.weekday, row.start_time, row.end_time, row.valid_from, row.valid_to)
-        )
+    # all() fetches the rows at once: iterating a result fetches them one by one.
+    for provider_id, weekday, start, end, valid_from, valid_to in connection.execute(
+        _HOURS, {"provider_ids": provider_ids}
+    ).all():
+        windows[provider_id].append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
+    params = {"provider_ids": provider_ids, "span_start": span.start, "span_end": span.end}
+    if count_appointments:
+        params |= {"earliest_start": span.start - MAX_BLOCK, "ignore_id": ignore_appointment_id or 0}
     busy: dict[int, list[Interval]] = defaultdict(list)
-    appointments = [] if not count_appointments else db.session.execute(
-        select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until).where(
-            Appointment.provider_id.in_(provider_ids),
-            Appointment.status != AppointmentStatus.CANCELLED.value,
-            Appointment.starts_at < span.end,
-            Appointment.blocks_until > span.start,
-            *([Appointment.id != ignore_appointment_id] if ignore_appointment_id else []),
-        )
+    time_off: dict[int, list[Interval]] = defaultdict(list)
+    for provider_id, starts_at, ends_at, is_appointment in connection.execute(
+        _BUSY if count_appointments else _TIME_OFF, params
+    ).all():
+        interval = Interval(starts_at, ends_at)
+        busy[provider_id].append(interval)
+        if not is_appointment:
+            time_off[provider_id].append(interval)
+    hours = {pid: tuple(windows[pid]) for pid in provider_ids}
+    return (
+        [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in provider_ids],
+        [ProviderSchedule(pid, hours[pid], tuple(time_off[pid])) for pid in provider_ids],
     )
-    for provider_id, starts_at, blocks_until in appointments:
-        busy[provider_id].append(Interval(starts_at, blocks_until))
-    time_off = db.session.execute(
-        select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at).where(
-            TimeOff.provider_id.in_(provider_ids),
-            TimeOff.starts_at < span.end,
-            TimeOff.ends_at > span.start,
-        )
-    )
-    for provider_id, starts_at, ends_at in time_off:
-        busy[provider_id].append(Interval(starts_at, ends_at))
-    return [
-        ProviderSchedule(pid, tuple(windows[pid]), tuple(busy[pid])) for pid in provider_ids
-    ]
+
+
+# Built once with bound parameters: every availability request and every booking sends these,
+# and building the expressions anew each time cost more than running them.
+_HOURS = select(
+    WorkingHours.provider_id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
+    WorkingHours.valid_from, WorkingHours.valid_to,
+).where(WorkingHours.provider_id.in_(bindparam("provider_ids", expanding=True)))
+_TIME_OFF = select(TimeOff.provider_id, TimeOff.starts_at, TimeOff.ends_at, literal(False)).where(
+    TimeOff.provider_id.in_(bindparam("provider_ids", expanding=True)),
+    TimeOff.starts_at < bindparam("span_end"),
+    TimeOff.ends_at > bindparam("span_start"),
+)
+# Live appointments meeting the span (see live_blocks_overlapping), then time off.
+_BUSY = union_all(
+    select(Appointment.provider_id, Appointment.starts_at, Appointment.blocks_until, literal(True)).where(
+        Appointment.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < bindparam("span_end", type_=Appointment.starts_at.type),
+        Appointment.starts_at > bindparam("earliest_start", type_=Appointment.starts_at.type),
+        Appointment.blocks_until > bindparam("span_start", type_=Appointment.blocks_until.type),
+        Appointment.id != bindparam("ignore_id"),  # 0 when none is to be ignored
+    ),
+    _TIME_OFF,
+)
+_CLOSURES = select(Closure.first_day, Closure.last_day).where(
+    Closure.first_day <= bindparam("last_day"), Closure.last_day >= bindparam("first_day")
+)
 
 
 def load_closures(first_day: date, last_day: date) -> Closures:
-    rows = db.session.execute(
-        select(Closure.first_day, Closure.last_day).where(
-            Closure.first_day <= last_day, Closure.last_day >= first_day
-        )
-    )
+    rows = db.session.connection().execute(_CLOSURES, {"first_day": first_day, "last_day": last_day}).all()
     return Closures(tuple((first, last) for first, last in rows))
 
 
@@ -123,6 +189,12 @@ def open_slots(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
+    return slots_from(service, schedules, first_day, last_day, load_closures(first_day, last_day))
+
+
+def slots_from(
+    service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures
+) -> list[Slot]:
     return find_slots(
         schedules,
         rules_for(service),
@@ -130,7 +202,7 @@ def open_slots(
         now=now(),
         first_day=first_day,
         last_day=last_day,
-        closures=load_closures(first_day, last_day),
+        closures=closures,
     )
 
 
@@ -157,11 +229,43 @@ def least_busy_first(providers: list[Provider], first_day: date, last_day: date)
             select(Appointment.provider_id, func.count(Appointment.id))
             .where(
                 Appointment.provider_id.in_([p.id for p in providers]),
-                Appointment.status != AppointmentStatus.CANCELLED.value,
-                Appointment.starts_at < span.end,
-                Appointment.blocks_until > span.start,
+                *live_blocks_overlapping(span),
             )
             .group_by(Appointment.provider_id)
         ).all()
     )
     return sorted((p.id for p in providers), key=lambda pid: (counts.get(pid, 0), pid))
+
+
+@dataclass(frozen=True)
+class DayLabels:
+    """Why a day of the picker has no openings: the clinic is closed (and why), or every
+    opening is taken. Other empty days (weekends, days off) are simply without openings."""
+
+    closed: dict[date, str]
+    fully_booked: set[date]
+
+
+def day_labels(
+    service: Service,
+    providers: list[Provider],
+    counts: dict[date, int],
+    *,
+    ignore_appointment_id: int | None = None,
+) -> DayLabels:
+    empty = [day for day, count in counts.items() if count == 0]
+    if not empty:
+        return DayLabels({}, set())
+    first, last = min(empty), max(empty)
+    closed: dict[date, str] = {}
+    for row in db.session.scalars(
+        select(Closure).where(Closure.first_day <= last, Closure.last_day >= first).order_by(Closure.first_day)
+    ):
+        for day in empty:
+            if row.first_day <= day <= row.last_day:
+                closed.setdefault(day, row.name)
+    # Openings there would be if nobody had booked: a day with some is fully booked.
+    unbooked = open_slots(service, providers, first, last, include_booked=True)
+    tz = clinic_tz()
+    had_openings = {slot.start.astimezone(tz).date() for slot in unbooked}
+    return DayLabels(closed, {day for day in empty if day in had_openings and day not in closed})

@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from ..domain.availability import Slot, nearest
-from ..domain.patient_details import N_, check_patient_details
+from ..domain.patient_details import N_, PatientDetails, check_patient_details
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from . import audit, events
-from .availability import open_slots
+from .availability import MAX_BLOCK, load_closures, load_schedules_both_ways, open_slots, slots_from
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
-from .patients import find_or_create_patient, same_person
+from .patients import SAME_PERSON, find_or_create_patient, same_person_params
 from .tokens import manage_token_for, new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
@@ -38,19 +38,28 @@ class Booked:
     manage_token: str
 
 
+NOT_OPEN = N_("That is not an open time. Please pick one of the times shown.")
+
+
 def free_candidates(
     service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
-    """Providers free at exactly `start`; if none, say whether it was taken or never open."""
+    """Providers free at exactly `start`; if none, say whether it was taken or never open.
+
+    Reads the day once (windows, busy times, closures); "taken" and "never open" are told
+    apart from the same rows."""
     day = start.astimezone(clinic_tz()).date()
-    slots = open_slots(service, providers, day, day, ignore_appointment_id=ignore_appointment_id)
-    matching = [s for s in slots if s.start == start]
+    ids = [p.id for p in providers]
+    if not ids:
+        raise ValidationFailed({"start": NOT_OPEN})
+    booked, unbooked = load_schedules_both_ways(ids, day, day, ignore_appointment_id=ignore_appointment_id)
+    closures = load_closures(day, day)
+    matching = [s for s in slots_from(service, booked, day, day, closures) if s.start == start]
     if matching:
         return matching
-    unbooked = open_slots(service, providers, day, day, include_booked=True)
-    if any(s.start == start for s in unbooked):
+    if any(s.start == start for s in slots_from(service, unbooked, day, day, closures)):
         raise SlotUnavailable(alternatives_near(service, providers, start, ignore_appointment_id))
-    raise ValidationFailed({"start": N_("That is not an open time. Please pick one of the times shown.")})
+    raise ValidationFailed({"start": NOT_OPEN})
 
 
 def alternatives_near(
@@ -74,6 +83,19 @@ def _insert_first_free(appointment: Appointment, candidates: list[Slot]) -> bool
         if flush_in_savepoint(lambda: db.session.add(appointment)):
             return True
     return False
+
+
+def commit_keeping_values() -> None:
+    """Commit without expiring the objects just written: every column of the new rows was
+    set here (or by a Python-side default), and the answer shows them at once, so reloading
+    them would only read back what was sent."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 ALREADY_BOOKED = N_(
@@ -100,6 +122,7 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
             patient_filter,
             Appointment.status != AppointmentStatus.CANCELLED.value,
             Appointment.starts_at < end,
+            Appointment.starts_at > start - MAX_BLOCK,  # keeps the index range tight
             Appointment.ends_at > start,
         )
         .limit(1)
@@ -107,6 +130,28 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
     if ignore_id is not None:
         query = query.where(Appointment.id != ignore_id)
     return db.session.scalar(query)
+
+
+# The booking's own check, built once: a live visit of the same person overlapping the new one.
+_PERSON_OVERLAPPING_VISIT = (
+    select(Appointment.id)
+    .join(Patient, Patient.id == Appointment.patient_id)
+    .where(
+        SAME_PERSON,
+        Appointment.status != AppointmentStatus.CANCELLED.value,
+        Appointment.starts_at < bindparam("visit_end", type_=Appointment.starts_at.type),
+        Appointment.starts_at > bindparam("earliest_start", type_=Appointment.starts_at.type),
+        Appointment.ends_at > bindparam("visit_start", type_=Appointment.ends_at.type),
+    )
+    .limit(1)
+)
+
+
+def person_overlapping_visit(details: PatientDetails, start: datetime, end: datetime) -> int | None:
+    """overlapping_visit(same_person(details), start, end) with a statement built once: the
+    id of the person's live visit overlapping [start, end), if any."""
+    params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
+    return db.session.scalar(_PERSON_OVERLAPPING_VISIT, params)
 
 
 def book(
@@ -136,8 +181,9 @@ def book(
     try:
         one_patient_at_a_time(details.phone_e164)
         ends_at = start + timedelta(minutes=service.duration_minutes)
-        if overlapping_visit(same_person(details), start, ends_at) is not None:
-            raise AlreadyBooked(ALREADY_BOOKED)
+        existing = person_overlapping_visit(details, start, ends_at)
+        if existing is not None:
+            raise AlreadyBooked(ALREADY_BOOKED, existing)
         candidates = free_candidates(service, providers, start)
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.
@@ -162,7 +208,7 @@ def book(
             raise SlotUnavailable([])
         audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_booked(appointment, cause=events.cause_for(actor))
-        db.session.commit()
+        commit_keeping_values()
     except SlotUnavailable as conflict:
         db.session.rollback()
         if not conflict.alternatives:

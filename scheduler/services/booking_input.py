@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..domain.patient_details import N_, DetailsInvalid
 from ..domain.wall_time import WallTimeError, to_instant
@@ -70,10 +70,14 @@ def parse_provider_id(raw: object) -> int | None:
         raise ValidationFailed({"provider_id": N_("Unknown provider.")}) from None
 
 
+# Built once: every availability request and every booking looks its service up.
+_ACTIVE_SERVICE = select(Service).where(Service.slug == bindparam("slug"), Service.active.is_(True))
+
+
 def find_service(slug: object, *, online: bool) -> Service:
     service = None
     if isinstance(slug, str):
-        service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active.is_(True)))
+        service = db.session.scalar(_ACTIVE_SERVICE, {"slug": slug})
     if service is None:
         raise ValidationFailed({"service": N_("Unknown service.")})
     if online and not service.online_bookable:
@@ -82,13 +86,12 @@ def find_service(slug: object, *, online: bool) -> Service:
 
 
 def choose_providers(provider_id: int | None, *, online: bool) -> list[Provider]:
-    providers = bookable_providers(online_only=online)
-    if provider_id is None:
-        return providers
-    chosen = [p for p in providers if p.id == provider_id]
-    if not chosen:
+    if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the database's integer would overflow
         raise ValidationFailed({"provider_id": N_("Unknown provider.")})
-    return chosen
+    providers = bookable_providers(online_only=online, provider_id=provider_id)
+    if not providers and provider_id is not None:
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    return providers
 
 
 def collect_errors(fields: dict[str, str], fn, *args, **kwargs):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..domain.calendar_shading import day_span
+from ..domain.patient_details import N_, has_control_chars
 from ..domain.wall_time import WallTimeError, to_instant
 from ..extensions import db
 from ..models import OPEN_STATUSES, Appointment, Closure, Provider, Service, TimeOff, WorkingHours
@@ -58,8 +59,11 @@ def _reason(raw: object, fields: dict[str, str], *, required: bool) -> str:
     text = " ".join(raw.split())
     if required and not text:
         fields["reason"] = "Say why the clinic is closed (shown to staff; patients are told it is closed)."
-    elif len(text) > REASON_MAX:
+    elif len(raw) > REASON_MAX:
+        # The reason as sent, as the API document counts it (not after joining spaces).
         fields["reason"] = f"Please keep it under {REASON_MAX} characters."
+    elif has_control_chars(raw, allow_newlines=True):
+        fields["reason"] = N_("The reason contains characters that are not allowed.")
     return text
 
 

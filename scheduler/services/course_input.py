@@ -221,7 +221,8 @@ def parse_course_request(data: object) -> CourseRequest:
         today = now().astimezone(clinic_tz()).date()
         if first_day < today:
             fields["first_date"] = N_("The first date has already passed.")
-        elif weeks is not None and first_day + timedelta(days=7 * weeks - 1) > staff_last_day():
+        elif first_day > staff_last_day() or (
+                weeks is not None and first_day + timedelta(days=7 * weeks - 1) > staff_last_day()):
             fields["first_date"] = N_("Staff can plan up to a year ahead.")
     if fields:
         raise ValidationFailed(fields)

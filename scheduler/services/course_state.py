@@ -17,9 +17,13 @@ def course_progress(course: Course) -> Progress:
 def visit_changed(appointment: Appointment) -> None:
     """Called in the transaction of any change to a visit: the course's calendar file
     changes with it, and its status may move on (planned -> active -> completed)."""
-    if appointment.course_id is None:
-        return
-    course = db.session.get(Course, appointment.course_id)
+    if appointment.course_id is not None:
+        refresh(db.session.get(Course, appointment.course_id))
+
+
+def refresh(course: Course) -> None:
+    """The course's status from its visits as they are now in this transaction; its
+    calendar file changed, so its sequence goes up."""
     db.session.flush()
     course.status = course_status(course.status, course_progress(course))
     course.ical_sequence += 1

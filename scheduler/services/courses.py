@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select, text
 
 from ..domain.availability import ProviderSchedule
-from ..domain.course_progress import Progress, course_status
 from ..domain.courses import (
     Calendar,
     Fixed,
@@ -30,13 +29,12 @@ from ..domain.visit_fit import CLOSED, OUTSIDE_HOURS, misfit
 from ..domain.wall_time import WallTimeError, to_instant, to_instant_lenient
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Course, CourseStatus, Provider, Service
-from . import audit, events, staff_appointments
+from . import audit, course_state, events, staff_appointments
 from .availability import load_closures, load_schedules
 from .booking import AUDIT_FIELDS
 from .booking_input import parse_start
 from .clock import clinic_tz, now
 from .course_input import ChosenVisit, CourseRequest, find_provider, parse_hhmm, parse_whole_number
-from .course_state import course_progress
 from .errors import ChangeNotAllowed, NotFound, ServiceError, SlotUnavailable, ValidationFailed
 from .staff_availability import check_staff_timing, staff_alternatives, staff_last_day
 from .tokens import manage_token_for, new_secret, sha256_hex
@@ -66,6 +64,14 @@ class BookedCourse:
 
 
 # --- reading the calendar -----------------------------------------------------------------
+
+
+def _record_booked(actor: audit.Actor, action: str, course: Course, before: dict | None, visits: list) -> None:
+    """The audit trail of a booking of visits (a course or weeks added to it), and its messages."""
+    audit.record(actor, action, course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
+    for visit in visits:
+        audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
+    events.course_booked(course, visits, cause=CAUSE)
 
 
 def _providers_to_try(provider: Provider, allow_other: bool) -> list[int]:
@@ -254,10 +260,7 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         if inserted is None:
             raise PlanConflict([], [])
         visits, tokens = inserted
-        audit.record(actor, "course.booked", course, None, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
-        for visit in visits:
-            audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
-        events.course_booked(course, visits, cause=CAUSE)
+        _record_booked(actor, "course.booked", course, None, visits)
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()
@@ -286,10 +289,6 @@ def visits_of(course: Course) -> list[Appointment]:
     return list(db.session.scalars(
         select(Appointment).where(Appointment.course_id == course.id).order_by(Appointment.starts_at, Appointment.id)
     ))
-
-
-def progress_of(course: Course) -> Progress:
-    return course_progress(course)
 
 
 def visit_by_number(course: Course, number: int) -> Appointment:
@@ -329,13 +328,6 @@ def _require_not_cancelled(course: Course) -> None:
         raise ChangeNotAllowed("not_open", N_("This course was cancelled."))
 
 
-def _refresh_status(course: Course) -> None:
-    db.session.flush()
-    course.status = course_status(course.status, course_progress(course))
-    course.ical_sequence += 1
-    course.updated_at = now()
-
-
 # --- extend -----------------------------------------------------------------------------------
 
 
@@ -369,11 +361,8 @@ def extend(course: Course, raw_weeks: object, *, actor: audit.Actor) -> BookedCo
             raise PlanConflict([], [plan[0].number + i for i in range(len(wanted))])
         visits, tokens = inserted
         course.weeks += weeks
-        _refresh_status(course)
-        audit.record(actor, "course.extended", course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
-        for visit in visits:
-            audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
-        events.course_booked(course, visits, cause=CAUSE)
+        course_state.refresh(course)
+        _record_booked(actor, "course.extended", course, before, visits)
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()
@@ -422,12 +411,12 @@ def _week_of(course: Course, visit: Appointment) -> int:
 
 def make_up_times(course: Course, visit: Appointment) -> list[tuple[datetime, int]]:
     """Open times for a make-up of `visit`: its course week first, then one after the end."""
-    rx = prescription_of(course, course.weeks + 2)
+    rx = prescription_of(course)
     week = _week_of(course, visit)
     first = course.first_day + timedelta(days=7 * (week - 1))
+    last = course.first_day + timedelta(days=7 * (course.weeks + 2) - 1)  # room for one after the end
     others = [v for v in visits_of(course) if v.id != visit.id]
-    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, _last_day(rx),
-                             course.patient_id)
+    calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first, last, course.patient_id)
     return make_up_options(rx, calendar, week=week, last_week=course.weeks, fixed=_fixed(others))
 
 
@@ -468,7 +457,7 @@ def book_make_up(course: Course, raw_start: object, raw_provider_id: object, *, 
         if inserted is None:
             raise SlotUnavailable([])
         visits, tokens = inserted
-        _refresh_status(course)
+        course_state.refresh(course)
         audit.record(actor, "appointment.booked", visits[0], None, audit.snapshot(visits[0], AUDIT_FIELDS))
         events.course_booked(course, visits, cause=CAUSE)
         db.session.commit()
@@ -561,7 +550,7 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
                 raise FollowingConflict([visit.visit_number])
             audit.record(actor, "appointment.moved", visit, before, audit.snapshot(visit, AUDIT_FIELDS))
             events.appointment_moved(visit, cause=CAUSE)
-        _refresh_status(course)
+        course_state.refresh(course)
         course.preferred_time = new_time if course.window_start is None else course.preferred_time
         db.session.commit()
     except Exception:

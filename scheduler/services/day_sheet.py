@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from ..domain.wall_time import to_instant_lenient
 from ..extensions import db
-from ..models import Appointment, Provider, Role, User
+from ..models import ActorKind, Appointment, AuditEvent, Provider, Role, User
 from .clock import clinic_tz
 
 
@@ -36,3 +36,22 @@ def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
         .order_by(Appointment.starts_at, Appointment.provider_id)
     )
     return list(db.session.scalars(query))
+
+
+def booked_by_staff(appointments: list[Appointment]) -> dict[int, str]:
+    """The staff user (email) who booked each of these visits, for those booked by staff or
+    through the API with a staff token; the day sheet names them."""
+    ids = [a.id for a in appointments]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(AuditEvent.entity_id, User.email)
+        .join(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.entity_type == Appointment.__tablename__,
+            AuditEvent.entity_id.in_(ids),
+            AuditEvent.action == "appointment.booked",
+            AuditEvent.actor_kind == ActorKind.STAFF.value,
+        )
+    )
+    return dict(rows.all())

@@ -58,9 +58,9 @@ def _holidays(today: date) -> list[tuple[date, str]]:
         return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
 
     return [
-        (next_on_or_after(thanksgiving), "Thanksgiving Day"),
-        (next_on_or_after(lambda year: date(year, 12, 25)), "Christmas Day"),
-        (next_on_or_after(lambda year: date(year, 1, 1)), "New Year's Day"),
+        (next_on_or_after(thanksgiving), N_("Thanksgiving Day")),
+        (next_on_or_after(lambda year: date(year, 12, 25)), N_("Christmas Day")),
+        (next_on_or_after(lambda year: date(year, 1, 1)), N_("New Year's Day")),
     ]
 
 

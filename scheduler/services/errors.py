@@ -41,6 +41,8 @@ class AlreadyBooked(ServiceError):
     """409: this patient already holds an appointment at an overlapping time (often a
     double-pressed "Book" button); booking again would leave them two visits at once."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, appointment_id: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # The patient's visit in the way, so a page can point to it (never shown to the API).
+        self.appointment_id = appointment_id

@@ -1,7 +1,7 @@
 """Finding the patient a booking belongs to, or creating them."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
 from ..domain.patient_details import PatientDetails
 from ..extensions import db
@@ -12,8 +12,29 @@ from .clock import now
 AUDIT_FIELDS = ("first_name", "last_name", "phone_e164", "email", "language", "sms_consent_at", "sms_opted_out_at")
 
 
+# Same mobile number and same name (any case) is the same patient. Built once: every
+# booking asks it twice; same_person_params gives the values.
+SAME_PERSON: ColumnElement[bool] = and_(
+    Patient.phone_e164 == bindparam("person_phone"),
+    func.lower(Patient.first_name) == bindparam("person_first_name"),
+    func.lower(Patient.last_name) == bindparam("person_last_name"),
+)
+# A record the desk merged into another comes last: the kept one answers first.
+_PATIENT_BY_PERSON = (
+    select(Patient).where(SAME_PERSON).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
+)
+
+
+def same_person_params(details: PatientDetails) -> dict[str, str]:
+    return {
+        "person_phone": details.phone_e164,
+        "person_first_name": details.first_name.lower(),
+        "person_last_name": details.last_name.lower(),
+    }
+
+
 def same_person(details: PatientDetails) -> ColumnElement[bool]:
-    """Same mobile number and same name (any case) is the same patient."""
+    """SAME_PERSON with the values filled in, for queries built on the spot."""
     return and_(
         Patient.phone_e164 == details.phone_e164,
         func.lower(Patient.first_name) == details.first_name.lower(),
@@ -28,9 +49,7 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
     """
-    patient = db.session.scalar(
-        select(Patient).where(same_person(details)).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
-    )
+    patient = db.session.scalar(_PATIENT_BY_PERSON, same_person_params(details))
     if patient is not None and patient.merged_into_id is not None:
         # The desk merged that record into another: the booking goes to the one kept.
         patient = db.session.get(Patient, patient.merged_into_id)

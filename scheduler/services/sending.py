@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..domain.retry import retry_delay
 from ..extensions import db
@@ -102,20 +102,30 @@ def claim_due(limit: int) -> list[Claim]:
     return [Claim(id_, lease) for id_ in sorted(ids)]
 
 
+_GUARDED = (
+    update(Message.__table__)
+    .where(Message.__table__.c.id == bindparam("claim_id"), Message.__table__.c.status == SENDING,
+           Message.__table__.c.claimed_until == bindparam("lease", type_=Message.__table__.c.claimed_until.type))
+)
+
+
 def _guarded(claim: Claim, **values) -> bool:
     """Update the row only while this worker's lease on it holds."""
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == claim.id, Message.status == SENDING, Message.claimed_until == claim.lease)
-        .values(**values, updated_at=now())
-        .execution_options(synchronize_session=False)
+    result = db.session.connection().execute(  # Core, not the ORM: this runs twice per message
+        _GUARDED.values(**values, updated_at=now()),
+        {"claim_id": claim.id, "lease": claim.lease},
     )
     return result.rowcount == 1
 
 
 def _finish(claim: Claim, **values) -> bool:
+    """The guarded update and whatever else the session holds, committed together; all of
+    it rolled back when the lease was lost."""
     ok = _guarded(claim, claimed_until=None, **values)
-    db.session.commit()
+    if ok:
+        db.session.commit()
+    else:
+        db.session.rollback()
     return ok
 
 
@@ -150,37 +160,29 @@ def deliver(claim: Claim) -> str:
         return "deferred"
 
     channel, kind, attempts, patient_id = message.channel, message.kind, message.attempts, message.patient_id
-    rendered = render(message, link_for=link_for)
+    with db.session.no_autoflush:  # the fresh links stay in the session, unwritten, until the send
+        rendered = render(message, link_for=link_for)
+    links = list(db.session.new)
     transport = transports().sms if channel == "sms" else transports().email
-    # What goes out is stored (the private link redacted) and any new link committed before
-    # the send: the patient can open the link as soon as the text arrives.
-    if not _guarded(claim, subject=rendered.subject[:200], body=rendered.stored_body,
-                    to_address=rendered.to_address, backend=transport.backend):
-        db.session.rollback()
-        return "lost"
-    _commit_without_waiting_for_disk()
-
+    db.session.rollback()  # no transaction (on SQLite: no write lock) held while the provider answers
+    content = dict(subject=rendered.subject[:200], body=rendered.stored_body, to_address=rendered.to_address,
+                   backend=transport.backend)
     try:
         handed = _send(transport, channel, kind, rendered)
-    except SendFailed as failure:
-        return _record_failure(claim, failure, attempts=attempts + 1, channel=channel,
-                               patient_id=patient_id, to_address=rendered.to_address)
-    _finish(claim, status=MessageStatus.SENT.value, provider_message_id=handed.provider_message_id,
-            sent_at=now(), attempts=attempts + 1, error_code="", last_error="")
+    except SendFailed as failure:  # the links die with this attempt; a retry mints new ones
+        return _record_failure(claim, failure, attempts=attempts + 1, channel=channel, patient_id=patient_id,
+                               **content)
+    # One transaction records the message sent, what went out (the private link redacted) and
+    # the link itself: it opens milliseconds after the provider took the text, long before the
+    # text arrives.
+    db.session.add_all(links)
+    if not _finish(claim, status=MessageStatus.SENT.value, provider_message_id=handed.provider_message_id,
+                   sent_at=now(), attempts=attempts + 1, error_code="", last_error="", **content):
+        log.warning("Message %d was sent after its lease ran out", claim.id)
     if handed.backend == "console":
         log.info("Message %d (%s %s) recorded, not sent (no %s settings):\n%s", claim.id, channel, kind,
                  "Twilio" if channel == "sms" else "SMTP", rendered.stored_body)
     return "sent"
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """PostgreSQL: this commit does not wait for its WAL flush (synchronous_commit off). The
-    `sent` record that follows does wait, and the log is flushed in order, so once a message
-    is recorded sent this is on disk too; only a database crash inside that gap can lose it
-    (then the lease runs out and the message goes again, with a link that works)."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.commit()
 
 
 def _send(transport, channel: str, kind: str, rendered) -> Handed:
@@ -195,9 +197,11 @@ def _send(transport, channel: str, kind: str, rendered) -> Handed:
 
 
 def _record_failure(claim: Claim, failure: SendFailed, *, attempts: int, channel: str,
-                    patient_id: int, to_address: str) -> str:
+                    patient_id: int, **content) -> str:
+    """`content`: what was to go out (subject, body, to_address, backend), kept for the desk."""
     config = current_app.config
-    details = dict(attempts=attempts, error_code=failure.code[:12], last_error=failure.detail[:500])
+    to_address = content.get("to_address", "")
+    details = dict(attempts=attempts, error_code=failure.code[:12], last_error=failure.detail[:500], **content)
     if failure.transient and attempts < config["MESSAGE_MAX_ATTEMPTS"]:
         delay = retry_delay(attempts, base_seconds=config["MESSAGE_RETRY_BASE_SECONDS"],
                             max_seconds=config["MESSAGE_RETRY_MAX_SECONDS"], jitter=random.random())
@@ -237,7 +241,7 @@ def deliver_safely(claim: Claim) -> str:
         attempts = db.session.scalar(select(Message.attempts).where(Message.id == claim.id)) or 0
         failure = SendFailed("internal", type(exc).__name__, transient=True)
         try:
-            return _record_failure(claim, failure, attempts=attempts + 1, channel="", patient_id=0, to_address="")
+            return _record_failure(claim, failure, attempts=attempts + 1, channel="", patient_id=0)
         except Exception:
             db.session.rollback()  # the lease runs out and another pass takes the row
             return "error"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, Role, User
+from ..models import ApiToken, Provider, Role, User
 from . import audit
 from .clock import now
 from .errors import ValidationFailed
@@ -16,9 +16,28 @@ from .tokens import new_secret, sha256_hex
 MIN_PASSWORD_LENGTH = 10
 
 
-def create_user(email: str, password: str, role: str) -> User:
+def _provider_to_link(user: User | None, role: str, provider_id: int, fields: dict[str, str]) -> Provider | None:
+    """The provider a `provider` user is to see; refuses a second user for one calendar."""
+    if role != Role.PROVIDER.value:
+        fields["provider"] = "Only a user with the provider role can be linked to a provider."
+        return None
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        fields["provider"] = f"No provider with id {provider_id}."
+        return None
+    if provider.user_id is not None and (user is None or provider.user_id != user.id):
+        fields["provider"] = f"{provider.name} is already linked to another user."
+        return None
+    return provider
+
+
+def create_user(email: str, password: str, role: str, provider_id: int | None = None) -> User:
+    """A staff user; a `provider` user can be linked to their provider's calendar at once."""
     email = email.strip().lower()
-    fields = {}
+    fields: dict[str, str] = {}
+    provider = None
+    if provider_id is not None:
+        provider = _provider_to_link(None, role, provider_id, fields)
     if role not in {r.value for r in Role}:
         fields["role"] = f"Role must be one of: {', '.join(r.value for r in Role)}."
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -39,8 +58,35 @@ def create_user(email: str, password: str, role: str) -> User:
     db.session.add(user)
     db.session.flush()
     audit.record(audit.SYSTEM, "user.created", user, None, {"email": user.email, "role": user.role})
+    if provider is not None:
+        _link(user, provider)
     db.session.commit()
     return user
+
+
+def _link(user: User, provider: Provider) -> None:
+    before = {"user_id": provider.user_id}
+    provider.user_id = user.id
+    audit.record(audit.SYSTEM, "provider.linked", provider, before, {"user_id": user.id})
+
+
+def link_provider(email: str, provider_id: int) -> Provider:
+    """Links an existing `provider` user to a provider: they see that calendar only."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    fields: dict[str, str] = {}
+    if user is None:
+        raise ValidationFailed({"email": "No such user."})
+    provider = _provider_to_link(user, user.role, provider_id, fields)
+    if fields:
+        raise ValidationFailed(fields)
+    # A user sees one provider's calendar: moving the link frees their previous one.
+    for previous in db.session.scalars(select(Provider).where(Provider.user_id == user.id, Provider.id != provider.id)):
+        audit.record(audit.SYSTEM, "provider.unlinked", previous, {"user_id": user.id}, {"user_id": None})
+        previous.user_id = None
+    db.session.flush()
+    _link(user, provider)
+    db.session.commit()
+    return provider
 
 
 @cache

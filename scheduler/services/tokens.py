@@ -1,7 +1,10 @@
 """Secrets handed out (patient manage links, API tokens): stored only as hashes."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import secrets
 
 from flask import current_app
@@ -63,3 +66,46 @@ def manage_secret_hash(token: str) -> str | None:
     """The stored hash the token points at, or None if forged, mangled or expired."""
     secret = manage_secret(token)
     return None if secret is None else sha256_hex(secret)
+
+
+# --- a link kept in the browser's session -------------------------------------------------
+# Right after booking, the session remembers the visit's link so that "back" and "Book" again
+# can lead to it. The session cookie is signed, not encrypted, and must not carry a link in
+# the clear: the secret is masked with a pad only the server can make (HMAC-SHA256 of the
+# appointment id under SECRET_KEY, a different pad for every appointment).
+
+
+def _pad(appointment_id: int, length: int) -> bytes:
+    key = current_app.config["SECRET_KEY"].encode()
+    blocks = b""
+    counter = 0
+    while len(blocks) < length:
+        message = f"session-link:{appointment_id}:{counter}".encode()
+        blocks += hmac.new(key, message, hashlib.sha256).digest()
+        counter += 1
+    return blocks[:length]
+
+
+def seal_for_session(token: str, appointment_id: int) -> str:
+    """The secret behind a link we just issued, masked for the session cookie."""
+    secret = _serializer().loads(token).encode()
+    masked = bytes(a ^ b for a, b in zip(secret, _pad(appointment_id, len(secret)), strict=True))
+    return base64.urlsafe_b64encode(masked).decode()
+
+
+def unseal_from_session(sealed: object, appointment_id: int, token_hash: str) -> str | None:
+    """A fresh link to the appointment, if `sealed` holds the secret whose hash it stores."""
+    if not isinstance(sealed, str):
+        return None
+    try:
+        masked = base64.urlsafe_b64decode(sealed.encode())
+    except (ValueError, binascii.Error):
+        return None
+    secret = bytes(a ^ b for a, b in zip(masked, _pad(appointment_id, len(masked)), strict=True))
+    try:
+        text = secret.decode()
+    except UnicodeDecodeError:
+        return None
+    if not hmac.compare_digest(sha256_hex(text), token_hash):
+        return None
+    return manage_token_for(text)

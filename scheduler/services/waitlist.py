@@ -69,7 +69,7 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
         fields["latest_date"] = N_("That time is too far ahead to book yet.")
     weekdays = _weekdays(data.get("weekdays"), fields)
     time_of_day = data.get("time_of_day") or TimeOfDay.ANY.value
-    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:
+    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:  # a list is unhashable
         fields["time_of_day"] = N_("Use any, morning or afternoon.")
     patient = data.get("patient")
     try:

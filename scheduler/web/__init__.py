@@ -15,12 +15,14 @@ def register_blueprints(app: Flask) -> None:
     from .manage_pages import manage, short_links
     from .message_pages import message_pages
     from .patient_pages import patients
+    from .read_only import register_read_only_views
     from .settings_pages import settings
     from .site import register_site
     from .staff_course_pages import staff_courses
     from .staff_pages import staff
     from .webhooks import webhooks
 
+    register_read_only_views(app)  # first: before any hook touches the database
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)

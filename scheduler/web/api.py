@@ -1,6 +1,7 @@
 """JSON API v1: public booking endpoints, and staff endpoints behind bearer tokens."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -9,16 +10,17 @@ from sqlalchemy import select
 
 from ..domain.patient_details import N_
 from ..extensions import db
-from ..models import Appointment, Service
-from ..services import appointment_changes, booking, booking_input, waitlist
+from ..models import Appointment, BookingSource, Service
+from ..services import appointment_changes, audit, booking, booking_input, waitlist
 from ..services.availability import bookable_providers, open_slots
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
+from ..services.health import check_health
 from ..services.staff import user_for_api_token
 from .limits import booking_limit, manage_limit
 from .openapi import openapi_document, unknown_fields
-from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, today_local
+from .presenters import appointment_json, external_url, local_iso, parse_day, slot_json, slots_json_text, today_local
 from .site import current_language
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -53,12 +55,12 @@ def _not_found(exc: NotFound):
     return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
 
 
-def json_body(schema_name: str) -> dict:
-    """The request's JSON object, holding only the fields its documented schema names."""
+def json_body(schema_name: str | None = None) -> dict:
+    """The request's JSON object; given its documented schema, holding only the fields it names."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
-    unknown = unknown_fields(body, schema_name)
+    unknown = unknown_fields(body, schema_name) if schema_name else []
     if unknown:
         raise ValidationFailed({key: N_("Unknown field.") for key in unknown})
     return body
@@ -66,7 +68,20 @@ def json_body(schema_name: str) -> dict:
 
 @api.get("/health")
 def health():
-    return jsonify({"status": "ok"})
+    """503 only when the database does not answer; the worker and outbox are reported for a
+    monitor (status "degraded") without taking this instance out of rotation."""
+    report = check_health(current_app.config["WORKER_STALE_SECONDS"])
+    if not report.database_ok:
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    degraded = report.worker_stale or bool(report.problems)
+    return jsonify({
+        "status": "degraded" if degraded else "ok",
+        "database": "ok",
+        "worker": {"stale": report.worker_stale, "stale_after_seconds": current_app.config["WORKER_STALE_SECONDS"],
+                   "jobs": report.jobs},
+        "outbox": report.outbox,
+        "problems": report.problems,
+    })
 
 
 @api.get("/openapi.json")
@@ -125,15 +140,38 @@ def availability():
     if fields:
         return validation_error(fields)
     slots = open_slots(service, providers, first, last)
-    tz = clinic_tz()
-    return jsonify({"timezone": current_app.config["CLINIC_TIMEZONE"], "slots": [slot_json(s, tz) for s in slots]})
+    timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _unauthorized():
+    response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
+    return response, 401
+
+
+def _bearer_user():
+    """(sent a token, its user or None)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if not header:
+        return False, None
+    return True, user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
 
 
 @api.post("/bookings")
 @booking_limit
 def create_booking():
+    """Public; a staff token is optional and, when sent, names who booked in the audit trail.
+    A token that does not work is refused rather than ignored, so a client is never recorded
+    as someone else without noticing."""
+    sent_token, user = _bearer_user()
+    if sent_token and user is None:
+        return _unauthorized()
+    actor = audit.staff(user.id) if user is not None else audit.API_CLIENT
     body = json_body("BookingRequest")
-    booked = booking.book(body, online=True, language=current_language())
+    booked = booking.book(body, online=True, source=BookingSource.API, actor=actor, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
 
 
@@ -180,13 +218,9 @@ def reschedule_booking(token: str):
 def staff_token_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _sep, token = header.partition(" ")
-        user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+        _sent, user = _bearer_user()
         if user is None:
-            response = jsonify({"error": "unauthorized", "message": "A valid bearer token is required."})
-            response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
-            return response, 401
+            return _unauthorized()
         g.staff_user = user
         return view(*args, **kwargs)
 

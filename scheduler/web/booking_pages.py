@@ -1,17 +1,27 @@
 """Public booking pages: service -> provider -> day -> time -> details -> confirmation."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from collections import Counter
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..domain.availability import one_per_start
 from ..extensions import db
-from ..models import Provider, Service
-from ..services.availability import bookable_providers, last_day_for, least_busy_first, open_days, open_slots
+from ..models import Appointment, Provider, Service
+from ..services.availability import (
+    bookable_providers,
+    day_labels,
+    last_day_for,
+    least_busy_first,
+    open_days,
+    open_slots,
+)
 from ..services.booking import book
 from ..services.booking_input import parse_start
 from ..services.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
+from ..services.tokens import seal_for_session, unseal_from_session
 from .limits import booking_limit
 from .presenters import DayWindow, parse_day, today_local
 from .site import current_language
@@ -19,6 +29,11 @@ from .site import current_language
 booking = Blueprint("booking", __name__)
 
 ANY = "any"
+# This browser's latest bookings, kept in the session so that pressing back and "Book" again
+# can lead to the visit just booked (the database keeps only hashes of links; the session
+# holds each link's secret masked, see tokens.seal_for_session). A handful is plenty.
+RECENT_BOOKINGS = "recent_bookings"
+RECENT_BOOKINGS_KEPT = 3
 
 
 def _online_service(slug: str) -> Service:
@@ -38,13 +53,6 @@ def _providers_for(who: str) -> tuple[list[Provider], Provider | None]:
     if not chosen:
         abort(404)
     return chosen, chosen[0]
-
-
-def _slots_for_times(service: Service, providers: list[Provider], first, last, who: str):
-    slots = open_slots(service, providers, first, last)
-    if who != ANY:
-        return slots
-    return one_per_start(slots, preference=least_busy_first(providers, first, last))
 
 
 @booking.get("/")
@@ -76,7 +84,8 @@ def days(slug: str, who: str):
     )
     counts = open_days(open_slots(service, chosen, window.first, window.last), window.first, window.last)
     return render_template(
-        "booking/days.html", service=service, provider=provider, who=who, window=window, counts=counts
+        "booking/days.html", service=service, provider=provider, who=who, window=window, counts=counts,
+        labels=day_labels(service, chosen, counts),
     )
 
 
@@ -87,16 +96,37 @@ def times(slug: str, who: str, day: str):
     parsed = parse_day(day, today_local())
     if parsed is None:
         abort(400, _("That is not a valid date."))
-    slots = _slots_for_times(service, chosen, parsed, parsed, who)
-    names = {p.id: p.name for p in chosen}
+    every = open_slots(service, chosen, parsed, parsed)
+    slots = every if who != ANY else one_per_start(every, preference=least_busy_first(chosen, parsed, parsed))
+    # "First available" tiles say how many providers are free, not a name that may change.
+    free = Counter(slot.start for slot in every)
     return render_template(
-        "booking/times.html", service=service, provider=provider, who=who, day=parsed, slots=slots, names=names
+        "booking/times.html", service=service, provider=provider, who=who, day=parsed, slots=slots, free=free
     )
 
 
-def _details_page(service, who, provider, form, *, errors=None, conflict=None, status=200):
+def _remember_booking(appointment_id: int, token: str) -> None:
+    recent = dict(session.get(RECENT_BOOKINGS, {}))
+    recent.pop(str(appointment_id), None)
+    recent[str(appointment_id)] = seal_for_session(token, appointment_id)
+    session[RECENT_BOOKINGS] = dict(list(recent.items())[-RECENT_BOOKINGS_KEPT:])
+
+
+def _already_booked(appointment_id: int | None) -> dict:
+    """The patient's visit in the way, and a link to it if this browser booked it."""
+    existing = db.session.get(Appointment, appointment_id) if appointment_id else None
+    token = None
+    if existing is not None:
+        sealed = session.get(RECENT_BOOKINGS, {}).get(str(existing.id))
+        token = unseal_from_session(sealed, existing.id, existing.manage_token_hash)
+    return {"appointment": existing, "token": token}
+
+
+def _details_page(service, who, provider, form, *, errors=None, conflict=None, already=None, status=200):
     alternatives = conflict.alternatives if conflict else []
     names = {p.id: p.name for p in bookable_providers(online_only=True)}
+    prefer = form.get("prefer") or ""
+    shown_name = names.get(int(prefer)) if prefer.isascii() and prefer.isdigit() else None
     return (
         render_template(
             "booking/details.html",
@@ -107,7 +137,9 @@ def _details_page(service, who, provider, form, *, errors=None, conflict=None, s
             errors=errors or {},
             conflict=conflict is not None,
             alternatives=alternatives,
+            already=already,
             names=names,
+            shown_name=shown_name,
         ),
         status,
     )
@@ -117,7 +149,7 @@ def _details_page(service, who, provider, form, *, errors=None, conflict=None, s
 @booking_limit
 def details(slug: str, who: str):
     service = _online_service(slug)
-    _chosen, provider = _providers_for(who)
+    chosen, provider = _providers_for(who)
     if request.method != "POST":
         # GET (and HEAD, answered as GET): show the form. Only a POST books, under CSRF
         # and the booking limit.
@@ -151,5 +183,20 @@ def details(slug: str, who: str):
     except SlotUnavailable as conflict:
         return _details_page(service, who, provider, form, conflict=conflict, status=409)
     except AlreadyBooked as duplicate:
-        return _details_page(service, who, provider, form, errors={"start": duplicate.message}, status=409)
+        return _details_page(
+            service, who, provider, form, already=_already_booked(duplicate.appointment_id), status=409
+        )
+    _remember_booking(booked.appointment.id, booked.manage_token)
+    shown = form.get("prefer", "")
+    if who == ANY and shown.isascii() and shown.isdigit() and int(shown) != booked.appointment.provider_id:
+        shown_name = next((p.name for p in chosen if p.id == int(shown)), None)
+        if shown_name:
+            flash(
+                _(
+                    "%(shown)s was booked at this time a moment ago, so your visit is with %(given)s.",
+                    shown=shown_name,
+                    given=booked.appointment.provider.name,
+                ),
+                "warning",
+            )
     return redirect(url_for("manage.booked", token=booked.manage_token), code=303)

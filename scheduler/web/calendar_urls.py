@@ -1,14 +1,14 @@
 """Where a course's calendar file and a patient's private feed live.
 
-The feed routes (scheduler/web/feeds.py and scheduler/integrations/ical.py) serve these
-exact paths; answers that mention them (the staff course API, the course pages) call these
-two functions, so the URL shapes are defined once.
+The feed routes (scheduler/web/feeds.py) serve these paths; answers that mention them (the
+staff course API, the course pages) call these two functions.
 """
 from __future__ import annotations
 
 from flask import current_app
 
 from ..models import Course, Patient
+from ..services import calendar_feeds
 
 
 def _base() -> str:
@@ -20,10 +20,7 @@ def course_ics_url(course: Course) -> str:
     return f"{_base()}/api/v1/staff/courses/{course.id}.ics"
 
 
-def patient_feed_url(patient: Patient, token: str | None = None) -> str | None:
-    """The patient's private feed, /feeds/patients/<token>.ics: only the holder of the
-    token (handed out once, only its hash is stored) can name it, so without one there is
-    no URL to give."""
-    if not token:
-        return None
-    return f"{_base()}/feeds/patients/{token}.ics"
+def patient_feed_url(patient: Patient) -> str:
+    """The patient's private feed of every visit (/feeds/patients/<token>.ics); the feed key
+    is made the first time it is asked for (services/calendar_feeds.py)."""
+    return calendar_feeds.patient_feed_url(patient)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..domain import courses as planner
 from ..domain.availability import Slot
+from ..domain.course_progress import progress
 from ..domain.courses import PlannedVisit
 from ..domain.patient_details import N_
 from ..models import Appointment, Course
@@ -73,7 +74,8 @@ def booked_visit_json(visit: Appointment, tokens: dict[int, str] | None = None) 
 
 
 def course_json(course: Course, tokens: dict[int, str] | None = None) -> dict:
-    counts = courses.progress_of(course)
+    visits = courses.visits_of(course)
+    counts = progress(v.status for v in visits)
     return {
         "id": course.id,
         "status": course.status,
@@ -86,7 +88,7 @@ def course_json(course: Course, tokens: dict[int, str] | None = None) -> dict:
         "visits_per_week": course.visits_per_week,
         "counts": {"attended": counts.attended, "no_show": counts.no_show, "cancelled": counts.cancelled,
                    "remaining": counts.remaining},
-        "visits": [booked_visit_json(v, tokens) for v in courses.visits_of(course)],
+        "visits": [booked_visit_json(v, tokens) for v in visits],
         "ics_url": course_ics_url(course),
         "feed_url": patient_feed_url(course.patient),
     }

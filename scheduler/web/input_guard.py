@@ -11,6 +11,11 @@ Every route gets the same protection, including the ones added later:
 - HEAD is answered exactly like GET: a view registered for GET and POST must never run its
   POST branch (and write) for a HEAD, which skips CSRF and the write rate limits.
 
+A view that must take any text as it comes (a provider's webhook relaying a patient's SMS,
+which is better kept than refused) is marked with @takes_any_text: its form fields and JSON
+strings are not checked for characters (sizes, nesting and UTF-8 still are), and the view
+cleans what it stores itself.
+
 Refusals: the API (and any JSON request) gets 422 `validation_failed` with a message for the
 field; pages get the error page saying what was wrong, 422 for a submitted form, 400 for a
 query string; a path that cannot be read is simply not found.
@@ -20,19 +25,22 @@ from __future__ import annotations
 from functools import cached_property
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from flask import Flask, Request, jsonify, render_template, request
+from flask import Flask, Request, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..domain.patient_details import N_
 from ..domain.text_safety import describe, forbidden_character
+from ..extensions import db
 
 MAX_JSON_DEPTH = 32
 
 BAD_CHARACTER = N_("Contains a character that is not allowed (%(character)s).")
 NOT_UTF8 = N_("Is not valid UTF-8 text.")
 TOO_DEEP = N_("The JSON body is nested too deeply.")
+OUT_OF_RANGE = N_("A value is out of range.")
 
 
 class InputRejected(Exception):
@@ -95,8 +103,9 @@ def _check_address() -> None:
         _check_text(key, value, allow_line_breaks=False, in_body=False)
 
 
-def _check_json(body: object) -> None:
-    """Every key and string of a parsed JSON body; iterative, so depth cannot hurt it."""
+def _check_json(body: object, *, characters: bool) -> None:
+    """Every key and string of a parsed JSON body, and its depth; iterative, so depth cannot
+    hurt it. `characters=False` checks the depth only."""
     stack: list[tuple[object, str, int]] = [(body, "body", 1)]
     while stack:
         value, field, depth = stack.pop()
@@ -104,12 +113,24 @@ def _check_json(body: object) -> None:
             raise InputRejected("body", TOO_DEEP)
         if isinstance(value, dict):
             for key, item in value.items():
-                _check_text(field, key, allow_line_breaks=False)
+                if characters:
+                    _check_text(field, key, allow_line_breaks=False)
                 stack.append((item, key, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, field, depth + 1) for item in value)
-        elif isinstance(value, str):
+        elif isinstance(value, str) and characters:
             _check_text(field, value, allow_line_breaks=True)
+
+
+def takes_any_text(view):
+    """Marks a view whose form fields and JSON strings the guard leaves to the view."""
+    view.takes_any_text = True
+    return view
+
+
+def _view_takes_any_text() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "takes_any_text", False))
 
 
 def _check_body() -> None:
@@ -117,7 +138,7 @@ def _check_body() -> None:
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()  # refused on the header: the body is never read
     if request.is_json:
-        _check_json(request.get_json(silent=True))
+        _check_json(request.get_json(silent=True), characters=not _view_takes_any_text())
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if request.mimetype == "application/x-www-form-urlencoded":
             # Werkzeug would drop a field with raw invalid UTF-8 and keep "%FF" as three
@@ -126,6 +147,8 @@ def _check_body() -> None:
                 unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
             except UnicodeError:
                 raise InputRejected("form", NOT_UTF8) from None
+        if _view_takes_any_text():
+            return
         for key, value in request.form.items(multi=True):
             _check_text("form", key, allow_line_breaks=False)
             _check_text(key, value, allow_line_breaks=True)
@@ -154,8 +177,18 @@ def input_rejected(error: InputRejected):
     return render_template("error.html", status=status, message=page_message), status
 
 
+def value_out_of_range(error: DataError):
+    """The database refused a value the checks let through (an id past PostgreSQL's integer,
+    a date past its range): the request's fault, so a 422, never a 500. The transaction is
+    rolled back; the error is logged so the missing check gets written."""
+    db.session.rollback()
+    current_app.logger.warning("database refused a request's value: %s", type(error.orig).__name__)
+    return input_rejected(InputRejected("request", OUT_OF_RANGE))
+
+
 def register_input_guard(app: Flask) -> None:
     """Call first in create_app, so this runs before CSRF and every other hook."""
     app.request_class = GuardedRequest
     app.before_request(guard_request)
     app.register_error_handler(InputRejected, input_rejected)
+    app.register_error_handler(DataError, value_out_of_range)

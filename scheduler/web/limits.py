@@ -13,3 +13,9 @@ booking_limit = limiter.shared_limit(
     exempt_when=lambda: request.method != "POST",
 )
 manage_limit = limiter.shared_limit(lambda: current_app.config["MANAGE_RATE_LIMIT"], scope="manage")
+# "Send me my link" and "Text it to me" send messages: a tight budget per client address.
+link_request_limit = limiter.shared_limit(
+    lambda: current_app.config["LINK_REQUEST_RATE_LIMIT"],
+    scope="link_request",
+    exempt_when=lambda: request.method != "POST",
+)

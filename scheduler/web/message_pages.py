@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..models import Role
 from ..services import message_admin
 from ..services.errors import NotFound
+from .staff_roles import DESK, EVERY_ROLE, staff_only
 
 message_pages = Blueprint("message_pages", __name__, url_prefix="/staff")
 
@@ -19,14 +20,8 @@ def private_page(response):
     return response
 
 
-def _desk_only() -> None:
-    """Resending and the inbox are the front desk's (and admins'), not a provider's."""
-    if current_user.role not in (Role.ADMIN.value, Role.FRONT_DESK.value):
-        abort(403)
-
-
 @message_pages.get("/appointments/<int:appointment_id>")
-@login_required
+@staff_only(*EVERY_ROLE)
 def appointment(appointment_id: int):
     try:
         visit, messages = message_admin.appointment_with_messages(appointment_id)
@@ -41,10 +36,10 @@ def appointment(appointment_id: int):
     )
 
 
+# Resending and the inbox are the front desk's (and admins'), not a provider's.
 @message_pages.post("/messages/<int:message_id>/resend")
-@login_required
+@staff_only(*DESK)
 def resend(message_id: int):
-    _desk_only()
     try:
         copy = message_admin.resend(message_id, current_user)
     except NotFound:
@@ -54,9 +49,8 @@ def resend(message_id: int):
 
 
 @message_pages.get("/inbox")
-@login_required
+@staff_only(*DESK)
 def inbox():
-    _desk_only()
     show_done = request.args.get("done") == "1"
     texts = message_admin.inbox(include_done=show_done)
     patients = {t.id: message_admin.patient_for_inbound(t) for t in texts}
@@ -64,9 +58,8 @@ def inbox():
 
 
 @message_pages.post("/inbox/<int:inbound_id>/done")
-@login_required
+@staff_only(*DESK)
 def inbox_done(inbound_id: int):
-    _desk_only()
     try:
         message_admin.mark_done(inbound_id, current_user)
     except NotFound:

@@ -1,61 +1,24 @@
 """The OpenAPI 3.1 description of the JSON API v1 (tests check responses against it)."""
 from __future__ import annotations
 
-import sys
-import unicodedata
 from functools import lru_cache
 
-from .openapi_settings import settings_paths, settings_schemas
+from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
+from .openapi_shapes import (
+    CONTROL_AND_FORMAT_RANGES,
+    DATE_TIME,
+    DAY,
+    FREE_TEXT,
+    GUARDED,
+    GUARDED_BUT_LINE_BREAKS,
+    ID,
+    NAME,
+    PHONE,
+    SLUG,
+)
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
-
-def _character_class(excluded) -> str:
-    """A regex class body (no brackets) naming the code points `excluded(ch)` is true for, as
-    ranges; \\u escapes in the Basic Multilingual Plane, the characters themselves above it."""
-    ranges: list[list[int]] = []
-    for point in range(sys.maxunicode + 1):
-        if 0xD800 <= point <= 0xDFFF or not excluded(chr(point)):
-            continue
-        if ranges and ranges[-1][1] == point - 1:
-            ranges[-1][1] = point
-        else:
-            ranges.append([point, point])
-
-    def one(point: int) -> str:
-        return f"\\u{point:04x}" if point <= 0xFFFF else chr(point)
-
-    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
-
-
-# What the input guard refuses in any text (scheduler/domain/text_safety.py) and what names,
-# notes and reasons refuse on top (control and format characters), so the document says
-# exactly what the app takes.
-_UNREADABLE = {"\ufffd", "\ufffe", "\uffff"}
-_CONTROLS = _character_class(lambda ch: unicodedata.category(ch) in ("Cc", "Cf") or ch in _UNREADABLE)
-_CONTROLS_BUT_LINE_BREAKS = _character_class(
-    lambda ch: (unicodedata.category(ch) in ("Cc", "Cf") or ch in _UNREADABLE) and ch not in "\t\n\r"
-)
-_LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
-
-DATE_TIME = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
-    "description": "ISO-8601 with UTC offset",
-}
-# Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
-DAY = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
-SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
-ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}
-NAME = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 60,
-    "pattern": f"^[^{_CONTROLS}]*[{_LATIN_LETTER}][^{_CONTROLS}]*$",
-    "description": "At least one letter; no control or format characters",
-}
-FREE_TEXT = {"type": "string", "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*$",
-             "description": "Line breaks allowed; no other control or format characters"}
+__all__ = ["CONTROL_AND_FORMAT_RANGES", "openapi_document", "unknown_fields"]
 
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
@@ -123,16 +86,16 @@ SCHEMAS = {
     },
     "PatientInput": {
         "type": "object",
-        "additionalProperties": False,
+        # Open, so other requests can extend it (allOf); fields it does not name are ignored,
+        # but they pass the input guard too, so the document says what the guard refuses.
+        "propertyNames": {"pattern": f"^[^{GUARDED}]*$"},
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"],
+                                 "pattern": f"^[^{GUARDED_BUT_LINE_BREAKS}]*$"},
         "required": ["first_name", "last_name", "phone", "email"],
         "properties": {
             "first_name": NAME,
             "last_name": NAME,
-            "phone": {
-                "type": "string",
-                "pattern": "^(\\+1 ?)?[2-9][0-9]{2}[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$",
-                "description": "A US mobile number, without an extension; stored as E.164",
-            },
+            "phone": PHONE,
             "email": {"type": "string", "format": "email", "maxLength": 254},
             "sms_opt_in": {"type": "boolean", "default": False},
             "note": {**FREE_TEXT, "maxLength": 500},
@@ -244,16 +207,28 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
     """Keys of a request body (and of its documented nested objects) that the schema, closed
     with additionalProperties: false, does not name: a misspelt "provider" must not quietly
     mean "first available"."""
-    schema = SCHEMAS.get(schema_name) or STAFF_SCHEMAS.get(schema_name) or settings_schemas(_CONTROLS, SLUG)[schema_name]
-    if schema.get("additionalProperties", True) is not False:
+    return _unknown(body, _ref(schema_name), "")
+
+
+def _named_schema(name: str) -> dict:
+    return SCHEMAS.get(name) or STAFF_SCHEMAS.get(name) or SETTINGS_SCHEMAS[name]
+
+
+def _unknown(value: object, schema: dict, prefix: str) -> list[str]:
+    if "$ref" in schema:
+        schema = _named_schema(schema["$ref"].rsplit("/", 1)[1])
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [key for index, item in enumerate(value, 1) for key in _unknown(item, schema["items"], f"{prefix}{index}.")]
+    if not isinstance(value, dict) or "properties" not in schema:
         return []
     unknown = []
-    for key, value in body.items():
+    for key, item in value.items():
         described = schema["properties"].get(key)
         if described is None:
-            unknown.append(key)
-        elif "$ref" in described and isinstance(value, dict):
-            unknown += unknown_fields(value, described["$ref"].rsplit("/", 1)[1])
+            if schema.get("additionalProperties", True) is False:
+                unknown.append(f"{prefix}{key}")
+        else:
+            unknown += _unknown(item, described, f"{prefix}{key}.")
     return unknown
 
 
@@ -261,6 +236,7 @@ def unknown_fields(body: dict, schema_name: str) -> list[str]:
 # and the size limit's. Added to every operation, those described below and any added later.
 COMMON_RESPONSES = {
     "413": _json(_ref("Error"), "The request body is larger than the server takes (MAX_CONTENT_LENGTH)"),
+    "414": {"description": "The address is longer than the server reads (gunicorn's request line limit)"},
     "422": ERRORS["422"],
 }
 
@@ -318,12 +294,18 @@ def _document() -> dict:
             "/bookings": {
                 "post": {
                     "operationId": "createBooking",
+                    "description": (
+                        "Stored with source 'api'. Without a token the booking is recorded as made by an "
+                        "API client; with a staff bearer token, as made by that staff user."
+                    ),
+                    "security": [{}, {"staffToken": []}],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("BookingRequest")}},
                     },
                     "responses": {
                         "201": _json(_ref("Booking"), "Booked"),
+                        "401": _json(_ref("Error"), "A bearer token was sent but is unknown or revoked"),
                         "409": _json(
                             {"oneOf": [_ref("SlotUnavailable"), _ref("AlreadyBooked")]},
                             "The slot is taken, or this patient already has a visit at that time",
@@ -416,7 +398,7 @@ def _document() -> dict:
             **settings_paths(),
         },
         "components": {
-            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **settings_schemas(_CONTROLS, SLUG)},
+            "schemas": {**SCHEMAS, **STAFF_SCHEMAS, **SETTINGS_SCHEMAS},
             "securitySchemes": {
                 "staffToken": {
                     "type": "http",

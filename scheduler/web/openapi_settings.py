@@ -2,80 +2,70 @@
 public waitlist."""
 from __future__ import annotations
 
+from .openapi_shapes import DAY, REQUIRED_TEXT, SLUG
 from .openapi_staff import INVALID, SECURITY, UNAUTHORIZED, _json, _ref
 
-DATE = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$",
-        "description": "Clinic-local date, YYYY-MM-DD"}
+DATE = {**DAY, "description": "Clinic-local date, YYYY-MM-DD"}
 
-
-def _reason(controls: str) -> dict:
-    """One line of text with something in it, without the control and format characters the
-    input guard refuses (`controls`: openapi.py's character class of them)."""
-    return {"type": "string", "minLength": 1, "maxLength": 120,
-            "pattern": f"^[^{controls}]*[^\\s{controls}][^{controls}]*$"}
-
-
-def settings_schemas(controls: str, slug: dict) -> dict:
-    """`controls` and `slug`: openapi.py's rules for text and for service slugs."""
-    return {
-        "WaitlistRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["service", "earliest_date", "latest_date", "patient"],
-            "properties": {
-                "service": {**slug, "description": "Service slug (bookable online)"},
-                "provider_id": {"type": ["integer", "null"], "description": "A provider, or omitted/null for any"},
-                "earliest_date": DATE,
-                "latest_date": {**DATE, "description": "Inclusive; at most 120 days ahead"},
-                "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6},
-                             "description": "Days of the week wanted, Monday = 0; omitted or empty: any day"},
-                "time_of_day": {"type": "string", "enum": ["any", "morning", "afternoon"], "default": "any"},
-                "patient": _ref("PatientInput"),
-            },
+SETTINGS_SCHEMAS = {
+    "WaitlistRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["service", "earliest_date", "latest_date", "patient"],
+        "properties": {
+            "service": {**SLUG, "description": "Service slug (bookable online)"},
+            "provider_id": {"type": ["integer", "null"], "description": "A provider, or omitted/null for any"},
+            "earliest_date": DATE,
+            "latest_date": {**DATE, "description": "Inclusive; at most 120 days ahead"},
+            "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6},
+                         "description": "Days of the week wanted, Monday = 0; omitted or empty: any day"},
+            "time_of_day": {"type": "string", "enum": ["any", "morning", "afternoon"], "default": "any"},
+            "patient": _ref("PatientInput"),
         },
-        "WaitlistEntry": {
-            "type": "object",
-            "required": ["id", "status"],
-            "properties": {
-                "id": {"type": "integer"},
-                "status": {"type": "string", "enum": ["waiting", "offered", "booked", "removed"]},
-                "leave_url": {"type": "string", "format": "uri",
-                              "description": "The patient's private link to leave the waitlist (POST)"},
-            },
+    },
+    "WaitlistEntry": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["waiting", "offered", "booked", "removed"]},
+            "leave_url": {"type": "string", "format": "uri",
+                          "description": "The patient's private link to leave the waitlist (POST)"},
         },
-        "ClosureRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["start_date", "end_date", "reason"],
-            "properties": {
-                "start_date": DATE,
-                "end_date": {**DATE, "description": "The last closed day (inclusive)"},
-                "reason": _reason(controls),
-                "preview": {"type": "boolean", "default": False,
-                            "description": "true: only list the open visits the closure would hit; nothing is saved"},
-                "cancel_affected": {"type": "boolean", "default": False,
-                                    "description": "On saving, cancel those visits and notify their patients"},
-            },
+    },
+    "ClosureRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["start_date", "end_date", "reason"],
+        "properties": {
+            "start_date": DATE,
+            "end_date": {**DATE, "description": "The last closed day (inclusive)"},
+            "reason": {**REQUIRED_TEXT, "maxLength": 120},
+            "preview": {"type": "boolean", "default": False,
+                        "description": "true: only list the open visits the closure would hit; nothing is saved"},
+            "cancel_affected": {"type": "boolean", "default": False,
+                                "description": "On saving, cancel those visits and notify their patients"},
         },
-        "ClosurePreview": {
-            "type": "object",
-            "required": ["affected"],
-            "properties": {"affected": {"type": "array", "items": _ref("StaffVisit")}},
+    },
+    "ClosurePreview": {
+        "type": "object",
+        "required": ["affected"],
+        "properties": {"affected": {"type": "array", "items": _ref("StaffVisit")}},
+    },
+    "ClosureSaved": {
+        "type": "object",
+        "required": ["id", "start_date", "end_date", "reason", "affected", "cancelled"],
+        "properties": {
+            "id": {"type": "integer"},
+            "start_date": DATE,
+            "end_date": DATE,
+            "reason": {"type": "string"},
+            "affected": {"type": "array", "items": _ref("StaffVisit"),
+                         "description": "The open visits on those days (as they are after saving)"},
+            "cancelled": {"type": "array", "items": {"type": "integer"}, "description": "Ids of the visits cancelled"},
         },
-        "ClosureSaved": {
-            "type": "object",
-            "required": ["id", "start_date", "end_date", "reason", "affected", "cancelled"],
-            "properties": {
-                "id": {"type": "integer"},
-                "start_date": DATE,
-                "end_date": DATE,
-                "reason": {"type": "string"},
-                "affected": {"type": "array", "items": _ref("StaffVisit"),
-                             "description": "The open visits on those days (as they are after saving)"},
-                "cancelled": {"type": "array", "items": {"type": "integer"}, "description": "Ids of the visits cancelled"},
-            },
-        },
-    }
+    },
+}
 
 
 def settings_paths() -> dict:

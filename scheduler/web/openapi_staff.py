@@ -1,7 +1,8 @@
 """The staff part of the OpenAPI document: changing appointments, patients, courses."""
 from __future__ import annotations
 
-DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with UTC offset"}
+from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 SECURITY = [{"staffToken": []}]
@@ -20,7 +21,7 @@ def _body(name: str, required: bool = True) -> dict:
 
 
 def _id_param(name: str, description: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "integer"}}
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": ID}
 
 
 UNAUTHORIZED = _json(_ref("Error"), "Missing, unknown or revoked bearer token")
@@ -52,14 +53,16 @@ STAFF_SCHEMAS = {
     },
     "StaffMoveRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["start"],
         "properties": {
-            "start": {**DATE_TIME, "description": "With an offset, or clinic wall time without one"},
-            "provider_id": {"type": ["integer", "null"], "description": "Another provider; omit to keep the same"},
+            "start": DATE_TIME,
+            "provider_id": {**ID, "type": ["integer", "null"], "description": "Another provider; omit to keep the same"},
         },
     },
     "StaffStatusRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["status"],
         "properties": {"status": {"type": "string", "enum": ["confirmed", "checked_in", "completed", "no_show"]}},
     },
@@ -85,27 +88,37 @@ STAFF_SCHEMAS = {
         "properties": {"patients": {"type": "array", "maxItems": 25, "items": _ref("Patient")}},
     },
     "PatientCreate": {
-        "allOf": [
-            _ref("PatientInput"),
-            {"type": "object", "properties": {"language": {"type": "string", "enum": ["en", "es"], "default": "en"}}},
-        ]
+        "type": "object",
+        "additionalProperties": False,
+        "description": "The booking API's patient fields, and the language the patient's messages use",
+        "required": ["first_name", "last_name", "phone", "email"],
+        "properties": {
+            "first_name": NAME,
+            "last_name": NAME,
+            "phone": PHONE,
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "sms_opt_in": {"type": "boolean", "default": False},
+            "note": {**FREE_TEXT, "maxLength": 500},
+            "language": {"type": "string", "enum": ["en", "es"], "default": "en"},
+        },
     },
 }
 
-HHMM = {"type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}$", "description": "Clinic wall time, HH:MM"}
+HHMM = {"type": "string", "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$", "description": "Clinic wall time, HH:MM"}
 COURSE_STATUS = {"type": "string", "enum": ["planned", "active", "completed", "cancelled"]}
 
 COURSE_SCHEMAS = {
     "CourseRequest": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["patient_id", "provider_id", "first_date", "visits_per_week"],
         "description": "Give either time or window. With preview false, `visits` (optional) are the "
         "visits to book exactly as previewed and edited; without it the plan made now is booked.",
         "properties": {
-            "patient_id": {"type": "integer"},
-            "provider_id": {"type": "integer"},
-            "service": {"type": "string", "default": "therapy-session", "description": "Service slug"},
-            "first_date": {"type": "string", "format": "date", "description": "Clinic-local; week 1 starts on it"},
+            "patient_id": ID,
+            "provider_id": ID,
+            "service": {**SLUG, "default": "therapy-session", "description": "Service slug"},
+            "first_date": {**DAY, "description": "Clinic-local; week 1 starts on it"},
             "weeks": {"type": "integer", "minimum": 1, "maximum": 12, "default": 6},
             "visits_per_week": {"type": "integer", "minimum": 1, "maximum": 5},
             "weekdays": {
@@ -118,12 +131,12 @@ COURSE_SCHEMAS = {
                        "description": "[opens, closes]: each visit lies wholly inside it"},
             "min_gap_days": {"type": "integer", "minimum": 0, "maximum": 6, "default": 1},
             "allow_other_provider": {"type": "boolean", "default": False},
-            "evaluation_id": {"type": ["integer", "null"], "description": "The evaluation the course follows"},
+            "evaluation_id": {**ID, "type": ["integer", "null"], "description": "The evaluation the course follows"},
             "preview": {"type": "boolean", "default": True},
             "visits": {
                 "type": "array", "minItems": 1, "maxItems": 120,
-                "items": {"type": "object", "required": ["start", "provider_id"],
-                          "properties": {"start": DATE_TIME, "provider_id": {"type": "integer"}}},
+                "items": {"type": "object", "additionalProperties": False, "required": ["start", "provider_id"],
+                          "properties": {"start": DATE_TIME, "provider_id": ID}},
             },
         },
     },
@@ -210,14 +223,15 @@ COURSE_SCHEMAS = {
         },
     },
     "ExtendRequest": {
-        "type": "object", "required": ["weeks"],
+        "type": "object", "additionalProperties": False, "required": ["weeks"],
         "properties": {"weeks": {"type": "integer", "minimum": 1, "maximum": 12}},
     },
     "MakeUpRequest": {
-        "type": "object", "required": ["start"],
-        "properties": {"start": DATE_TIME, "provider_id": {"type": ["integer", "null"]}},
+        "type": "object", "additionalProperties": False, "required": ["start"],
+        "properties": {"start": DATE_TIME, "provider_id": {**ID, "type": ["integer", "null"]}},
     },
-    "FollowingRequest": {"type": "object", "required": ["time"], "properties": {"time": HHMM}},
+    "FollowingRequest": {"type": "object", "additionalProperties": False, "required": ["time"],
+                         "properties": {"time": HHMM}},
 }
 STAFF_SCHEMAS.update(COURSE_SCHEMAS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
@@ -21,6 +22,28 @@ def slot_json(slot: Slot, tz: ZoneInfo | None = None) -> dict:
     """A slot for the API; pass `tz` when serialising many (a six-week answer has thousands)."""
     tz = tz or clinic_tz()
     return {"start": local_iso(slot.start, tz), "end": local_iso(slot.end, tz), "provider_id": slot.provider_id}
+
+
+def slots_json_text(slots: list[Slot], tz: ZoneInfo) -> str:
+    """Many slots (sorted by start) as a JSON array of slot_json objects, written directly:
+    a six-week answer holds thousands, and building a dict for each only to encode it again
+    cost more than the search. Providers free at the same time sit side by side, so each
+    time is formatted once. ISO instants and integers need no escaping."""
+    parts = []
+    previous = None
+    head = ""
+    for start, end, provider_id in slots:
+        if start != previous:
+            previous = start
+            head = _slot_head(start, end, tz)
+        parts.append(f"{head}{int(provider_id)}}}")
+    return "[" + ",".join(parts) + "]"
+
+
+@lru_cache(maxsize=16384)
+def _slot_head(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """The same times are asked for again and again: format each pair once per process."""
+    return f'{{"start":"{start.astimezone(tz).isoformat()}","end":"{end.astimezone(tz).isoformat()}","provider_id":'
 
 
 def today_local() -> date:

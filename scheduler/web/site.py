@@ -1,6 +1,7 @@
 """What every page shares: language, the clinic's numbers and disclaimer, headers, errors."""
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -46,6 +47,15 @@ def current_language() -> str:
 def format_day_month(day) -> str:
     """"December 1" / "1 de diciembre": month and day in the patient's word order."""
     return format_skeleton("MMMMd", day, locale=get_locale())
+
+
+def format_weekday_day_month(day) -> str:
+    """"Tuesday, December 8" / "martes, 8 de diciembre": a date near enough to need no year."""
+    if isinstance(day, datetime):
+        day = day.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])).date()
+    # CLDR has no full-width weekday-month-day skeleton (Babel falls back to "Tue, Dec 8"):
+    # the weekday and the day tiles' "December 8" / "8 de diciembre", as every locale has them.
+    return f"{format_date(day, 'EEEE')}, {format_day_month(day)}"
 
 
 def format_clock(instant) -> str:
@@ -112,14 +122,23 @@ def translated_filter(text: str | None) -> str:
     return _(text) if text else ""
 
 
+def capfirst_filter(text: str) -> str:
+    """`date | capfirst`: the one rule for dates in every language. A date that starts a
+    heading, a line or a tile is capitalised ("Martes, 1 de diciembre"); inside a sentence it
+    is left as the locale writes it ("hasta el martes, 1 de diciembre")."""
+    return text[:1].upper() + text[1:] if text else text
+
+
 def register_site(app: Flask) -> None:
     app.context_processor(clinic_context)
     app.add_template_filter(parse_instant_filter, "parse_instant")
     app.add_template_filter(translated_filter, "translated")
+    app.add_template_filter(capfirst_filter, "capfirst")
     # Babel's locale-aware formatting, in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)
     app.jinja_env.globals.update(
         format_date=format_date, format_datetime=format_datetime, format_time=format_time, local_iso=local_iso,
         format_day_month=format_day_month, format_clock=format_clock,
+        format_weekday_day_month=format_weekday_day_month,
     )
 
     @app.teardown_request

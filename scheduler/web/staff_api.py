@@ -95,8 +95,7 @@ def staff_move(appointment_id: int):
 @staff_token_required
 def staff_cancel(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = json_body("CancelRequest") if request.get_data() else {}  # no body: no reason
     staff_appointments.cancel(appointment, body.get("reason", ""), actor=actor())
     return jsonify(staff_appointment_json(appointment))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
+from ..domain.course_progress import progress
 from ..domain.courses import WEEKDAY_NAMES
 from ..extensions import db
 from ..models import Appointment, Patient, Provider, Service
@@ -18,6 +19,7 @@ from ..services.courses import FollowingConflict, PlanConflict
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
 from .course_presenters import ordinals, reason_text
 from .staff_access import may_act_for, may_plan
+from .staff_roles import EVERY_ROLE, staff_only
 
 staff_courses = Blueprint("staff_courses", __name__, url_prefix="/staff/courses")
 PRESCRIPTION_FIELDS = ("patient_id", "provider_id", "service", "first_date", "weeks", "visits_per_week", "time",
@@ -130,7 +132,7 @@ def _planner_page(typed: dict, *, rows=None, errors=None, message=None, status=2
 
 
 @staff_courses.get("/new")
-@login_required
+@staff_only(*EVERY_ROLE)
 def new():
     return _planner_page(_typed())
 
@@ -148,7 +150,7 @@ def _row_errors(fields: dict[str, str], kept: list[dict]) -> dict[str, str]:
 
 
 @staff_courses.post("/new")
-@login_required
+@staff_only(*EVERY_ROLE)
 def plan_or_book():
     typed = _typed()
     data = _request_data(typed)
@@ -200,7 +202,7 @@ def _course_page(course, *, errors=None, typed=None, make_up=None, make_up_for=N
         course=course,
         visits=visits,
         ordinals=ordinals(visits),
-        counts=courses.progress_of(course),
+        counts=progress(v.status for v in visits),
         providers={p.id: p for p in db.session.scalars(select(Provider))},
         errors=errors or {},
         typed=typed or {},
@@ -211,7 +213,7 @@ def _course_page(course, *, errors=None, typed=None, make_up=None, make_up_for=N
 
 
 @staff_courses.get("/<int:course_id>")
-@login_required
+@staff_only(*EVERY_ROLE)
 def show(course_id: int):
     return _course_page(_course(course_id))
 
@@ -229,7 +231,7 @@ def _done(course, message: str):
 
 
 @staff_courses.post("/<int:course_id>/visits/<int:number>/move")
-@login_required
+@staff_only(*EVERY_ROLE)
 def move_visit(course_id: int, number: int):
     course = _course(course_id)
     visit = _visit(course, number)
@@ -249,7 +251,7 @@ def move_visit(course_id: int, number: int):
 
 
 @staff_courses.post("/<int:course_id>/visits/<int:number>/cancel")
-@login_required
+@staff_only(*EVERY_ROLE)
 def cancel_visit(course_id: int, number: int):
     course = _course(course_id)
     reason = request.form.get("reason", "")
@@ -265,7 +267,7 @@ def cancel_visit(course_id: int, number: int):
 
 
 @staff_courses.post("/<int:course_id>/make-up")
-@login_required
+@staff_only(*EVERY_ROLE)
 def make_up(course_id: int):
     course = _course(course_id)
     provider_id = request.form.get("provider_id", "")
@@ -284,7 +286,7 @@ def make_up(course_id: int):
 
 
 @staff_courses.post("/<int:course_id>/visits/<int:number>/following")
-@login_required
+@staff_only(*EVERY_ROLE)
 def change_following(course_id: int, number: int):
     course = _course(course_id)
     raw = request.form.get("time", "")
@@ -303,7 +305,7 @@ def change_following(course_id: int, number: int):
 
 
 @staff_courses.post("/<int:course_id>/extend")
-@login_required
+@staff_only(*EVERY_ROLE)
 def extend(course_id: int):
     course = _course(course_id)
     raw = request.form.get("weeks", "")
@@ -321,7 +323,7 @@ def extend(course_id: int):
 
 
 @staff_courses.post("/<int:course_id>/cancel")
-@login_required
+@staff_only(*EVERY_ROLE)
 def cancel_rest(course_id: int):
     course = _course(course_id)
     reason = request.form.get("reason", "")

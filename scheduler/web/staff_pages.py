@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import limiter, login_manager
-from ..services.day_sheet import appointments_on, providers_visible_to
+from ..services.day_sheet import appointments_on, booked_by_staff, providers_visible_to
 from ..services.staff import authenticate, end_all_sessions, user_for_session
 from .presenters import parse_day, today_local
 from .staff_roles import EVERY_ROLE, staff_only
@@ -109,4 +109,5 @@ def day():
         providers=providers,
         by_provider=by_provider,
         single=bool(only),
+        booked_by=booked_by_staff(appointments),
     )

@@ -10,7 +10,9 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from ..domain.text_safety import without_forbidden
 from ..services.inbound_sms import handle_inbound, record_status
+from .input_guard import takes_any_text
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -32,12 +34,13 @@ def _twiml(reply: str | None) -> Response:
 
 
 @webhooks.post("/twilio/sms")
+@takes_any_text  # a patient's text is kept, cleaned, rather than refused (Twilio would not resend it)
 def inbound_sms():
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     sender = request.form.get("From", "")
     if not sid or not sender:
         abort(400)
-    outcome = handle_inbound(sid, sender, request.form.get("Body", ""))
+    outcome = handle_inbound(sid, sender, without_forbidden(request.form.get("Body", "")))
     return _twiml(outcome.reply)
 
 

@@ -1,0 +1,77 @@
+"""What a load balancer and a monitor ask of one web instance.
+
+The database decides whether this instance can serve (a load balancer takes it out of
+rotation when it cannot answer). The worker's last passes and the outbox backlog are
+reported for a monitor to alert on, but never make the instance unhealthy: a stale worker
+is fixed by restarting the worker, not by taking every web instance out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+from ..models import Message, WorkerRun
+from ..models.messaging import MessageStatus
+from .clock import now
+
+# Statuses still waiting on someone: the worker (pending, sending) or the front desk
+# (failed, undelivered). Final ones are not counted: the outbox keeps them for ever.
+BACKLOG = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+
+
+@dataclass
+class Health:
+    database_ok: bool
+    jobs: dict[str, dict] = field(default_factory=dict)
+    worker_stale: bool = True
+    outbox: dict[str, int | float | None] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _seconds_since(moment: datetime | None, reference: datetime) -> float | None:
+    return None if moment is None else round((reference - moment).total_seconds(), 1)
+
+
+def check_health(stale_after_seconds: int) -> Health:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return Health(database_ok=False)
+    health = Health(database_ok=True)
+    moment = now()
+    try:
+        runs = db.session.scalars(select(WorkerRun).order_by(WorkerRun.job)).all()
+        health.jobs = {
+            run.job: {
+                "last_started_at": run.last_started_at.isoformat(),
+                "last_finished_at": run.last_finished_at.isoformat() if run.last_finished_at else None,
+                "seconds_since_last_start": _seconds_since(run.last_started_at, moment),
+                "last_duration_ms": run.last_duration_ms,
+                "last_error": run.last_error or None,
+            }
+            for run in runs
+        }
+        # Stale: no job has started a pass within the window (or none ever ran).
+        health.worker_stale = not any(
+            (moment - run.last_started_at).total_seconds() <= stale_after_seconds for run in runs
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        health.problems.append("worker_runs unreadable")
+    try:
+        counts = dict(db.session.execute(
+            select(Message.status, func.count()).where(Message.status.in_(BACKLOG)).group_by(Message.status)
+        ).all())
+        oldest_due = db.session.scalar(select(func.min(Message.due_at)).where(Message.status == MessageStatus.PENDING))
+        health.outbox = {status.value: counts.get(status.value, 0) for status in BACKLOG}
+        health.outbox["oldest_pending_seconds"] = _seconds_since(oldest_due, moment)
+    except SQLAlchemyError:
+        db.session.rollback()
+        health.problems.append("messages unreadable")
+    db.session.rollback()  # read only: end the transaction (SQLite's IMMEDIATE lock included)
+    return health
