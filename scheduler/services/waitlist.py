@@ -32,7 +32,7 @@ class Joined:
 
 
 def _weekdays(raw: object, fields: dict[str, str]) -> str:
-    if raw in (None, "", []):
+    if raw == []:  # left out or empty: any day (null is not a list of days)
         return ""
     if not isinstance(raw, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in raw):
         fields["weekdays"] = N_("Days of the week as numbers, Monday = 0 to Sunday = 6.")
@@ -57,9 +57,9 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
         fields["latest_date"] = N_("The end date must not be before the start date.")
     elif first and last and last > today + timedelta(days=LONGEST_WAIT_DAYS):
         fields["latest_date"] = N_("That time is too far ahead to book yet.")
-    weekdays = _weekdays(data.get("weekdays"), fields)
-    time_of_day = data.get("time_of_day") or TimeOfDay.ANY.value
-    if time_of_day not in {t.value for t in TimeOfDay}:
+    weekdays = _weekdays(data.get("weekdays", []), fields)
+    time_of_day = data.get("time_of_day", TimeOfDay.ANY.value)
+    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:
         fields["time_of_day"] = N_("Use any, morning or afternoon.")
     patient = data.get("patient")
     try:

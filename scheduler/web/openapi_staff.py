@@ -114,6 +114,8 @@ COURSE_SCHEMAS = {
         "required": ["patient_id", "provider_id", "first_date", "visits_per_week"],
         "description": "Give either time or window. With preview false, `visits` (optional) are the "
         "visits to book exactly as previewed and edited; without it the plan made now is booked.",
+        "oneOf": [{"required": ["time"], "not": {"required": ["window"]}},
+                  {"required": ["window"], "not": {"required": ["time"]}}],
         "properties": {
             "patient_id": ID,
             "provider_id": ID,
