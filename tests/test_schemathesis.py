@@ -95,8 +95,14 @@ def _book_course(url: str, token: str, first: date) -> dict[str, str]:
 def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str, seed: int,
                      workdir: Path, ids: dict[str, str]) -> subprocess.CompletedProcess:
     """The CLI, run in `workdir`: it keeps a cache of failures there (never in the project)."""
+    # The row ids go into the configuration as TOML integers (an environment variable would
+    # make them strings, which the document's integer parameters refuse).
+    config = (ROOT / "tests" / "schemathesis.toml").read_text()
+    for name, value in ids.items():
+        config = config.replace(f'"${{{name}}}"', value)
+    (workdir / "schemathesis.toml").write_text(config)
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
+        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(workdir / "schemathesis.toml"),
         "run", f"{url}/api/v1/openapi.json",
         "--checks", "all",
         # The coverage phase (boundary and type-violating values, the same whatever the seed)
@@ -110,7 +116,7 @@ def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str,
         "--no-color",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(ROOT / "tests" / "schemathesis_hooks.py"),
-           "SCHEMATHESIS_MANAGE_TOKEN": manage_token, "SCHEMATHESIS_CANCEL_TOKEN": cancel_token, **ids}
+           "SCHEMATHESIS_MANAGE_TOKEN": manage_token, "SCHEMATHESIS_CANCEL_TOKEN": cancel_token}
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
 
 

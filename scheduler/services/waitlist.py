@@ -31,13 +31,21 @@ class Joined:
     created: bool
 
 
+def _json_integer(raw: object) -> int | None:
+    """3, or 3.0 (an integer to JSON Schema too); never true or "3"."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return int(raw) if isinstance(raw, float) and raw.is_integer() else None
+
+
 def _weekdays(raw: object, fields: dict[str, str]) -> str:
     if raw == []:  # left out or empty: any day (null is not a list of days)
         return ""
-    if not isinstance(raw, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in raw):
+    days = [_json_integer(d) for d in raw] if isinstance(raw, list) else [None]
+    if not all(d is not None and 0 <= d <= 6 for d in days):
         fields["weekdays"] = N_("Days of the week as numbers, Monday = 0 to Sunday = 6.")
         return ""
-    return ",".join(str(d) for d in sorted(set(raw)))
+    return ",".join(str(d) for d in sorted(set(days)))
 
 
 def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT_WEB, online: bool = True) -> Joined:

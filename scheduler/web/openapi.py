@@ -368,7 +368,7 @@ def _document() -> dict:
                                "STATUS:CANCELLED, one stable UID per visit",
                     "security": [{"staffToken": []}],
                     "parameters": [
-                        {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        {"name": "course_id", "in": "path", "required": True, "schema": ID},
                     ],
                     "responses": {
                         "200": {"description": "The course's visits (RFC 5545, METHOD:PUBLISH)",

@@ -74,3 +74,16 @@ REQUIRED_TEXT = {
     "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*[^\\s{_CONTROLS_BUT_LINE_BREAKS}][^{_CONTROLS_BUT_LINE_BREAKS}]*$",
     "description": "Not only spaces; line breaks allowed; no other control or format characters",
 }
+# Text in an address (a query parameter): the input guard (scheduler/domain/text_safety.py)
+# refuses C0 and C1 controls with tab and line breaks, DEL, the bidi overrides and isolates and
+# the unreadable characters there, and nothing else; a search wants two characters that are
+# not spaces.
+_NOT_IN_AN_ADDRESS = _character_class(
+    [(0x0000, 0x001F), (0x007F, 0x009F), (0x202A, 0x202E), (0x2066, 0x2069), (0xFFFD, 0xFFFF)])
+SEARCH_TEXT = {
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 100,
+    "pattern": f"^[^{_NOT_IN_AN_ADDRESS}]*[^\\s{_NOT_IN_AN_ADDRESS}][^{_NOT_IN_AN_ADDRESS}]*"
+               f"[^\\s{_NOT_IN_AN_ADDRESS}][^{_NOT_IN_AN_ADDRESS}]*$",
+}

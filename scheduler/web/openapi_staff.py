@@ -1,7 +1,7 @@
 """The staff part of the OpenAPI document: changing appointments, patients, courses."""
 from __future__ import annotations
 
-from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SEARCH_TEXT, SLUG
 
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
@@ -354,8 +354,7 @@ def staff_paths() -> dict:
                 "summary": "Patients whose name, mobile number or email contains the text",
                 "security": SECURITY,
                 "parameters": [
-                    {"name": "query", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 2, "maxLength": 100}},
+                    {"name": "query", "in": "query", "required": True, "schema": SEARCH_TEXT},
                 ],
                 "responses": {
                     "200": _json(_ref("PatientList"), "Up to 25 patients, by last name"),
