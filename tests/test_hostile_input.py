@@ -118,12 +118,16 @@ def assert_clear_refusal(response, statuses: set[int], field: str | None = None)
             assert field in answer.get("fields", {}), answer
     else:
         assert response.mimetype == "text/html", response.mimetype
-        # An alert, a field's message, or the error notice a page about a broken link leads with.
-        alert = (re.search(r'role="alert"[^>]*>\s*([^<]{6,})', body)
-                 or re.search(r'class="field-error"[^>]*>([^<]{6,})', body)
-                 or re.search(r'class="notice notice-error"[^>]*>\s*([^<]{6,})', body))
-        assert alert, body[:2000]
+        assert _error_text(body), body[:3000]
         assert OFFICE in body  # every page, errors too, carries the clinic's numbers
+
+
+def _error_text(html: str) -> str:
+    """The words of the page's first error (an alert, an error notice or a field's error)."""
+    match = re.search(r'<(\w+)[^>]*(?:role="alert"|class="[^"]*(?:notice-error|field-error|error-summary)[^"]*")[^>]*>'
+                      r"(.*?)</\1>", html, re.S)
+    words = re.sub(r"<[^>]+>", " ", match.group(2)) if match else ""
+    return " ".join(words.split()) if len(words.strip()) >= 6 else ""
 
 
 # --- the table --------------------------------------------------------------------------------

@@ -329,25 +329,27 @@ def make_up_options(
     keeping the gap to every other visit), then the first one after the course's last
     week. Returns (start, provider_id) pairs, the same week's first."""
     planner = _Planner(prescription, calendar, fixed)
-    options: list[tuple[datetime, int]] = []
     schedules = calendar.schedules if prescription.allow_other_provider else calendar.schedules[:1]
-    for day in week_days(prescription.first_day, week):
+
+    def first_open(day: date) -> tuple[datetime, int] | None:
+        """The first provider's open time that day, if the day keeps the gap."""
         if not planner._keeps_gap(day):
-            continue
+            return None
         for schedule in schedules:
             start, _reason = planner._on_day(schedule, day)
             if start is not None:
-                options.append((start, schedule.provider_id))
-                break
+                return start, schedule.provider_id
+        return None
+
+    options: list[tuple[datetime, int]] = []
+    for day in week_days(prescription.first_day, week):
         if len(options) >= count:
             break
+        if found := first_open(day):
+            options.append(found)
     for extra_week in (last_week + 1, last_week + 2):
         for day in week_days(prescription.first_day, extra_week):
-            if not planner._keeps_gap(day):
-                continue
-            for schedule in schedules:
-                start, _reason = planner._on_day(schedule, day)
-                if start is not None:
-                    options.append((start, schedule.provider_id))
-                    return options
+            if found := first_open(day):
+                return [*options, found]
+    return options
     return options

@@ -128,20 +128,9 @@ def _patient_event(appointment: Appointment, manage_url: str | None, sizes: dict
     if cancelled:
         description = _("Cancelled.") + " " + description
     summary = _patient_summary(appointment, sizes)
-    return VisitEvent(
-        uid=appointment_uid(appointment),
-        start=appointment.starts_at,
-        end=appointment.ends_at,
-        stamp=appointment.updated_at,
-        created=appointment.created_at,
-        sequence=appointment.ical_sequence,
-        cancelled=cancelled,
-        summary=summary,
-        location=clinic_location(),
-        description=description,
-        url=manage_url,
-        alarm_before=ALARM_BEFORE,
-        alarm_text=summary,
+    return _visit_event(
+        appointment, summary=summary, description=description, cancelled=cancelled,
+        url=manage_url, alarm_before=ALARM_BEFORE, alarm_text=summary,
     )
 
 
@@ -161,6 +150,11 @@ def _staff_event(appointment: Appointment, sizes: dict[int, int]) -> VisitEvent:
     cancelled = appointment.status == AppointmentStatus.CANCELLED.value
     description = _("Status: %(status)s. Day sheet: %(link)s", status=appointment.status.replace("_", " "),
                     link=_base_url() + STAFF_DAY_PATH.format(day=day))
+    return _visit_event(appointment, summary=summary, description=description, cancelled=cancelled)
+
+
+def _visit_event(appointment: Appointment, *, summary: str, description: str, cancelled: bool, **extra) -> VisitEvent:
+    """The event of one visit: its stable UID, times, SEQUENCE and the clinic's place."""
     return VisitEvent(
         uid=appointment_uid(appointment),
         start=appointment.starts_at,
@@ -172,6 +166,7 @@ def _staff_event(appointment: Appointment, sizes: dict[int, int]) -> VisitEvent:
         summary=summary,
         location=clinic_location(),
         description=description,
+        **extra,
     )
 
 

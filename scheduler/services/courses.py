@@ -66,6 +66,14 @@ class BookedCourse:
 # --- reading the calendar -----------------------------------------------------------------
 
 
+def _record_booked(actor: audit.Actor, action: str, course: Course, before: dict | None, visits: list) -> None:
+    """The audit trail of a booking of visits (a course or weeks added to it), and its messages."""
+    audit.record(actor, action, course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
+    for visit in visits:
+        audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
+    events.course_booked(course, visits, cause=CAUSE)
+
+
 def _providers_to_try(provider: Provider, allow_other: bool) -> list[int]:
     if not allow_other:
         return [provider.id]
@@ -252,10 +260,7 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
         if inserted is None:
             raise PlanConflict([], [])
         visits, tokens = inserted
-        audit.record(actor, "course.booked", course, None, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
-        for visit in visits:
-            audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
-        events.course_booked(course, visits, cause=CAUSE)
+        _record_booked(actor, "course.booked", course, None, visits)
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()
@@ -357,10 +362,7 @@ def extend(course: Course, raw_weeks: object, *, actor: audit.Actor) -> BookedCo
         visits, tokens = inserted
         course.weeks += weeks
         course_state.refresh(course)
-        audit.record(actor, "course.extended", course, before, {**audit.snapshot(course, COURSE_FIELDS), "visits": len(visits)})
-        for visit in visits:
-            audit.record(actor, "appointment.booked", visit, None, audit.snapshot(visit, AUDIT_FIELDS))
-        events.course_booked(course, visits, cause=CAUSE)
+        _record_booked(actor, "course.extended", course, before, visits)
         db.session.commit()
     except PlanConflict as conflict:
         db.session.rollback()

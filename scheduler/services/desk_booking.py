@@ -5,33 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..domain.patient_details import N_
-from ..domain.visit_fit import BUSY, CLOSED, OUTSIDE_HOURS, misfit
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Provider
 from . import audit, events
-from .availability import load_closures, load_schedules
 from .booking import ALREADY_BOOKED, AUDIT_FIELDS, one_patient_at_a_time, overlapping_visit
 from .booking_input import collect_errors, find_service, parse_provider_id, parse_start
-from .clock import clinic_tz, now
+from .clock import now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .patient_records import check_new_patient, find_or_add
-from .staff_availability import check_staff_timing, staff_alternatives
+from .staff_availability import check_staff_timing, require_fit, staff_alternatives
 from .tokens import new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
-
-
-def require_fit(provider_id: int, start, end, blocks_until, *, ignore_appointment_id: int | None = None) -> None:
-    """Inside one of the provider's working windows on an open day; a taken time is a 409."""
-    tz = clinic_tz()
-    day = start.astimezone(tz).date()
-    schedule = load_schedules([provider_id], day, day, ignore_appointment_id=ignore_appointment_id)[0]
-    reason = misfit(schedule, start, end, blocks_until, tz=tz, closures=load_closures(day, day))
-    if reason == CLOSED:
-        raise ValidationFailed({"start": N_("The clinic is closed that day.")})
-    if reason == OUTSIDE_HOURS:
-        raise ValidationFailed({"start": N_("That time is outside the provider's working hours.")})
-    if reason == BUSY:
-        raise SlotUnavailable([])
 
 
 def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) -> Appointment:

@@ -10,16 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..domain.patient_details import N_, has_control_chars
-from ..domain.visit_fit import BUSY, CLOSED, OUTSIDE_HOURS, misfit
 from ..extensions import db
 from ..models import ActorKind, Appointment, AppointmentStatus, Patient, Provider
 from . import audit, course_state, events
-from .availability import load_closures, load_schedules
 from .booking import AUDIT_FIELDS, overlapping_visit
 from .booking_input import collect_errors, parse_provider_id, parse_start
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
-from .staff_availability import check_staff_timing, staff_alternatives
+from .staff_availability import check_staff_timing, require_fit, staff_alternatives
 from .write_guard import flush_in_savepoint
 
 CAUSE = "staff"
@@ -93,7 +91,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
         service = appointment.service
         end = start + timedelta(minutes=service.duration_minutes)
         blocks_until = end + timedelta(minutes=service.buffer_minutes)
-        _require_fit(appointment, provider, start, end, blocks_until)
+        require_fit(provider.id, start, end, blocks_until, ignore_appointment_id=appointment.id)
         if overlapping_visit(Patient.id == appointment.patient_id, start, end, appointment.id):
             raise AlreadyBooked(PATIENT_BUSY)
         before = audit.snapshot(appointment, AUDIT_FIELDS)
@@ -126,19 +124,6 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
         db.session.rollback()
         raise
     return appointment
-
-
-def _require_fit(appointment: Appointment, provider: Provider, start, end, blocks_until) -> None:
-    tz = clinic_tz()
-    day = start.astimezone(tz).date()
-    schedule = load_schedules([provider.id], day, day, ignore_appointment_id=appointment.id)[0]
-    reason = misfit(schedule, start, end, blocks_until, tz=tz, closures=load_closures(day, day))
-    if reason == CLOSED:
-        raise ValidationFailed({"start": N_("The clinic is closed that day.")})
-    if reason == OUTSIDE_HOURS:
-        raise ValidationFailed({"start": N_("That time is outside the provider's working hours.")})
-    if reason == BUSY:
-        raise SlotUnavailable([])
 
 
 def _clean_reason(reason: object) -> str:

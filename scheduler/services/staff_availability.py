@@ -9,10 +9,11 @@ from datetime import date, datetime, timedelta
 
 from ..domain.availability import BookingRules, Slot, find_slots, nearest
 from ..domain.patient_details import N_
+from ..domain.visit_fit import BUSY, CLOSED, OUTSIDE_HOURS, misfit
 from ..models import Service
 from .availability import load_closures, load_schedules
 from .clock import clinic_tz, now
-from .errors import ValidationFailed
+from .errors import SlotUnavailable, ValidationFailed
 
 STAFF_HORIZON_DAYS = 366
 ALTERNATIVE_DAYS_BEFORE = 2
@@ -70,3 +71,17 @@ def staff_alternatives(
         ignore_appointment_id=ignore_appointment_id,
     )
     return nearest(slots, start)
+
+
+def require_fit(provider_id: int, start, end, blocks_until, *, ignore_appointment_id: int | None = None) -> None:
+    """Inside one of the provider's working windows on an open day; a taken time is a 409."""
+    tz = clinic_tz()
+    day = start.astimezone(tz).date()
+    schedule = load_schedules([provider_id], day, day, ignore_appointment_id=ignore_appointment_id)[0]
+    reason = misfit(schedule, start, end, blocks_until, tz=tz, closures=load_closures(day, day))
+    if reason == CLOSED:
+        raise ValidationFailed({"start": N_("The clinic is closed that day.")})
+    if reason == OUTSIDE_HOURS:
+        raise ValidationFailed({"start": N_("That time is outside the provider's working hours.")})
+    if reason == BUSY:
+        raise SlotUnavailable([])

@@ -11,10 +11,9 @@ from . import audit, course_state, events
 from .booking import AUDIT_FIELDS, overlapping_visit
 from .booking_input import parse_start
 from .clock import now
-from .desk_booking import require_fit
 from .errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
 from .staff_appointments import NOT_OPEN, PATIENT_BUSY, _lock
-from .staff_availability import staff_alternatives
+from .staff_availability import require_fit, staff_alternatives
 from .write_guard import flush_in_savepoint
 
 SHORTEST = timedelta(minutes=5)

@@ -4,7 +4,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .openapi_settings import SETTINGS_SCHEMAS, settings_paths
-from .openapi_shapes import CONTROL_AND_FORMAT_RANGES, DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+from .openapi_shapes import (
+    CONTROL_AND_FORMAT_RANGES,
+    DATE_TIME,
+    DAY,
+    FREE_TEXT,
+    ID,
+    NAME,
+    PHONE,
+    SLUG,
+)
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 __all__ = ["CONTROL_AND_FORMAT_RANGES", "openapi_document", "unknown_fields"]
@@ -75,6 +84,8 @@ SCHEMAS = {
     },
     "PatientInput": {
         "type": "object",
+        # Closed like every request body (a misspelt field is refused, never ignored); the staff
+        # PatientCreate names these fields and the language on its own rather than extending it.
         "additionalProperties": False,
         "required": ["first_name", "last_name", "phone", "email"],
         "properties": {

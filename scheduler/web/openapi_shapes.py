@@ -40,16 +40,26 @@ def _character_class(ranges, *, except_points=frozenset()) -> str:
 
 _CONTROLS = _character_class(sorted(CONTROL_AND_FORMAT_RANGES + _UNREADABLE))
 _CONTROLS_BUT_LINE_BREAKS = _character_class(sorted(CONTROL_AND_FORMAT_RANGES + _UNREADABLE), except_points=_LINE_BREAKS)
+# What the input guard refuses in any key (line breaks too) and any string value
+# (scheduler/domain/text_safety.py): C0 and C1 controls, DEL, bidi embeddings, overrides and
+# isolates, U+FFFD to U+FFFF.
+_GUARD_RANGES = ((0x0000, 0x001F), (0x007F, 0x009F), (0x202A, 0x202E), (0x2066, 0x2069), (0xFFFD, 0xFFFF))
+GUARDED = _character_class(_GUARD_RANGES)
+GUARDED_BUT_LINE_BREAKS = _character_class(_GUARD_RANGES, except_points=_LINE_BREAKS)
 _LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
 
 DATE_TIME = {
     "type": "string",
     "format": "date-time",
-    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+    # Months, days, hours and minutes in their ranges, so that generated examples are mostly
+    # real dates (the format is checked on top: no 31 February).
+    "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+               r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
     "description": "ISO-8601 with UTC offset",
 }
 # Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
-DAY = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
+DAY = {"type": "string", "format": "date",
+       "pattern": "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
 # Row ids: PostgreSQL integer keys (int4), as the URL converter takes them (scheduler.RowIdConverter).
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -74,16 +84,12 @@ REQUIRED_TEXT = {
     "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*[^\\s{_CONTROLS_BUT_LINE_BREAKS}][^{_CONTROLS_BUT_LINE_BREAKS}]*$",
     "description": "Not only spaces; line breaks allowed; no other control or format characters",
 }
-# Text in an address (a query parameter): the input guard (scheduler/domain/text_safety.py)
-# refuses C0 and C1 controls with tab and line breaks, DEL, the bidi overrides and isolates and
-# the unreadable characters there, and nothing else; a search wants two characters that are
-# not spaces.
-_NOT_IN_AN_ADDRESS = _character_class(
-    [(0x0000, 0x001F), (0x007F, 0x009F), (0x202A, 0x202E), (0x2066, 0x2069), (0xFFFD, 0xFFFF)])
+# Text in an address (a query parameter), as the input guard takes it (GUARDED); a search
+# wants two characters that are not spaces.
 SEARCH_TEXT = {
     "type": "string",
     "minLength": 2,
     "maxLength": 100,
-    "pattern": f"^[^{_NOT_IN_AN_ADDRESS}]*[^\\s{_NOT_IN_AN_ADDRESS}][^{_NOT_IN_AN_ADDRESS}]*"
-               f"[^\\s{_NOT_IN_AN_ADDRESS}][^{_NOT_IN_AN_ADDRESS}]*$",
+    "pattern": f"^[^{GUARDED}]*[^\\s{GUARDED}][^{GUARDED}]*"
+               f"[^\\s{GUARDED}][^{GUARDED}]*$",
 }
