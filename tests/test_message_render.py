@@ -97,6 +97,9 @@ def clinical_words_in(text: str) -> set[str]:
 
     config = current_app.config
     text = text.replace(config["CLINIC_NAME"], " ")  # the clinic's own name is allowed
+    # A short link's random code is no word ("/l/1pt_tyz..." once read as "pt"); the rest of the
+    # link and of the text are checked.
+    text = re.sub(r"/l/[A-Za-z0-9_-]+", "/l/", text)
     names = set()
     for service in db.session.scalars(db.select(Service)):
         names |= plain_words(service.name)

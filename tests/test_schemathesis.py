@@ -48,14 +48,16 @@ def server():
         seed_demo_clinic(url)
         app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
-            create_user("desk@example.com", "a long enough password", "front_desk")
-            token = issue_api_token("desk@example.com", label="schemathesis")
+            # An admin's token: every staff operation (closures too) reaches its logic.
+            create_user("admin@example.com", "a long enough password", "admin")
+            token = issue_api_token("admin@example.com", label="schemathesis")
             first_day = today_local() + timedelta(days=7)
             db.session.remove()
             db.engine.dispose()
         live = LiveServer(url, workers=2, threads=4)
         try:
-            yield live, token, _book_one(live.url, first_day, "ana"), _book_one(live.url, first_day, "luis")
+            manage, cancel = _book_one(live.url, first_day, "ana"), _book_one(live.url, first_day, "luis")
+            yield live, token, manage, cancel, _book_course(live.url, token, first_day + timedelta(days=7))
         finally:
             live.stop()
 
@@ -74,11 +76,33 @@ def _book_one(url: str, first: date, name: str) -> str:
     return booked.json()["manage_url"].rsplit("/", 1)[1]
 
 
+def _book_course(url: str, token: str, first: date) -> dict[str, str]:
+    """A course of care of a patient added through the staff API (booked from two weeks ahead):
+    the ids the staff operations' paths take, so they reach their logic instead of 404."""
+    headers = {"Authorization": f"Bearer {token}"}
+    patient = requests.post(f"{url}/api/v1/staff/patients", headers=headers, timeout=10, json={
+        "first_name": "Rosa", "last_name": "Diaz", "phone": "915-555-0177", "email": "rosa@example.com"})
+    assert patient.status_code == 201, patient.text
+    provider = requests.get(f"{url}/api/v1/providers", timeout=10).json()[0]["id"]
+    course = requests.post(f"{url}/api/v1/staff/courses", headers=headers, timeout=10, json={
+        "patient_id": patient.json()["id"], "provider_id": provider, "first_date": first.isoformat(), "weeks": 4,
+        "visits_per_week": 2, "window": ["08:00", "17:00"], "allow_other_provider": True, "preview": False})
+    assert course.status_code == 201, course.text
+    body = course.json()
+    return {"SCHEMATHESIS_COURSE_ID": str(body["id"]), "SCHEMATHESIS_APPOINTMENT_ID": str(body["visits"][1]["appointment_id"])}
+
+
 def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str, seed: int,
-                     workdir: Path) -> subprocess.CompletedProcess:
+                     workdir: Path, ids: dict[str, str]) -> subprocess.CompletedProcess:
     """The CLI, run in `workdir`: it keeps a cache of failures there (never in the project)."""
+    # The row ids go into the configuration as TOML integers (an environment variable would
+    # make them strings, which the document's integer parameters refuse).
+    config = (ROOT / "tests" / "schemathesis.toml").read_text()
+    for name, value in ids.items():
+        config = config.replace(f'"${{{name}}}"', value)
+    (workdir / "schemathesis.toml").write_text(config)
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
+        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(workdir / "schemathesis.toml"),
         "run", f"{url}/api/v1/openapi.json",
         "--checks", "all",
         # The coverage phase (boundary and type-violating values, the same whatever the seed)
@@ -98,9 +122,9 @@ def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str,
 
 @pytest.mark.parametrize("which", ["fixed seed", "random seed"])
 def test_the_api_agrees_with_its_document(server, which, tmp_path):
-    live, token, manage_token, cancel_token = server
+    live, token, manage_token, cancel_token, ids = server
     seed = FIXED_SEED if which == "fixed seed" else random.SystemRandom().randrange(2**31)
-    result = run_schemathesis(live.url, token, manage_token, cancel_token, seed, tmp_path)
+    result = run_schemathesis(live.url, token, manage_token, cancel_token, seed, tmp_path, ids)
     (ROOT / "test-artifacts" / f"schemathesis-{seed}.txt").write_text(result.stdout + result.stderr)
     summary = result.stdout[-12000:]
     assert result.returncode == 0, f"schemathesis --seed {seed} failed:\n{summary}\n{result.stderr[-2000:]}"

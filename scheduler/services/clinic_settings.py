@@ -68,7 +68,7 @@ def _reason(raw: object, fields: dict[str, str], *, required: bool) -> str:
 
 
 def _flag(raw: object, name: str, fields: dict[str, str]) -> bool:
-    if raw in (None, "", "false", "0", "off"):
+    if raw in (None, "", "false", "0", "off"):  # None: an unticked box, left out of the form
         return False
     if raw in (True, "true", "1", "on"):
         return True
@@ -76,6 +76,14 @@ def _flag(raw: object, name: str, fields: dict[str, str]) -> bool:
         return False
     fields[name] = "Must be true or false."
     return False
+
+
+def _optional_flag(data: dict, name: str, fields: dict[str, str]) -> bool:
+    """A flag that may be left out (false); given, it is true or false, never null."""
+    if name in data and data[name] is None:
+        fields[name] = "Must be true or false."
+        return False
+    return _flag(data.get(name, False), name, fields)
 
 
 def _cancel_all(visits: list[Appointment], reason: str, actor: audit.Actor) -> tuple[int, ...]:
@@ -97,8 +105,8 @@ def closure(data: dict, *, actor: audit.Actor) -> Blocked:
     elif first and last and (last - first).days > 366:
         fields["end_date"] = "Close at most a year at a time."
     reason = _reason(data.get("reason"), fields, required=True)
-    preview = _flag(data.get("preview", False), "preview", fields)
-    cancel = _flag(data.get("cancel_affected", False), "cancel_affected", fields)
+    preview = _optional_flag(data, "preview", fields)
+    cancel = _optional_flag(data, "cancel_affected", fields)
     if fields:
         raise ValidationFailed(fields)
     tz = clinic_tz()
@@ -149,8 +157,8 @@ def time_off(data: dict, *, actor: audit.Actor) -> Blocked:
     if start and end and end <= start:
         fields["end"] = "The end must be after the start."
     reason = _reason(data.get("reason"), fields, required=False)
-    preview = _flag(data.get("preview", False), "preview", fields)
-    cancel = _flag(data.get("cancel_affected", False), "cancel_affected", fields)
+    preview = _optional_flag(data, "preview", fields)
+    cancel = _optional_flag(data, "cancel_affected", fields)
     if fields:
         raise ValidationFailed(fields)
     affected = _open_visits(start, end, provider.id)

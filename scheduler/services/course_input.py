@@ -43,16 +43,23 @@ class CourseRequest:
     chosen: tuple[ChosenVisit, ...] | None  # None: book the plan as the planner makes it
 
 
+def whole_number(raw: object) -> int | None:
+    """A JSON integer (5, or 5.0: JSON Schema's integer too) or a form's ASCII digits; else None."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
 def parse_whole_number(raw: object, field: str, low: int, high: int, default: int | None = None) -> int:
     if raw is None or raw == "":
         if default is not None:
             return default
         raise ValidationFailed({field: N_("Required.")})
-    value = None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw.strip())
+    value = whole_number(raw)
     if value is None or not low <= value <= high:
         raise ValidationFailed({field: N_("Use a whole number from %(low)d to %(high)d.") % {"low": low, "high": high}})
     return value
@@ -132,20 +139,16 @@ def _timing(data: dict, fields: dict[str, str]) -> tuple[time | None, tuple[time
 
 
 def find_patient(raw: object) -> Patient:
-    patient = db.session.get(Patient, raw) if isinstance(raw, int) and not isinstance(raw, bool) else None
-    if patient is None and isinstance(raw, str) and raw.isdigit():
-        patient = db.session.get(Patient, int(raw))
+    number = whole_number(raw)
+    patient = db.session.get(Patient, number) if number is not None and 0 < number < 2**31 else None
     if patient is None:
         raise ValidationFailed({"patient_id": N_("Unknown patient.")})
     return patient
 
 
 def find_provider(raw: object, field: str = "provider_id") -> Provider:
-    provider = None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        provider = db.session.get(Provider, raw)
-    elif isinstance(raw, str) and raw.isdigit():
-        provider = db.session.get(Provider, int(raw))
+    number = whole_number(raw)
+    provider = db.session.get(Provider, number) if number is not None and 0 < number < 2**31 else None
     if provider is None or not provider.active:
         raise ValidationFailed({field: N_("Unknown provider.")})
     return provider
@@ -164,11 +167,8 @@ def find_course_service(raw: object) -> Service:
 def _evaluation(raw: object, patient: Patient | None) -> Appointment | None:
     if raw in (None, ""):
         return None
-    appointment = None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        appointment = db.session.get(Appointment, raw)
-    elif isinstance(raw, str) and raw.isdigit():
-        appointment = db.session.get(Appointment, int(raw))
+    number = whole_number(raw)
+    appointment = db.session.get(Appointment, number) if number is not None and 0 < number < 2**31 else None
     if appointment is None or (patient is not None and appointment.patient_id != patient.id):
         raise ValidationFailed({"evaluation_id": N_("Unknown evaluation for this patient.")})
     return appointment

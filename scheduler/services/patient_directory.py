@@ -27,7 +27,7 @@ def search(query: object) -> list[Patient]:
     if not isinstance(query, str) or len(query.strip()) < QUERY_MIN:
         raise ValidationFailed({"query": N_("Type at least 2 characters of a name, phone number or email.")})
     text = " ".join(query.split())
-    if len(text) > QUERY_MAX:
+    if len(query) > QUERY_MAX:  # as typed, as the API document counts it
         raise ValidationFailed({"query": N_("Please use at most 100 characters.")})
     pattern = _like(text.lower())
     full_name = func.lower(Patient.first_name + " " + Patient.last_name)

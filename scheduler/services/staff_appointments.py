@@ -127,9 +127,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
 
 
 def _clean_reason(reason: object) -> str:
-    if reason is None:
-        return ""
-    if not isinstance(reason, str):
+    if not isinstance(reason, str):  # null too: the document says text (or no reason at all)
         raise ValidationFailed({"reason": N_("Please enter text.")})
     if len(reason) > REASON_MAX:
         raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})

@@ -31,20 +31,18 @@ class Joined:
     created: bool
 
 
+def _json_integer(raw: object) -> int | None:
+    """3, or 3.0 (an integer to JSON Schema too); never true or "3"."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return int(raw) if isinstance(raw, float) and raw.is_integer() else None
+
+
 def _weekdays(raw: object, fields: dict[str, str]) -> str:
-    if raw is None or raw == []:
+    if raw == []:  # left out or empty: any day (null is not a list of days)
         return ""
-
-    def weekday(value: object) -> int | None:
-        # JSON numbers: 3 and 3.0 are the same integer to a client (and to JSON Schema)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        if isinstance(value, float) and not value.is_integer():  # also NaN and infinities
-            return None
-        return int(value) if 0 <= value <= 6 else None
-
-    days = [weekday(d) for d in raw] if isinstance(raw, list) else [None]
-    if None in days:
+    days = [_json_integer(d) for d in raw] if isinstance(raw, list) else [None]
+    if not all(d is not None and 0 <= d <= 6 for d in days):
         fields["weekdays"] = N_("Days of the week as numbers, Monday = 0 to Sunday = 6.")
         return ""
     return ",".join(str(d) for d in sorted(set(days)))
@@ -67,9 +65,9 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
         fields["latest_date"] = N_("The end date must not be before the start date.")
     elif first and last and last > today + timedelta(days=LONGEST_WAIT_DAYS):
         fields["latest_date"] = N_("That time is too far ahead to book yet.")
-    weekdays = _weekdays(data.get("weekdays"), fields)
-    time_of_day = data.get("time_of_day") or TimeOfDay.ANY.value
-    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:  # a list is unhashable
+    weekdays = _weekdays(data.get("weekdays", []), fields)
+    time_of_day = data.get("time_of_day", TimeOfDay.ANY.value)
+    if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:
         fields["time_of_day"] = N_("Use any, morning or afternoon.")
     patient = data.get("patient")
     try:

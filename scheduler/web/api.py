@@ -55,12 +55,12 @@ def _not_found(exc: NotFound):
     return jsonify({"error": "not_found", "message": _("This link is not valid or has expired.")}), 404
 
 
-def json_body(schema_name: str | None = None) -> dict:
-    """The request's JSON object; given its documented schema, holding only the fields it names."""
+def json_body(schema_name: str) -> dict:
+    """The request's JSON object, holding only the fields its documented schema names."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
-    unknown = unknown_fields(body, schema_name) if schema_name else []
+    unknown = unknown_fields(body, schema_name)
     if unknown:
         raise ValidationFailed({key: N_("Unknown field.") for key in unknown})
     return body

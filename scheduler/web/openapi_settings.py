@@ -2,7 +2,7 @@
 public waitlist."""
 from __future__ import annotations
 
-from .openapi_shapes import DAY, REQUIRED_TEXT, SLUG
+from .openapi_shapes import DAY, ID, REQUIRED_TEXT, SLUG
 from .openapi_staff import INVALID, SECURITY, UNAUTHORIZED, _json, _ref
 
 DATE = {**DAY, "description": "Clinic-local date, YYYY-MM-DD"}
@@ -14,7 +14,7 @@ SETTINGS_SCHEMAS = {
         "required": ["service", "earliest_date", "latest_date", "patient"],
         "properties": {
             "service": {**SLUG, "description": "Service slug (bookable online)"},
-            "provider_id": {"type": ["integer", "null"], "description": "A provider, or omitted/null for any"},
+            "provider_id": {**ID, "type": ["integer", "null"], "description": "A provider, or omitted/null for any"},
             "earliest_date": DATE,
             "latest_date": {**DATE, "description": "Inclusive; at most 120 days ahead"},
             "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6},

@@ -51,11 +51,15 @@ _LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
 DATE_TIME = {
     "type": "string",
     "format": "date-time",
-    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+    # Months, days, hours and minutes in their ranges, so that generated examples are mostly
+    # real dates (the format is checked on top: no 31 February).
+    "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+               r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
     "description": "ISO-8601 with UTC offset",
 }
 # Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
-DAY = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
+DAY = {"type": "string", "format": "date",
+       "pattern": "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
 # Row ids: PostgreSQL integer keys (int4), as the URL converter takes them (scheduler.RowIdConverter).
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -79,4 +83,13 @@ REQUIRED_TEXT = {
     "minLength": 1,
     "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*[^\\s{_CONTROLS_BUT_LINE_BREAKS}][^{_CONTROLS_BUT_LINE_BREAKS}]*$",
     "description": "Not only spaces; line breaks allowed; no other control or format characters",
+}
+# Text in an address (a query parameter), as the input guard takes it (GUARDED); a search
+# wants two characters that are not spaces.
+SEARCH_TEXT = {
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 100,
+    "pattern": f"^[^{GUARDED}]*[^\\s{GUARDED}][^{GUARDED}]*"
+               f"[^\\s{GUARDED}][^{GUARDED}]*$",
 }

@@ -1,7 +1,7 @@
 """The staff part of the OpenAPI document: changing appointments, patients, courses."""
 from __future__ import annotations
 
-from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SLUG
+from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SEARCH_TEXT, SLUG
 
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
@@ -114,6 +114,8 @@ COURSE_SCHEMAS = {
         "required": ["patient_id", "provider_id", "first_date", "visits_per_week"],
         "description": "Give either time or window. With preview false, `visits` (optional) are the "
         "visits to book exactly as previewed and edited; without it the plan made now is booked.",
+        "oneOf": [{"required": ["time"], "not": {"required": ["window"]}},
+                  {"required": ["window"], "not": {"required": ["time"]}}],
         "properties": {
             "patient_id": ID,
             "provider_id": ID,
@@ -352,8 +354,7 @@ def staff_paths() -> dict:
                 "summary": "Patients whose name, mobile number or email contains the text",
                 "security": SECURITY,
                 "parameters": [
-                    {"name": "query", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 2, "maxLength": 100}},
+                    {"name": "query", "in": "query", "required": True, "schema": SEARCH_TEXT},
                 ],
                 "responses": {
                     "200": _json(_ref("PatientList"), "Up to 25 patients, by last name"),
