@@ -64,6 +64,9 @@ class Config:
 
     # Rate limits share a store across all web workers (redis:// in production)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # Prefix of the counters' keys in that store: two apps (or a staging copy) sharing one
+    # Redis keep their budgets apart.
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "scheduler")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
