@@ -115,3 +115,27 @@ def test_sqlite_readers_benchmark_reads_beside_writers(tmp_path):
     # A reader that needed the write lock would have waited until the holder let go.
     assert figures["lock_held"]["readers"]["latency"]["max_ms"] < hold * 1000 * 0.8
     assert "write lock held throughout" in done.stdout
+
+
+@pytest.mark.postgres
+def test_scaleout_benchmark_compares_one_instance_with_two(tmp_path):
+    if not postgres_available():
+        require_or_skip("PostgreSQL at 127.0.0.1:5432")
+    figures_path = tmp_path / "scaleout.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scaleout", "--database-url", PG_ADMIN_URL, "--appointments", "50",
+         "--providers", "4", "--clients", "4", "--duration", "0.5", "--rounds", "2", "--json", str(figures_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    figures = json.loads(figures_path.read_text())
+    assert [r["instances"] for r in figures["rounds"]] == [1, 2]
+    for one_round in figures["rounds"]:
+        assert set(one_round["booking_statuses"]) == {"201"} and set(one_round["availability_statuses"]) == {"200"}
+    assert figures["instances_1"]["bookings_per_second"] > 0 and figures["instances_2"]["bookings_per_second"] > 0
+    assert figures["scale_out_factor"]["bookings"] > 0 and figures["scale_out_factor"]["availability"] > 0
+    assert figures["overlapping_live_pairs"] == 0 and figures["sms_received"]["duplicates"] == 0
+    assert "| bookings per second |" in done.stdout
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (figures["database"],)).fetchone()
+    assert left is None, "the benchmark drops its database"

@@ -172,3 +172,30 @@ def test_gunicorn_workers_counts_are_summed_in_multiprocess_mode(tmp_path, migra
         assert totals == {sent}
     finally:
         server.stop()
+
+
+def test_a_scrape_reads_beside_a_writer_on_sqlite(tmp_path, migrated_sqlite_template, clock):
+    """SQLite: the scrape begins a plain (deferred) transaction, so a booking holding the write
+    lock neither blocks it nor is blocked by it."""
+    import sqlite3
+
+    from config import TestingConfig
+    from scheduler import create_app
+
+    path = tmp_path / "busy.db"
+    path.write_bytes(migrated_sqlite_template.read_bytes())
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "CLOCK": clock,
+                                     "SQLITE_BUSY_TIMEOUT_MS": 200})
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 200  # WAL mode set up by the app's first connection
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO worker_runs (job, last_started_at, last_duration_ms, last_error) "
+                       "VALUES ('send_due', '2026-11-30 14:59:00.000000', 5, '')")
+        scraped = samples(client.get("/metrics").get_data(as_text=True))
+        assert value(scraped, "scheduler_database_up") == 1
+        assert value(scraped, "scheduler_worker_last_pass_duration_seconds", job="send_due") is None  # not committed
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

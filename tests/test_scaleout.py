@@ -177,6 +177,9 @@ def test_two_instances_and_two_workers_under_concurrent_changes(cluster):
     workers = [Worker(_worker_env(cluster)) for _ in range(2)]
     logs = []
     try:
+        deadline = time.monotonic() + 30  # both polling before the load begins, so both can take a share
+        while not all("worker started" in w.log_path.read_text() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
         with ThreadPoolExecutor(8) as threads:
             outcomes = [r for journey in threads.map(lambda n: _patient_journey(n, servers, pool, 1), range(CLIENTS))
                         for r in journey]

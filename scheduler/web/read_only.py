@@ -14,6 +14,7 @@ from ..extensions import db
 READ_ONLY_VIEWS = frozenset({
     "api.health", "api.services", "api.providers", "api.availability",
     "booking.services", "booking.providers", "booking.days", "booking.times",
+    "metrics.scrape",  # a scrape must never queue behind (or block) a booking
 })
 # Read-only views that never touch the database: no connection is checked out for them.
 VIEWS_WITHOUT_DATABASE = frozenset({"api.health"})
