@@ -77,6 +77,9 @@ def test_join_update_and_leave(client, contract, clinic):
     ({"weekdays": [7]}, {"weekdays"}),
     ({"weekdays": "monday"}, {"weekdays"}),
     ({"time_of_day": "night"}, {"time_of_day"}),
+    ({"time_of_day": None}, {"time_of_day"}),
+    ({"time_of_day": ["any"]}, {"time_of_day"}),  # once a 500
+    ({"weekdays": None}, {"weekdays"}),
     ({"provider": 1}, {"provider"}),  # a misspelt field is refused, not ignored
     ({"patient": {"first_name": "", "phone": "12", "email": "x"}}, {"first_name", "last_name", "phone", "email"}),
 ])
