@@ -64,6 +64,9 @@ class Config:
 
     # Rate limits share a store across all web workers (redis:// in production)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # Prefix of the counters' keys in that store: two apps (or a staging copy) sharing one
+    # Redis keep their budgets apart.
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "scheduler")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
@@ -96,6 +99,10 @@ class Config:
     # long; one log line per request, as text or JSON (LOG_FORMAT=json).
     WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 300)
     LOG_FORMAT = _env("LOG_FORMAT", "text")
+    # GET /metrics (Prometheus): from these addresses or networks, or with
+    # `Authorization: Bearer METRICS_TOKEN` from anywhere (unset: no token is accepted).
+    METRICS_ALLOWED_NETWORKS = _env("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+    METRICS_TOKEN = _env("METRICS_TOKEN", "")
 
     # What patients receive and when (parsed and checked by create_app; see README "Messages")
     MESSAGE_SEND_WINDOW = _env("MESSAGE_SEND_WINDOW", "08:00-21:00")  # clinic time; 00:00-24:00 = any time

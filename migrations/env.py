@@ -96,14 +96,30 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # Batch migrations rebuild a table (copy, drop, rename). With foreign keys on
+            # (the app turns them on for every connection) dropping a table that other rows
+            # refer to fails on any populated database. SQLite only honours this PRAGMA
+            # outside a transaction, hence on the driver's connection before BEGIN; the
+            # check below proves no reference was broken before the change is kept.
+            connection.connection.driver_connection.execute('PRAGMA foreign_keys=OFF')
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+                    if broken:
+                        raise RuntimeError(f'migration would break foreign keys: {broken[:5]}')
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute('PRAGMA foreign_keys=ON')
 
 
 if context.is_offline_mode():

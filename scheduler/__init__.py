@@ -62,6 +62,9 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
 
     register_request_log(app)  # first: even a refused request gets its log line
     register_input_guard(app)  # then the input checks, before CSRF and every other hook
+    from .web.metrics import register_metrics
+
+    register_metrics(app)  # counts every answer, refusals included
 
     from .domain.reminders import policy_from_settings
 

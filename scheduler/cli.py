@@ -1,4 +1,4 @@
-"""flask --app wsgi <command>: seed-demo, create-user, create-api-token, provider-feed-url, worker."""
+"""flask --app wsgi <command>: seed-demo, create-user, create-api-token, provider-feed-url, backup, worker."""
 from __future__ import annotations
 
 import sys
@@ -88,6 +88,28 @@ def register_cli(app: Flask) -> None:
             click.echo(f"No provider with id {provider_id}.", err=True)
             raise SystemExit(1) from None
         click.echo(url)
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists")
+    def backup_command(path: str, overwrite: bool) -> None:
+        """A consistent copy of the SQLite database to PATH while the app keeps running."""
+        from pathlib import Path
+
+        from .extensions import db
+        from .services.backup import BackupRefused, backup_sqlite, pg_dump_hint, sqlite_file
+
+        url = db.engine.url
+        if url.get_backend_name() != "sqlite":
+            libpq = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+            click.echo(pg_dump_hint(libpq), err=True)
+            raise SystemExit(2)
+        try:
+            done = backup_sqlite(sqlite_file(url.database), Path(path), overwrite=overwrite)
+        except BackupRefused as refused:
+            click.echo(f"Backup not made: {refused}", err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Backed up to {done.path} ({done.size_bytes:,} bytes, {done.seconds:.2f} s, integrity ok)")
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run each job once and exit (cron, tests).")

@@ -127,7 +127,8 @@ class TwilioSink:
             failure = self.failures.pop(0) if self.failures else None
             if failure is None and time.monotonic() < self.fail_until:
                 failure = (self.fail_status, None)
-            self.requests.append({"path": path, "form": form, "failed": failure is not None})
+            record = {"path": path, "form": form, "failed": failure is not None, "sid": None}
+            self.requests.append(record)
         if self.delay:
             time.sleep(self.delay)
         if failure is not None:
@@ -148,6 +149,7 @@ class TwilioSink:
                                     "body": form.get("Body"), "num_segments": "1"}
         if status == 201:
             payload["sid"] = "SM" + uuid.uuid4().hex
+            record["sid"] = payload["sid"]  # the id the sender stores: ties a row to what arrived
         return status, payload
 
     def delivered(self) -> list[dict]:

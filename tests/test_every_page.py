@@ -9,7 +9,7 @@ from scheduler.clinic_info import load_disclaimer
 
 from .conftest import patient_payload
 
-NOT_HTML = ("/api/", "/static/")
+NOT_HTML = ("/api/", "/static/", "/metrics")  # JSON, files, Prometheus text
 
 
 def _public_html_urls(app, token: str) -> list[str]:

@@ -78,8 +78,9 @@ def test_join_update_and_leave(client, contract, clinic):
     ({"weekdays": "monday"}, {"weekdays"}),
     ({"time_of_day": "night"}, {"time_of_day"}),
     ({"time_of_day": None}, {"time_of_day"}),
-    ({"time_of_day": ["any"]}, {"time_of_day"}),  # once a 500
+    ({"time_of_day": [None, None]}, {"time_of_day"}),  # once a 500
     ({"weekdays": None}, {"weekdays"}),
+    ({"weekdays": [1.5]}, {"weekdays"}),
     ({"provider": 1}, {"provider"}),  # a misspelt field is refused, not ignored
     ({"patient": {"first_name": "", "phone": "12", "email": "x"}}, {"first_name", "last_name", "phone", "email"}),
 ])
@@ -94,3 +95,8 @@ def test_messages_follow_the_patients_language(client, contract, clinic):
     spanish = _join(client, contract, _body(weekdays=[9], time_of_day="night"), 422, **{"Accept-Language": "es"})["fields"]
     assert spanish["weekdays"].startswith("Días de la semana") and spanish["weekdays"] != english["weekdays"]
     assert spanish["time_of_day"] != english["time_of_day"]
+
+
+def test_weekdays_as_json_numbers_and_repeated(client, contract, clinic):
+    joined = _join(client, contract, _body(weekdays=[3.0, 1, 1, 0.0]), 201)
+    assert db.session.get(WaitlistEntry, joined["id"]).weekdays == "0,1,3"
