@@ -94,3 +94,5 @@ SEARCH_TEXT = {
     "pattern": f"^[^{GUARDED}]*[^\\s{GUARDED}][^{GUARDED}]*"
                f"[^\\s{GUARDED}][^{GUARDED}]*$",
 }
+# An appointment's status, in every answer about one.
+STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
