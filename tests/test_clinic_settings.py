@@ -90,6 +90,10 @@ def test_saving_without_cancelling_keeps_the_visits(client, clinic, visits, told
     ({"start_date": "12/08/2026", "end_date": "2026-12-08", "reason": "x"}, {"start_date"}),
     ({"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "  "}, {"reason"}),
     ({"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "x", "preview": "maybe"}, {"preview"}),
+    # null is no flag (the document says boolean): a closure must not be saved for a missing preview
+    ({"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "x", "preview": None}, {"preview"}),
+    ({"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "x\u200b"}, {"reason"}),
+    ({"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "x", "previewing": True}, {"previewing"}),
 ])
 def test_bad_closures_are_422_with_field_messages(client, clinic, body, fields):
     admin = staff_api_for(client, clinic.admin_token)

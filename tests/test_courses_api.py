@@ -126,12 +126,25 @@ def test_staff_plan_today_and_a_year_ahead_across_the_spring_change(staff_api, c
         (dict(patient_id=999, provider_id=999, service="massage"), {"patient_id", "provider_id", "service"}),
         (dict(evaluation_id=999), {"evaluation_id"}),
         (dict(preview=False, visits=[{"start": "soon", "provider_id": 1}]), {"visits.1.start"}),
+        # closed like every body: a misspelt field, at the top or in a hand-placed visit, is named
+        (dict(week=6), {"week"}),
+        (dict(preview=False, visits=[{"start": "2026-12-07T09:00:00-07:00", "provider_id": 1, "provider": 2}]),
+         {"visits.1.provider"}),
     ],
 )
 def test_every_bad_field_is_named(staff_api, clinic, overrides, fields):
     answer = staff_api.post("/api/v1/staff/courses", body(clinic, **overrides), 422, conforms=None)
     assert answer["error"] == "validation_failed" and set(answer["fields"]) == fields, answer
     assert count(Course) == 0
+
+
+def test_whole_numbers_may_be_written_as_json_schema_integers(staff_api, clinic):
+    """5.0 is an integer to JSON Schema (and so to the document): the same course as 5."""
+    plain = staff_api.post("/api/v1/staff/courses", body(clinic))
+    written = staff_api.post("/api/v1/staff/courses", body(
+        clinic, patient_id=float(clinic.patient.id), provider_id=float(clinic.maria.id), weeks=6.0,
+        visits_per_week=3.0, min_gap_days=1.0))
+    assert written == plain and len(written["visits"]) == 18
 
 
 def test_not_json_and_roles(staff_api, clinic):

@@ -57,7 +57,8 @@ def server():
         live = LiveServer(url, workers=2, threads=4)
         try:
             manage, cancel = _book_one(live.url, first_day, "ana"), _book_one(live.url, first_day, "luis")
-            yield live, token, manage, cancel, _book_course(live.url, token, first_day + timedelta(days=7))
+            ids = {**_book_course(live.url, token, first_day + timedelta(days=7)), **_join_waitlist(live.url, first_day)}
+            yield live, token, manage, cancel, ids
         finally:
             live.stop()
 
@@ -92,6 +93,16 @@ def _book_course(url: str, token: str, first: date) -> dict[str, str]:
     return {"SCHEMATHESIS_COURSE_ID": str(body["id"]), "SCHEMATHESIS_APPOINTMENT_ID": str(body["visits"][1]["appointment_id"])}
 
 
+def _join_waitlist(url: str, first: date) -> dict[str, str]:
+    """A place on the waitlist; its private leave token, so leaving reaches its logic."""
+    joined = requests.post(f"{url}/api/v1/waitlist", timeout=10, json={
+        "service": "initial-evaluation", "earliest_date": first.isoformat(),
+        "latest_date": (first + timedelta(days=14)).isoformat(),
+        "patient": {"first_name": "Eva", "last_name": "Cruz", "phone": "915-555-0166", "email": "eva@example.com"}})
+    assert joined.status_code == 201, joined.text
+    return {"SCHEMATHESIS_LEAVE_TOKEN": joined.json()["leave_url"].rstrip("/").split("/")[-2]}
+
+
 def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str, seed: int,
                      workdir: Path, ids: dict[str, str]) -> subprocess.CompletedProcess:
     """The CLI, run in `workdir`: it keeps a cache of failures there (never in the project)."""
@@ -99,7 +110,7 @@ def run_schemathesis(url: str, token: str, manage_token: str, cancel_token: str,
     # make them strings, which the document's integer parameters refuse).
     config = (ROOT / "tests" / "schemathesis.toml").read_text()
     for name, value in ids.items():
-        config = config.replace(f'"${{{name}}}"', value)
+        config = config.replace(f'"${{{name}}}"', value if value.isdigit() else f'"{value}"')
     (workdir / "schemathesis.toml").write_text(config)
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(workdir / "schemathesis.toml"),

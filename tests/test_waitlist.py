@@ -77,7 +77,9 @@ def test_join_update_and_leave(client, contract, clinic):
     ({"weekdays": [7]}, {"weekdays"}),
     ({"weekdays": "monday"}, {"weekdays"}),
     ({"time_of_day": "night"}, {"time_of_day"}),
-    ({"time_of_day": [None, None]}, {"time_of_day"}),  # not a 500
+    ({"time_of_day": None}, {"time_of_day"}),
+    ({"time_of_day": [None, None]}, {"time_of_day"}),  # once a 500
+    ({"weekdays": None}, {"weekdays"}),
     ({"weekdays": [1.5]}, {"weekdays"}),
     ({"provider": 1}, {"provider"}),  # a misspelt field is refused, not ignored
     ({"patient": {"first_name": "", "phone": "12", "email": "x"}}, {"first_name", "last_name", "phone", "email"}),

@@ -13,12 +13,11 @@ from .openapi_shapes import (
     NAME,
     PHONE,
     SLUG,
+    STATUS,
 )
 from .openapi_staff import STAFF_SCHEMAS, staff_paths
 
 __all__ = ["CONTROL_AND_FORMAT_RANGES", "openapi_document", "unknown_fields"]
-
-STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 
 
 def _ref(name: str) -> dict:

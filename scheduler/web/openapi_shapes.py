@@ -51,9 +51,10 @@ _LATIN_LETTER = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f"
 DATE_TIME = {
     "type": "string",
     "format": "date-time",
-    # Months, days, hours and minutes in their ranges, so that generated examples are mostly
-    # real dates (the format is checked on top: no 31 February).
-    "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    # Years 1900 to 2999 as for dates (year 0 is no date, and year 1 with an offset is before
+    # the first instant Python has); months, days, hours and minutes in their ranges, so that
+    # generated examples are mostly real times (the format is checked on top: no 31 February).
+    "pattern": r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
     "description": "ISO-8601 with UTC offset",
 }
@@ -93,3 +94,5 @@ SEARCH_TEXT = {
     "pattern": f"^[^{GUARDED}]*[^\\s{GUARDED}][^{GUARDED}]*"
                f"[^\\s{GUARDED}][^{GUARDED}]*$",
 }
+# An appointment's status, in every answer about one.
+STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}

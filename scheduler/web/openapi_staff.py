@@ -1,10 +1,9 @@
 """The staff part of the OpenAPI document: changing appointments, patients, courses."""
 from __future__ import annotations
 
-from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SEARCH_TEXT, SLUG
+from .openapi_shapes import DATE_TIME, DAY, FREE_TEXT, ID, NAME, PHONE, SEARCH_TEXT, SLUG, STATUS
 
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
-STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
 SECURITY = [{"staffToken": []}]
 
 
