@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
     from .desk_calendar import desk
     from .feeds import feeds
     from .manage_pages import manage, short_links
+    from .waitlist_pages import waitlist_pages
     from .message_pages import message_pages
     from .patient_pages import patients
     from .read_only import register_read_only_views
@@ -26,6 +27,7 @@ def register_blueprints(app: Flask) -> None:
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)
+    app.register_blueprint(waitlist_pages)
     app.register_blueprint(short_links)
     app.register_blueprint(staff)
     app.register_blueprint(feeds)  # GETs only: no CSRF exemption

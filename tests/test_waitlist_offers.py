@@ -1,0 +1,197 @@
+"""The waitlist end to end, through the worker and the SMS stand-in (the Twilio SDK against
+the sink and Prism): a cancellation frees a time, the worker offers it to the first patient
+who wants it, YES books it, a late YES is told it is gone, an unanswered offer expires and
+passes to the next patient; and which meaning a YES has when it could mean three things."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scheduler import worker
+from scheduler.extensions import db
+from scheduler.models import (
+    Appointment,
+    AuditEvent,
+    Message,
+    Patient,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOpening,
+)
+from scheduler.services import appointment_changes, audit
+
+from .messaging_support import PATIENT, book, close_transports, first_provider_id, messaging_app
+from .test_webhooks import reply_of, text
+
+THURSDAY_10 = "2026-12-03T10:00:00-07:00"
+ANA, BEA, CARL = "+19155550123", "+19155550124", "+19155550125"
+
+
+@pytest.fixture
+def app(tmp_path, migrated_sqlite_template, clock, sink, smtp):
+    sink.reset()
+    app = messaging_app(tmp_path, migrated_sqlite_template, clock, sink_url=sink.url, smtp_port=smtp.port,
+                        WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        yield app
+        close_transports(app)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def join(client, first_name: str, phone: str, language: str = "en", **preferences) -> int:
+    body = {"service": "initial-evaluation", "earliest_date": "2026-12-01", "latest_date": "2026-12-10",
+            "patient": {**PATIENT, "first_name": first_name, "phone": phone, "email": f"{first_name}@example.com"},
+            **preferences}
+    response = client.post(f"/api/v1/waitlist?lang={language}", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def texts_to(sink, number: str) -> list[str]:
+    return [r["form"]["Body"] for r in sink.requests if r["form"].get("To") == number and not r["failed"]]
+
+
+def ana_cancels() -> Appointment:
+    ana = db.session.scalars(db.select(Patient).filter_by(phone_e164=ANA)).one()
+    visit = db.session.scalars(db.select(Appointment).filter_by(patient_id=ana.id)).one()
+    appointment_changes.cancel(visit, actor=audit.PATIENT_LINK)
+    return visit
+
+
+def booked_for(number: str) -> list[Appointment]:
+    db.session.expire_all()
+    return list(db.session.scalars(
+        db.select(Appointment).join(Patient).where(Patient.phone_e164 == number, Appointment.status == "booked")))
+
+
+def actions() -> list[tuple[str, str]]:
+    return [(e.actor_kind, e.action) for e in db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action.like("waitlist.%")).order_by(AuditEvent.id))]
+
+
+def test_a_cancellation_is_offered_and_yes_books_it(client, sink):
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124")
+    join(client, "Carl", "915-555-0125")
+    assert worker.run_once(digest_mode="skip")["offer_waitlist"] == {"expired": 0, "offered": 0, "closed": 0}
+    ana_cancels()
+    assert db.session.scalar(db.select(db.func.count()).select_from(WaitlistOpening)) == 1
+
+    results = worker.run_once(digest_mode="skip")
+    assert results["offer_waitlist"]["offered"] == 1
+    offer_text = texts_to(sink, BEA)[-1]
+    assert "Reply YES to take Thu Dec 3 at 10:00 AM." in offer_text and "until 8:30 AM" in offer_text
+    assert texts_to(sink, CARL) == []  # one patient at a time, in order of joining
+    worker.run_once(digest_mode="skip")
+    assert texts_to(sink, CARL) == []  # still held for Bea
+
+    answer = reply_of(text(client, "yes", sender=BEA))
+    assert "it is yours" in answer and "Thu Dec 3, 10:00 AM" in answer and "https://clinic.example/l/" in answer
+    [visit] = booked_for(BEA)
+    assert (visit.source, visit.provider_id) == ("sms", first_provider_id())
+    assert visit.starts_at.isoformat() == "2026-12-03T17:00:00+00:00"
+    booked = db.session.scalars(db.select(AuditEvent).filter_by(action="appointment.booked", entity_id=visit.id)).one()
+    assert booked.actor_kind == "sms"
+    assert db.session.scalars(db.select(WaitlistEntry).join(Patient).where(Patient.phone_e164 == BEA)).one().status \
+        == "booked"
+    # A second YES is not a second booking
+    again = reply_of(text(client, "YES", sender=BEA))
+    assert "it is yours" in again and len(booked_for(BEA)) == 1
+    # The booking's confirmation goes out on the next pass; nothing goes to Carl: the time is taken
+    worker.run_once(digest_mode="skip")
+    assert texts_to(sink, CARL) == []
+    assert actions() == [
+        ("patient_web", "waitlist.joined"), ("patient_web", "waitlist.joined"),
+        ("system", "waitlist.offered_time"), ("system", "waitlist.offered"),
+        ("sms", "waitlist.offer_taken"), ("sms", "waitlist.booked"), ("sms", "waitlist.offer_answered_again"),
+    ]
+
+
+def test_an_unanswered_offer_expires_and_passes_on_and_a_late_yes_is_told_it_is_gone(app, client, sink, clock):
+    app.config["WAITLIST_HOLD_MINUTES"] = 20
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124")
+    join(client, "Carl", "915-555-0125", language="es")
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    assert "until 8:20 AM" in texts_to(sink, BEA)[-1]
+    clock.advance(minutes=21)
+    results = worker.run_once(digest_mode="skip")
+    assert results["offer_waitlist"] == {"expired": 1, "offered": 1, "closed": 0}
+    carl_text = texts_to(sink, CARL)[-1]
+    assert "Responda YES para tomar el jue 3 dic a las 10:00 a.m." in carl_text
+    # Bea's YES comes too late: the time is gone (it does not confirm anything else)
+    late = reply_of(text(client, "YES", sender=BEA))
+    assert "no longer available" in late and booked_for(BEA) == []
+    # Carl answers in Spanish within his hold: booked
+    taken = reply_of(text(client, "Sí", sender=CARL))
+    assert "es suyo" in taken and len(booked_for(CARL)) == 1
+    offers = list(db.session.scalars(db.select(WaitlistOffer).order_by(WaitlistOffer.id)))
+    assert [o.status for o in offers] == ["expired", "taken"]
+    bea = db.session.scalars(db.select(WaitlistEntry).join(Patient).where(Patient.phone_e164 == BEA)).one()
+    assert bea.status == "waiting"  # still waiting for another time
+    assert ("system", "waitlist.offer_expired") in actions() and ("sms", "waitlist.offer_answered_late") in actions()
+
+
+def test_preferences_decide_who_is_offered(client, sink):
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124", time_of_day="afternoon")  # Thursday 10:00 is a morning
+    join(client, "Carl", "915-555-0125", weekdays=[3])  # Thursday
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    assert texts_to(sink, BEA) == [] and len(texts_to(sink, CARL)) == 1
+
+
+def test_a_patient_in_an_active_course_comes_first_in_their_course_week(client, sink):
+    from .message_factories import local, make_course
+
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124")
+    join(client, "Carl", "915-555-0125")
+    carl = db.session.scalars(db.select(Patient).filter_by(phone_e164=CARL)).one()
+    course, _visits = make_course(carl, [local(2026, 12, 1, 15, 0), local(2026, 12, 8, 15, 0)])
+    course.status = "active"
+    db.session.commit()
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    assert texts_to(sink, BEA) == [] and "Reply YES" in texts_to(sink, CARL)[-1]
+
+
+def test_an_offer_made_at_night_waits_for_the_send_window_and_its_hold_starts_then(client, sink, clock):
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124")
+    clock.advance(hours=14)  # 22:00 in El Paso's clinic time: outside 08:00-21:00
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    offer = db.session.scalars(db.select(WaitlistOffer)).one()
+    assert texts_to(sink, BEA) == []
+    assert offer.expires_at.isoformat() == "2026-12-01T15:30:00+00:00"  # 08:00 tomorrow + 30 minutes
+    clock.advance(hours=10)  # 08:00
+    worker.run_once(digest_mode="skip")
+    assert "Reply YES" in texts_to(sink, BEA)[-1]
+
+
+def test_without_sms_the_offer_is_an_email_with_a_link_that_takes_it(client, sink, smtp):
+    book(client, THURSDAY_10)
+    body = {"service": "initial-evaluation", "earliest_date": "2026-12-01", "latest_date": "2026-12-10",
+            "patient": {**PATIENT, "first_name": "Dee", "phone": "915-555-0126", "email": "dee@example.com",
+                        "sms_opt_in": False}}
+    assert client.post("/api/v1/waitlist", json=body).status_code == 201
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    message = db.session.scalars(db.select(Message).filter_by(kind="waitlist_offer")).one()
+    assert (message.channel, message.status) == ("email", "sent")
+    assert "[private link]" in message.body and "/waitlist/offers/" not in message.body
+    from scheduler.services.waitlist_offers import take_url
+
+    offer = db.session.scalars(db.select(WaitlistOffer)).one()
+    path = take_url(offer).removeprefix("https://clinic.example")
+    page = client.get(path)
+    assert page.status_code == 200 and "Take this time" in page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    taken = client.post(path, data={"csrf_token": token})
+    assert taken.status_code == 200 and "booked" in taken.get_data(as_text=True)
+    assert len(booked_for("+19155550126")) == 1
+    assert client.get(path.replace("offers/", "offers/x")).status_code == 404
