@@ -121,13 +121,13 @@ def test_an_unanswered_offer_expires_and_passes_on_and_a_late_yes_is_told_it_is_
     results = worker.run_once(digest_mode="skip")
     assert results["offer_waitlist"] == {"expired": 1, "offered": 1, "closed": 0}
     carl_text = texts_to(sink, CARL)[-1]
-    assert "Responda YES para tomar el jue 3 dic a las 10:00 a.m." in carl_text
+    assert "se abrio una hora. Responda YES para tomar el jue 3 dic a las 10:00 a.m." in carl_text
     # Bea's YES comes too late: the time is gone (it does not confirm anything else)
     late = reply_of(text(client, "YES", sender=BEA))
     assert "no longer available" in late and booked_for(BEA) == []
     # Carl answers in Spanish within his hold: booked
     taken = reply_of(text(client, "Sí", sender=CARL))
-    assert "es suyo" in taken and len(booked_for(CARL)) == 1
+    assert "la hora es suya" in taken and len(booked_for(CARL)) == 1
     offers = list(db.session.scalars(db.select(WaitlistOffer).order_by(WaitlistOffer.id)))
     assert [o.status for o in offers] == ["expired", "taken"]
     bea = db.session.scalars(db.select(WaitlistEntry).join(Patient).where(Patient.phone_e164 == BEA)).one()
