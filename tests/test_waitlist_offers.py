@@ -195,3 +195,56 @@ def test_without_sms_the_offer_is_an_email_with_a_link_that_takes_it(client, sin
     assert taken.status_code == 200 and "booked" in taken.get_data(as_text=True)
     assert len(booked_for("+19155550126")) == 1
     assert client.get(path.replace("offers/", "offers/x")).status_code == 404
+
+
+# --- YES means three things: the order is documented in domain/sms_keywords.py ---------------
+
+
+def test_yes_precedence_in_the_pure_rules():
+    from scheduler.domain.sms_keywords import Intent, interpret
+
+    assert interpret("yes", opted_out=False) is Intent.CONFIRM
+    assert interpret("yes", opted_out=True) is Intent.START
+    assert interpret("yes", opted_out=False, offer_held=True) is Intent.TAKE_OFFER
+    assert interpret("Sí.", opted_out=True, offer_held=True) is Intent.TAKE_OFFER
+    assert interpret("YES", opted_out=False, offer_last=True) is Intent.OFFER_GONE
+    assert interpret("STOP", opted_out=False, offer_held=True) is Intent.STOP
+    assert interpret("C", opted_out=False, offer_held=True) is Intent.CONFIRM  # the offer asks for YES
+
+
+def test_yes_takes_a_held_offer_before_confirming_a_visit_then_confirms_again(client, sink):
+    book(client, THURSDAY_10)
+    # Bea has her own visit on Friday and waits for an earlier one
+    book(client, "2026-12-04T14:00:00-07:00", first_name="Bea", phone="915-555-0124", email="bea@example.com")
+    join(client, "Bea", "915-555-0124")
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    answer = reply_of(text(client, "YES", sender=BEA))
+    assert "it is yours" in answer
+    friday = [v for v in booked_for(BEA) if v.starts_at.day == 4]
+    assert len(booked_for(BEA)) == 2 and friday[0].confirmed_at is None  # not confirmed by that YES
+    # With no offer held any more and the newest text the booking's confirmation, YES confirms
+    worker.run_once(digest_mode="skip")
+    confirm = reply_of(text(client, "YES", sender=BEA))
+    assert "confirmed" in confirm
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Appointment).where(
+        Appointment.status == "confirmed")) == 1
+
+
+def test_yes_from_an_opted_out_number_with_a_held_offer_takes_it_and_opts_back_in(client, sink):
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124")
+    ana_cancels()
+    worker.run_once(digest_mode="skip")
+    reply_of(text(client, "STOP", sender=BEA))
+    answer = reply_of(text(client, "yes", sender=BEA))
+    assert "it is yours" in answer and len(booked_for(BEA)) == 1
+    bea = db.session.scalars(db.select(Patient).filter_by(phone_e164=BEA)).one()
+    assert bea.sms_opted_out_at is None
+    # Without an offer, an opted-out number's YES only opts back in
+    reply_of(text(client, "STOP", sender=ANA))
+    again = reply_of(text(client, "YES", sender=ANA))
+    ana = db.session.scalars(db.select(Patient).filter_by(phone_e164=ANA)).one()
+    db.session.refresh(ana)
+    assert ana.sms_opted_out_at is None and "it is yours" not in again
