@@ -248,3 +248,55 @@ def test_yes_from_an_opted_out_number_with_a_held_offer_takes_it_and_opts_back_i
     ana = db.session.scalars(db.select(Patient).filter_by(phone_e164=ANA)).one()
     db.session.refresh(ana)
     assert ana.sms_opted_out_at is None and "it is yours" not in again
+
+
+# --- the public pages ---------------------------------------------------------------------------
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_the_day_and_time_pages_link_to_the_waitlist_form_which_joins_and_leaves(client):
+    from scheduler.services.demo import seed_demo
+
+    seed_demo()
+    for path in ("/book/initial-evaluation/any", "/book/initial-evaluation/any/2026-12-01"):
+        assert 'href="/book/initial-evaluation/any/waitlist"' in client.get(path).get_data(as_text=True)
+    form_page = client.get("/book/initial-evaluation/any/waitlist")
+    assert form_page.status_code == 200
+    fields = {"earliest_date": "2026-12-01", "latest_date": "2026-12-12", "weekdays": ["1", "3"],
+              "time_of_day": "morning", "first_name": "Bea", "last_name": "Lopez", "phone": "915-555-0124",
+              "email": "bea@example.com", "sms_opt_in": "yes"}
+    # Without the CSRF token: refused, nothing saved
+    assert client.post("/book/initial-evaluation/any/waitlist", data=fields).status_code == 400
+    # A bad date and a missing name: 422 with the messages, what was typed kept
+    bad = client.post("/book/initial-evaluation/any/waitlist",
+                      data={**fields, "latest_date": "2026-11-01", "first_name": "", "csrf_token": csrf(form_page)})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "The end date must not be before the start date." in html
+    assert 'value="915-555-0124"' in html and 'value="1" checked' in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(WaitlistEntry)) == 0
+    joined = client.post("/book/initial-evaluation/any/waitlist", data={**fields, "csrf_token": csrf(form_page)})
+    assert joined.status_code == 200 and "You are on the waitlist" in joined.get_data(as_text=True)
+    entry = db.session.scalars(db.select(WaitlistEntry)).one()
+    assert (entry.weekdays, entry.time_of_day, entry.source, str(entry.latest_day)) == (
+        "1,3", "morning", "online", "2026-12-12")
+    leave_path = re.search(r'href="(/waitlist/leave/[^"]+)"', joined.get_data(as_text=True)).group(1)
+    leave_page = client.get(leave_path)
+    assert "Leave the waitlist?" in leave_page.get_data(as_text=True)
+    left = client.post(leave_path, data={"csrf_token": csrf(leave_page)})
+    assert "You are no longer on the waitlist" in left.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(WaitlistEntry, entry.id).status == "removed"
+    assert client.get(leave_path + "x").status_code == 404
+
+
+def test_the_waitlist_form_in_spanish(client):
+    from scheduler.services.demo import seed_demo
+
+    seed_demo()
+    page = client.get("/book/initial-evaluation/any/waitlist?lang=es").get_data(as_text=True)
+    assert "Anotarse en la lista de espera" in page and "Días de la semana" in page
+    times = client.get("/book/initial-evaluation/any/2026-12-01?lang=es").get_data(as_text=True)
+    assert "¿No le conviene ninguna?" in times
