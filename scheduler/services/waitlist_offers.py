@@ -295,8 +295,8 @@ def take(offer_id: int, actor: audit.Actor) -> Taken:
     offer.appointment_id = appointment.id
     _close(offer, OfferStatus.TAKEN, actor, "waitlist.offer_taken")
     _set_entry(offer.entry, WaitlistStatus.BOOKED, actor, "waitlist.booked")
-    opening = db.session.get(WaitlistOpening, offer.opening_id)
-    opening.status = OpeningStatus.DONE.value
+    # The opening stays open: a span (a lifted closure) may hold more times for the next
+    # patients; once nothing in it is free, the worker's next pass closes it.
     return Taken(offer, appointment)
 
 
