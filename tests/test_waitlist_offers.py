@@ -300,3 +300,31 @@ def test_the_waitlist_form_in_spanish(client):
     assert "Anotarse en la lista de espera" in page and "Días de la semana" in page
     times = client.get("/book/initial-evaluation/any/2026-12-01?lang=es").get_data(as_text=True)
     assert "¿No le conviene ninguna?" in times
+
+
+# --- other ways time frees up ------------------------------------------------------------------
+
+
+def test_a_move_away_and_a_lifted_closure_are_offered(client, sink):
+    from datetime import date
+
+    from scheduler.models import Closure
+    from scheduler.services import clinic_settings, staff_appointments
+
+    book(client, THURSDAY_10)
+    join(client, "Bea", "915-555-0124", weekdays=[3])  # Thursdays
+    ana = db.session.scalars(db.select(Appointment).join(Patient).where(Patient.phone_e164 == ANA)).one()
+    staff_appointments.move(ana, "2026-12-04T10:00:00-07:00", actor=audit.SYSTEM)
+    worker.run_once(digest_mode="skip")
+    assert "Reply YES to take Thu Dec 3 at 10:00 AM." in texts_to(sink, BEA)[-1]
+    assert db.session.scalars(db.select(WaitlistOpening)).one().cause == "moved"
+
+    join(client, "Carl", "915-555-0125", earliest_date="2026-12-08", latest_date="2026-12-08")
+    closure = Closure(first_day=date(2026, 12, 8), last_day=date(2026, 12, 8), name="Staff training")
+    db.session.add(closure)
+    db.session.commit()
+    worker.run_once(digest_mode="skip")
+    assert texts_to(sink, CARL) == []  # closed: nothing to offer
+    clinic_settings.remove(closure, audit.SYSTEM)
+    worker.run_once(digest_mode="skip")
+    assert "Reply YES to take Tue Dec 8 at " in texts_to(sink, CARL)[-1]
