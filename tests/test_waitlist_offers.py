@@ -328,3 +328,23 @@ def test_a_move_away_and_a_lifted_closure_are_offered(client, sink):
     clinic_settings.remove(closure, audit.SYSTEM)
     worker.run_once(digest_mode="skip")
     assert "Reply YES to take Tue Dec 8 at " in texts_to(sink, CARL)[-1]
+
+
+def test_who_wants_a_time_in_the_pure_rules():
+    from datetime import date, datetime
+
+    from scheduler.domain.waitlist_match import Preferences, in_course_week, offer_order, wants
+
+    thursday_10 = datetime(2026, 12, 3, 10, 0)
+    anything = Preferences(date(2026, 12, 1), date(2026, 12, 10), "", "any")
+    assert wants(anything, thursday_10)
+    assert not wants(Preferences(date(2026, 12, 4), date(2026, 12, 10), "", "any"), thursday_10)
+    assert not wants(Preferences(date(2026, 12, 1), date(2026, 12, 2), "", "any"), thursday_10)
+    assert wants(Preferences(date(2026, 12, 1), date(2026, 12, 10), "1,3", "morning"), thursday_10)
+    assert not wants(Preferences(date(2026, 12, 1), date(2026, 12, 10), "0,4", "any"), thursday_10)
+    assert not wants(Preferences(date(2026, 12, 1), date(2026, 12, 10), "", "afternoon"), thursday_10)
+    assert wants(Preferences(date(2026, 12, 1), date(2026, 12, 10), "", "afternoon"), datetime(2026, 12, 3, 12, 0))
+    assert in_course_week(date(2026, 12, 3), [date(2026, 11, 30)]) and not in_course_week(date(2026, 12, 3), [date(2026, 12, 7)])
+    early, late = datetime(2026, 11, 1), datetime(2026, 11, 2)
+    assert sorted([offer_order(False, early, 1), offer_order(True, late, 2)]) == [offer_order(True, late, 2),
+                                                                                  offer_order(False, early, 1)]

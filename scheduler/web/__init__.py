@@ -13,7 +13,6 @@ def register_blueprints(app: Flask) -> None:
     from .desk_calendar import desk
     from .feeds import feeds
     from .manage_pages import manage, short_links
-    from .waitlist_pages import waitlist_pages
     from .message_pages import message_pages
     from .patient_pages import patients
     from .read_only import register_read_only_views
@@ -21,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from .site import register_site
     from .staff_course_pages import staff_courses
     from .staff_pages import staff
+    from .waitlist_pages import waitlist_pages
     from .webhooks import webhooks
 
     register_read_only_views(app)  # first: before any hook touches the database
