@@ -348,3 +348,19 @@ def test_who_wants_a_time_in_the_pure_rules():
     early, late = datetime(2026, 11, 1), datetime(2026, 11, 2)
     assert sorted([offer_order(False, early, 1), offer_order(True, late, 2)]) == [offer_order(True, late, 2),
                                                                                   offer_order(False, early, 1)]
+
+
+def test_the_hold_reads_right_at_one_o_clock_in_spanish(app):
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from scheduler.messaging.render import hold_line
+
+    until, moment = datetime(2026, 12, 3, 20, 15, tzinfo=UTC), datetime(2026, 12, 3, 19, 45, tzinfo=UTC)
+    with app.test_request_context():
+        with force_locale("es_US"):
+            assert hold_line(until, moment) == "Se la guardamos hasta la 1:15 p.m."
+            assert hold_line(until.replace(hour=22), moment) == "Se la guardamos hasta las 3:15 p.m."
+        with force_locale("en_US"):
+            assert hold_line(until, moment) == "We hold it for you until 1:15 PM."

@@ -122,10 +122,14 @@ def when_at(instant: datetime) -> str:
     return " ".join(label.split())
 
 
-def _hold_until(instant: datetime, moment: datetime) -> str:
-    """Until when an offer is held: the clock time, with the day when it is not today."""
+def hold_line(instant: datetime, moment: datetime) -> str:
+    """"We hold it for you until 8:30 AM." (with the day when it is not today); Spanish says
+    "hasta la 1:15", not "hasta las"."""
     local, today = instant.astimezone(_tz()), moment.astimezone(_tz()).date()
-    return format_time(local, "h:mm a") if local.date() == today else when(instant, short=True)
+    until = format_time(local, "h:mm a") if local.date() == today else when(instant, short=True)
+    if local.date() == today and local.hour % 12 == 1:
+        return _one_stop(pgettext("one o'clock", "We hold it for you until %(until)s.", until=until))
+    return _one_stop(_("We hold it for you until %(until)s.", until=until))
 
 
 _DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
@@ -290,7 +294,7 @@ def _offer_facts(message: Message, moment: datetime) -> dict:
         "when_label": when(offer.starts_at),
         "when_short": when(offer.starts_at, short=True),
         "when_at": when_at(offer.starts_at),
-        "until": _hold_until(offer.expires_at, moment),
+        "hold_line": hold_line(offer.expires_at, moment),
     }
     if message.channel == "email":  # an email cannot be answered YES: it links to a page that takes it
         facts["link"] = take_url(offer)

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
 from ..extensions import db
+from ..messaging.render import hold_line
 from ..models import OfferStatus, Service, WaitlistOffer
 from ..services import audit, waitlist, waitlist_offers
 from ..services.errors import NotFound, ValidationFailed
@@ -86,4 +87,5 @@ def offer(token: str):
     held = found.status == OfferStatus.OPEN.value and found.expires_at > waitlist_offers.now()
     mine = found.status == OfferStatus.TAKEN.value
     return render_template("booking/waitlist_offer.html", offer=found, token=token, held=held, taken=mine,
-                           just_booked=appointment is not None)
+                           just_booked=appointment is not None,
+                           hold_line=lambda until: hold_line(until, waitlist_offers.now()))
