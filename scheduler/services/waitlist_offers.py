@@ -172,9 +172,12 @@ def _next_candidate(opening: WaitlistOpening) -> Candidate | None:
             WaitlistEntry.id.not_in(already),
         ).order_by(WaitlistEntry.created_at, WaitlistEntry.id)
     ).all()
-    candidates: list[Candidate] = []
+    in_course = _patients_in_a_course()
+    first: Candidate | None = None
     slots_by_need: dict[tuple, list[Slot]] = {}
-    for entry in entries:
+    for entry in entries:  # in order of joining
+        if first is not None and entry.patient_id not in in_course:
+            continue  # only a course patient can still come before the first one found
         if entry.provider_id is not None and opening.provider_id not in (None, entry.provider_id):
             continue
         provider_id = entry.provider_id or opening.provider_id
@@ -188,11 +191,19 @@ def _next_candidate(opening: WaitlistOpening) -> Candidate | None:
             end = slot.start + timedelta(minutes=entry.service.duration_minutes)
             if overlapping_visit(Patient.id == entry.patient_id, slot.start, end) is not None:
                 continue
-            candidates.append(Candidate(entry, slot, _in_course_week(entry.patient_id, slot.start)))
+            course_week = entry.patient_id in in_course and _in_course_week(entry.patient_id, slot.start)
+            found = Candidate(entry, slot, course_week)
+            if first is None or offer_order(course_week, entry.created_at, entry.id) < offer_order(
+                    first.course_week, first.entry.created_at, first.entry.id):
+                first = found
             break
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: offer_order(c.course_week, c.entry.created_at, c.entry.id))
+        if first is not None and first.course_week:
+            return first  # the earliest-joined course patient for a time in their course's week
+    return first
+
+
+def _patients_in_a_course() -> set[int]:
+    return set(db.session.scalars(select(Course.patient_id).where(Course.status == CourseStatus.ACTIVE.value)))
 
 
 def _slots_in(opening: WaitlistOpening, service: Service, provider_id: int | None, *, online: bool) -> list[Slot]:
