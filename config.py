@@ -128,6 +128,8 @@ class Config:
 
     # The worker (flask --app wsgi worker)
     WORKER_SEND_INTERVAL_SECONDS = _env_int("WORKER_SEND_INTERVAL_SECONDS", 30)
+    # How long a waitlist offer is held for one patient before it passes to the next
+    WAITLIST_HOLD_MINUTES = _env_int("WAITLIST_HOLD_MINUTES", 30)
     WORKER_BATCH_SIZE = _env_int("WORKER_BATCH_SIZE", 50)
     WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", 4)  # sends in flight at once per worker
     # A claimed message is this worker's for this long; left in "sending" past it (a killed

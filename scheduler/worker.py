@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from .extensions import db
-from .services import digest, sending
+from .services import digest, sending, waitlist_offers
 from .services.clock import now
 from .services.worker_runs import record_run
 
@@ -51,6 +51,11 @@ def expire_stale_messages() -> int:
     return _heartbeat("expire_stale", sending.expire_stale)
 
 
+def offer_waitlist() -> dict[str, int]:
+    """Held waitlist offers past their time expire; freed times go to the next waiting patient."""
+    return _heartbeat("offer_waitlist", waitlist_offers.offer_openings)
+
+
 def evening_digest(force: bool = False) -> str:
     """Tomorrow's schedule to FRONT_DESK_EMAIL once a day, at FRONT_DESK_DIGEST_TIME."""
     return _heartbeat("evening_digest", lambda: digest.send_evening_digest(force=force))
@@ -59,6 +64,7 @@ def evening_digest(force: bool = False) -> str:
 JOBS: dict[str, Callable[[], object]] = {
     "send_due": send_due_messages,
     "expire_stale": expire_stale_messages,
+    "offer_waitlist": offer_waitlist,
     "evening_digest": evening_digest,
 }
 
@@ -78,7 +84,9 @@ def scheduled(job: str) -> None:
 
 def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
     """Each job once (cron, tests): the digest only when due, or forced, or never."""
-    results: dict[str, object] = {"expire_stale": expire_stale_messages(), "send_due": send_due_messages()}
+    # Offers first, so an offer written now goes out in the same pass.
+    results: dict[str, object] = {"expire_stale": expire_stale_messages(), "offer_waitlist": offer_waitlist(),
+                                  "send_due": send_due_messages()}
     if digest_mode != "skip":
         results["evening_digest"] = evening_digest(force=digest_mode == "force")
     return results
@@ -98,6 +106,7 @@ def run_forever() -> None:
     intervals = {
         "send_due": config["WORKER_SEND_INTERVAL_SECONDS"],
         "expire_stale": 300,
+        "offer_waitlist": config["WORKER_SEND_INTERVAL_SECONDS"],
         "evening_digest": 60,  # checked every minute; the daily claim makes it once a day
     }
     for job, seconds in intervals.items():

@@ -201,6 +201,10 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
 
         audit.go("/no-such-page", status=404)
         audit.check("not found")
+        audit.go(f"/book/{slug}/any/waitlist")
+        audit.check("waitlist form")
+        audit.follow(lambda: page.locator("form button[type=submit]").click(), status=422)
+        audit.check("waitlist form with field errors")
 
         # Staff: sign-in and the day sheet of the booked day.
         audit.go("/staff/login")
@@ -214,7 +218,7 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
     finally:
         context.close()
 
-    assert len(audit.checked) == 18
+    assert len(audit.checked) == 20
     assert server_errors == []
     if audit.violations:
         pytest.fail(f"axe found WCAG violations ({screen}, {language}):\n{audit.report()}")

@@ -341,6 +341,27 @@ ROWS = [
     ("a skipped local time in the booking form", form("/book/evaluation/any/details", details_form(start="2027-03-14T02:30")), {422}, None),
     ("a repeated local time in the reschedule form", form("/appointments/{token}/reschedule", {"start": "2026-11-01T01:30"}), {422}, None),
 ]
+
+def waitlist_form(**changes):
+    data = {"earliest_date": "2026-12-01", "latest_date": "2026-12-18", "time_of_day": "any",
+            **patient_payload(email="luis@example.com", first_name="Luis", sms_opt_in="yes")}
+    data.update(changes)
+    return data
+
+
+WAITLIST = "/book/evaluation/any/waitlist"
+ROWS += [
+    ("NUL in the waitlist form", form(WAITLIST, waitlist_form(last_name="Gar\x00cia")), {422}, None),
+    ("override in the waitlist form", form(WAITLIST, waitlist_form(first_name="Luis\u202e")), {422}, None),
+    ("CRLF in the waitlist form", form(WAITLIST, waitlist_form(first_name="Luis\r\nX-A: b")), {422}, None),
+    ("an over-long name in the waitlist form", form(WAITLIST, waitlist_form(first_name="L" * 61)), {422}, None),
+    ("a waitlist day in year 1", form(WAITLIST, waitlist_form(earliest_date="0001-01-01")), {422}, None),
+    ("a waitlist day in year 9999", form(WAITLIST, waitlist_form(latest_date="9999-12-31")), {422}, None),
+    ("a waitlist weekday that is no day", form(WAITLIST, waitlist_form(weekdays="8")), {422}, None),
+    ("a waitlist time of day that is none", form(WAITLIST, waitlist_form(time_of_day="midnight\x00")), {422}, None),
+    ("a forged waitlist leave link", form("/waitlist/leave/{token}x", {}), {404}, None),
+    ("a forged waitlist offer link", form("/waitlist/offers/{token}", {}), {404}, None),
+]
 for kind in ("tampered", "truncated", "re-encoded", "padded", "upper-cased"):
     for surface in ("api get", "api cancel", "api reschedule", "page", "page cancel", "calendar"):
         ROWS.append((f"a {kind} link: {surface}", token_request(kind, surface), {404}, None))

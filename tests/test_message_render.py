@@ -84,7 +84,31 @@ def every_sms(person) -> dict[str, Message]:
         "course_welcome": message(patient, "course_welcome", "sms", course=course),
         "links": message(patient, "links", "sms", appointment=visit),
         "links (several visits)": message(patient, "links", "sms"),
+        "waitlist_offer": offer_message(person, "sms"),
     }
+
+
+def offer_message(person, channel: str) -> Message:
+    """A waitlist offer of the longest date's time, as the worker writes it."""
+    from scheduler.models import WaitlistEntry, WaitlistOffer, WaitlistOpening
+
+    patient, visit = person["patient"], person["visit"]
+    moment = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    opening = WaitlistOpening(provider_id=visit.provider_id, starts_at=visit.starts_at, ends_at=visit.ends_at,
+                              cause="cancelled", status="open", created_at=moment)
+    entry = WaitlistEntry(patient_id=patient.id, service_id=visit.service_id, earliest_day=visit.starts_at.date(),
+                          latest_day=visit.starts_at.date(), status="offered", created_at=moment)
+    db.session.add_all([opening, entry])
+    db.session.flush()
+    offer = WaitlistOffer(opening_id=opening.id, entry_id=entry.id, patient_id=patient.id,
+                          service_id=visit.service_id, provider_id=visit.provider_id, starts_at=visit.starts_at,
+                          status="open", expires_at=moment + timedelta(minutes=30), created_at=moment)
+    db.session.add(offer)
+    db.session.flush()
+    row = message(patient, "waitlist_offer", channel)
+    row.waitlist_offer_id = offer.id
+    db.session.flush()
+    return row
 
 
 def plain_words(text: str) -> set[str]:
@@ -115,14 +139,16 @@ def clinical_words_in(text: str) -> set[str]:
 # leave no room for one); replies without a link fit in one.
 EXPECTED_SEGMENTS = {
     "confirmation": 2, "change": 2, "reminder": 2, "reminder (course visit)": 2, "cancellation": 2,
-    "course_welcome": 2, "links": 2, "links (several visits)": 2,
+    "course_welcome": 2, "links": 2, "links (several visits)": 2, "waitlist_offer": 2,
 }
 EXPECTED_SEGMENTS_FIRST = EXPECTED_SEGMENTS
+# A waitlist offer carries no link: in English it fits one part once the opt-out line is gone.
+EXPECTED_OFFER_SEGMENTS_LATER = {"en": 1, "es": 2}
 EXPECTED_REPLY_SEGMENTS = {
     "en": {"confirmed": 1, "nothing_to_confirm": 1, "reschedule": 2, "no_visit": 1, "opted_out": 1,
-           "opted_in": 1, "help": 1, "unknown": 1},
+           "opted_in": 1, "help": 1, "unknown": 1, "offer_taken": 2, "offer_gone": 1},
     "es": {"confirmed": 1, "nothing_to_confirm": 1, "reschedule": 2, "no_visit": 2, "opted_out": 1,
-           "opted_in": 1, "help": 2, "unknown": 1},
+           "opted_in": 1, "help": 2, "unknown": 1, "offer_taken": 2, "offer_gone": 1},
 }
 
 
@@ -140,7 +166,8 @@ def test_every_sms_template(world, language):
             body = rendered.sms_body
             rendered_kinds.add(row.kind)
             encoding, segments = sms_segments(body)
-            budget = EXPECTED_SEGMENTS_FIRST if first_text else EXPECTED_SEGMENTS
+            budget = EXPECTED_SEGMENTS_FIRST if first_text else {
+                **EXPECTED_SEGMENTS, "waitlist_offer": EXPECTED_OFFER_SEGMENTS_LATER[language]}
             assert (label, encoding, segments) == (label, "GSM-7", budget[label]), body
             assert len(body) <= 306
             assert not clinical_words_in(body), (label, body)
@@ -153,7 +180,10 @@ def test_every_sms_template(world, language):
                 reply = "Reply C to confirm, R to reschedule" if language == "en" else \
                     "Responda C para confirmar o R para cambiar la cita"
                 assert reply in body
-            if row.kind != "cancellation":
+            if row.kind == "waitlist_offer":  # answered YES: no link in the text
+                offer = "Reply YES to take Wed Sep 29 at " if language == "en" else "Responda YES para tomar el mié 29 sept a las "
+                assert offer in body and "https://" not in body and rendered.stored_body == body
+            elif row.kind != "cancellation":
                 link = re.search(r"https://\S+", body)[0]
                 assert link.startswith(f"{PUBLIC_BASE_URL}/l/") and len(link) == len(PUBLIC_BASE_URL) + 3 + 22
                 assert LINK_PLACEHOLDER in rendered.stored_body and link not in rendered.stored_body
@@ -189,7 +219,7 @@ def test_sms_dates_stay_gsm7_every_weekday_and_month(world, day):
 def test_every_reply(world, language):
     person = world[language]
     for kind in REPLY_KINDS:
-        link = link_for(person["visit"]) if kind == "reschedule" else None
+        link = link_for(person["visit"]) if kind in ("reschedule", "offer_taken") else None
         reply = render_reply(kind, person["patient"], language, appointment=person["visit"], link=link)
         encoding, segments = sms_segments(reply.body)
         assert (kind, encoding, segments) == (kind, "GSM-7", EXPECTED_REPLY_SEGMENTS[language][kind]), reply.body

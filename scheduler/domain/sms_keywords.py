@@ -1,4 +1,14 @@
-"""What a patient's text back means (pure). Case, spaces, accents and punctuation are ignored."""
+"""What a patient's text back means (pure). Case, spaces, accents and punctuation are ignored.
+
+YES has three meanings; which one wins, in order:
+1. a STOP word always opts out;
+2. YES (or SI) while a waitlist offer is held for that number takes the offer (the carrier
+   re-subscribes a number that texts YES, so an opted-out number is opted back in as well);
+3. YES (or SI) when the newest text sent to that number was a waitlist offer no longer held
+   (expired, or the time was taken) is told the time is gone;
+4. YES from an opted-out number opts back in (the carrier's rule);
+5. otherwise YES confirms the patient's next visit.
+"""
 from __future__ import annotations
 
 import unicodedata
@@ -11,6 +21,8 @@ class Intent(StrEnum):
     STOP = "stop"
     START = "start"
     HELP = "help"
+    TAKE_OFFER = "take_offer"
+    OFFER_GONE = "offer_gone"
     OTHER = "other"
 
 
@@ -20,6 +32,7 @@ RESCHEDULE_WORDS = frozenset({"R", "CAMBIAR"})
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
                         "ALTO", "PARAR", "BAJA"})
 START_WORDS = frozenset({"START", "UNSTOP"})
+OFFER_WORDS = frozenset({"YES", "SI"})  # what a waitlist offer asks for
 HELP_WORDS = frozenset({"HELP", "AYUDA"})
 SPANISH_WORDS = frozenset({"SI", "CONFIRMAR", "CAMBIAR", "ALTO", "PARAR", "BAJA", "AYUDA"})
 
@@ -30,11 +43,16 @@ def normalize(body: str) -> str:
     return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch)).upper()
 
 
-def interpret(body: str, *, opted_out: bool) -> Intent:
-    """YES after a STOP opts back in (the carrier's rule) rather than confirming."""
+def interpret(body: str, *, opted_out: bool, offer_held: bool = False, offer_last: bool = False) -> Intent:
+    """See the module's order. `offer_held`: a waitlist offer is held for the number;
+    `offer_last`: the newest text sent to it was a waitlist offer."""
     word = normalize(body)
     if word in STOP_WORDS:
         return Intent.STOP
+    if word in OFFER_WORDS and offer_held:
+        return Intent.TAKE_OFFER
+    if word in OFFER_WORDS and offer_last:
+        return Intent.OFFER_GONE
     if word in START_WORDS or (opted_out and word == "YES"):
         return Intent.START
     if word in CONFIRM_WORDS:

@@ -41,10 +41,12 @@ SUBJECTS = {
     "reminder": N_("Reminder: your appointment %(when)s"),
     "course_welcome": N_("Your visits at %(clinic)s"),
     "links": N_("Your private links to your appointments"),
+    "waitlist_offer": N_("A time opened up: %(when)s"),
 }
 # Sent with a calendar file: the email's invitation updates the patient's calendar in place.
 ICS_METHODS = {"confirmation": "REQUEST", "change": "REQUEST", "cancellation": "CANCEL"}
-REPLY_KINDS = ("confirmed", "nothing_to_confirm", "reschedule", "no_visit", "opted_out", "opted_in", "help", "unknown")
+REPLY_KINDS = ("confirmed", "nothing_to_confirm", "reschedule", "no_visit", "opted_out", "opted_in", "help", "unknown",
+               "offer_taken", "offer_gone")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,31 @@ def when(instant: datetime, *, short: bool = False) -> str:
         day = format_date(local, _("EEEE, MMMM d"))
         label = _("%(day)s at %(time)s", day=day, time=clock)
     return " ".join(label.split())
+
+
+def when_at(instant: datetime) -> str:
+    """A short day with "at", for a question in a text: "Tue Dec 8 at 3:00 PM" / "mar 8 dic a
+    las 3:00 p.m."."""
+    local = instant.astimezone(_tz())
+    clock = format_time(local, "h:mm a")
+    if is_ambiguous(local):
+        clock = f"{clock} {local.tzname()}"
+    day = format_date(local, _("EEE MMM d"))
+    if local.hour % 12 == 1:
+        label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
+    else:
+        label = _("%(day)s at %(time)s", day=day, time=clock)
+    return " ".join(label.split())
+
+
+def hold_line(instant: datetime, moment: datetime) -> str:
+    """"We hold it for you until 8:30 AM." (with the day when it is not today); Spanish says
+    "hasta la 1:15", not "hasta las"."""
+    local, today = instant.astimezone(_tz()), moment.astimezone(_tz()).date()
+    until = format_time(local, "h:mm a") if local.date() == today else when(instant, short=True)
+    if local.date() == today and local.hour % 12 == 1:
+        return _one_stop(pgettext("one o'clock", "We hold it for you until %(until)s.", until=until))
+    return _one_stop(_("We hold it for you until %(until)s.", until=until))
 
 
 _DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
@@ -196,6 +223,10 @@ def render(message: Message, *, link_for: LinkFor) -> Rendered:
             "format_when": when,
         }
         context.update(_facts(message, patient, appointment, course, moment, link))
+        if message.waitlist_offer_id is not None:
+            context.update(_offer_facts(message, moment))
+            if context.get("link"):
+                minted.append(context["link"])
         subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
         if message.channel == "sms":
             context["first_text"] = _first_text_to(patient.phone_e164, message.id)
@@ -251,6 +282,22 @@ def _facts(message, patient, appointment, course, moment, link) -> dict:
     elif message.kind == "links" and appointment is not None:
         facts["visits"] = [{"appointment": appointment, "when": facts["when_label"], "link": facts["link"]}]
         facts["more_visits"] = 0
+    return facts
+
+
+def _offer_facts(message: Message, moment: datetime) -> dict:
+    from ..models import WaitlistOffer
+    from ..services.waitlist_offers import take_url
+
+    offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
+    facts = {
+        "when_label": when(offer.starts_at),
+        "when_short": when(offer.starts_at, short=True),
+        "when_at": when_at(offer.starts_at),
+        "hold_line": hold_line(offer.expires_at, moment),
+    }
+    if message.channel == "email":  # an email cannot be answered YES: it links to a page that takes it
+        facts["link"] = take_url(offer)
     return facts
 
 

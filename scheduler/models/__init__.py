@@ -8,11 +8,19 @@ from .messaging import InboundMessage, Message, MessageCause, MessageStatus, Wor
 from .patient import Patient
 from .service import Service
 from .staff import ApiToken, Role, User
-from .waitlist import TimeOfDay, WaitlistEntry, WaitlistStatus
+from .waitlist import (
+    OfferStatus,
+    OpeningStatus,
+    TimeOfDay,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOpening,
+    WaitlistStatus,
+)
 
 __all__ = [
     "ActorKind", "ApiToken", "Appointment", "AppointmentLink", "AppointmentStatus", "AuditEvent", "BookingSource",
     "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus",
     "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
-    "TimeOfDay", "WaitlistEntry", "WaitlistStatus", "WorkerRun", "WorkingHours",
+    "OfferStatus", "OpeningStatus", "TimeOfDay", "WaitlistEntry", "WaitlistOffer", "WaitlistOpening", "WaitlistStatus", "WorkerRun", "WorkingHours",
 ]

@@ -53,6 +53,8 @@ class Message(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"), index=True)
+    # A waitlist offer ("Reply YES to take ..."): rendered from the offer at send time
+    waitlist_offer_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_offers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(5))
     kind: Mapped[str] = mapped_column(String(24))  # confirmation, reminder, change, cancellation ...
     cause: Mapped[str] = mapped_column(String(8), default=MessageCause.SYSTEM.value, server_default="system")

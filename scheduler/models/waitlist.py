@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -51,5 +51,66 @@ class WaitlistEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    patient = relationship("Patient")
+    service = relationship("Service")
+
+
+class OpeningStatus(StrEnum):
+    OPEN = "open"  # the worker still looks for someone (or an offer is out)
+    DONE = "done"  # taken, passed, or nobody waiting matches
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"  # held for the patient until expires_at
+    TAKEN = "taken"  # they answered YES and it is booked
+    EXPIRED = "expired"  # no answer in time: it passed to the next patient
+    GONE = "gone"  # the time was taken or closed before they answered
+
+
+class WaitlistOpening(db.Model):
+    """A span of time that may have freed up (a cancellation, a move away, a closure or time
+    off removed), written in the transaction that freed it and offered by the worker."""
+
+    __tablename__ = "waitlist_openings"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done')", name="status_known"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_waitlist_openings_status_starts", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))  # None: any provider
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cause: Mapped[str] = mapped_column(String(20))  # cancelled, moved, closure_removed, time_off_removed
+    status: Mapped[str] = mapped_column(String(5), default=OpeningStatus.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WaitlistOffer(db.Model):
+    """One time offered to one waiting patient, held until expires_at."""
+
+    __tablename__ = "waitlist_offers"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'taken', 'expired', 'gone')", name="status_known"),
+        # One offer of an opening per entry: an opening passes on, never back.
+        UniqueConstraint("opening_id", "entry_id", name="uq_waitlist_offers_opening_entry"),
+        Index("ix_waitlist_offers_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opening_id: Mapped[int] = mapped_column(ForeignKey("waitlist_openings.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("waitlist_entries.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), default=OfferStatus.OPEN.value)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    entry = relationship("WaitlistEntry")
     patient = relationship("Patient")
     service = relationship("Service")

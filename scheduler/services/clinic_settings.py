@@ -182,6 +182,12 @@ def remove(row: Closure | TimeOff | WorkingHours, actor: audit.Actor) -> None:
     before = {c.name: getattr(row, c.name) for c in row.__table__.columns}
     before = {k: v.isoformat() if isinstance(v, (date, datetime, time)) else v for k, v in before.items()}
     audit.record(actor, f"{row.__tablename__}.removed", row, before, None)
+    from . import waitlist_offers  # the days it blocked may suit someone on the waitlist
+
+    if isinstance(row, Closure):
+        waitlist_offers.days_freed(None, row.first_day, row.last_day, "closure_removed")
+    elif isinstance(row, TimeOff):
+        waitlist_offers.opening_freed(row.provider_id, row.starts_at, row.ends_at, "time_off_removed")
     db.session.delete(row)
     db.session.commit()
 

@@ -34,13 +34,19 @@ def appointment_booked(appointment: Appointment, *, cause: str) -> None:
 
 
 def appointment_moved(appointment: Appointment, *, cause: str) -> None:
-    """A visit's time or provider changed: reminders are re-planned, an update goes out."""
+    """A visit's time or provider changed: reminders are re-planned, an update goes out; the
+    time it left may suit someone on the waitlist (whoever works then)."""
     _outbox().plan_moved(appointment, cause=cause)
+    if appointment.moved_from is not None and appointment.moved_from != appointment.starts_at:
+        length = appointment.blocks_until - appointment.starts_at
+        _waitlist().opening_freed(None, appointment.moved_from, appointment.moved_from + length, "moved")
 
 
 def appointment_cancelled(appointment: Appointment, *, cause: str) -> None:
-    """A visit was cancelled: its pending messages are cancelled, a notice goes out."""
+    """A visit was cancelled: its pending messages are cancelled, a notice goes out; its time
+    may suit someone on the waitlist."""
     _outbox().plan_cancelled(appointment, cause=cause)
+    _waitlist().opening_freed(appointment.provider_id, appointment.starts_at, appointment.blocks_until, "cancelled")
 
 
 def appointment_confirmed(appointment: Appointment, *, cause: str) -> None:
@@ -58,6 +64,12 @@ def links_requested(appointments: list[Appointment], *, channel: str, cause: str
     """The patient asked for their private link(s) again ("send me my link", "text it to
     me"): one message on `channel` ("sms" or "email") carrying a fresh link to each visit."""
     _outbox().plan_links(appointments, channel=channel, cause=cause)
+
+
+def _waitlist():
+    from . import waitlist_offers
+
+    return waitlist_offers
 
 
 def _outbox():

@@ -23,7 +23,7 @@ from ..models import (
     MessageStatus,
     Patient,
 )
-from . import audit, events
+from . import audit, events, waitlist_offers
 from .clock import now
 
 SMS_ACTOR = audit.Actor(ActorKind.SMS)
@@ -73,7 +73,12 @@ def handle_inbound(message_sid: str, from_number: str, body: str) -> InboundOutc
     visit = _next_visit(patients)
     patient = visit.patient if visit else (patients[0] if patients else None)
     opted_out = any(p.opted_out for p in patients)
-    intent = interpret(body, opted_out=opted_out)
+    offer = waitlist_offers.open_offer_to(patients)
+    last_offer = waitlist_offers.last_text_was_offer(inbound.from_e164) if offer is None else None
+    intent = interpret(body, opted_out=opted_out, offer_held=offer is not None, offer_last=last_offer is not None)
+    if intent in (Intent.TAKE_OFFER, Intent.OFFER_GONE):
+        offer = offer or last_offer
+        patient = db.session.get(Patient, offer.patient_id)  # the one it was offered to
     language = patient.language if patient else ("es" if looks_spanish(body) else "en")
 
     kind, appointment, link = "unknown", None, None
@@ -96,6 +101,15 @@ def handle_inbound(message_sid: str, from_number: str, body: str) -> InboundOutc
             kind = "no_visit"
         else:
             kind, appointment, link = "reschedule", visit, link_for(visit)
+    elif intent in (Intent.TAKE_OFFER, Intent.OFFER_GONE):
+        if opted_out:  # the carrier has re-subscribed the number on YES
+            for each in patients:
+                _set_consent(each, consent_at=moment, opted_out_at=None, action="patient.sms_opted_in")
+        taken = waitlist_offers.take(offer.id, SMS_ACTOR)
+        if taken.appointment is not None:
+            kind, appointment, link = "offer_taken", taken.appointment, link_for(taken.appointment)
+        else:
+            kind = "offer_gone"
     elif intent is Intent.HELP:
         kind = "help"
     else:

@@ -163,6 +163,29 @@ def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> 
         _add(patient, planned, cause, moment, appointment=single)
 
 
+def plan_waitlist_offer(offer, patient: Patient, hold: timedelta) -> datetime | None:
+    """The offer of a freed time: by SMS when the patient may be texted, else by email. The
+    system offers it, so it waits for the send window; it is never sent once the hold (counted
+    from when it may go) has run out. Returns when it may go (None: it cannot go at all)."""
+    moment = now()
+    reachable = channels_for(patient)
+    channel = "sms" if reachable.sms else ("email" if reachable.email else None)
+    if channel is None:
+        return None
+    planned = plan_notice("waitlist_offer", Channels(sms=channel == "sms", email=channel == "email"), "system",
+                          moment, offer.starts_at, policy().window, clinic_tz())
+    if not planned or planned[0].due_at + hold > offer.starts_at:
+        return None
+    first = planned[0]
+    db.session.add(Message(
+        patient_id=patient.id, waitlist_offer_id=offer.id, channel=channel, kind="waitlist_offer", cause="system",
+        planned_for=first.planned_for, due_at=first.due_at, send_before=first.due_at + hold, status=PENDING,
+        attempts=0, to_address=_address(patient, channel), language=patient.language, last_error="",
+        created_at=moment, updated_at=moment,
+    ))
+    return first.due_at
+
+
 # ---------------------------------------------------------------- at send time
 
 
@@ -183,6 +206,11 @@ def send_decision_for(message: Message, moment: datetime | None = None) -> Decis
         cancelled = course.status == CourseStatus.CANCELLED.value or not upcoming_visits(patient, moment, course)
     elif message.kind == "links":
         cancelled = not upcoming_visits(patient, moment)
+    elif message.waitlist_offer_id is not None:
+        from ..models import OfferStatus, WaitlistOffer
+
+        offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
+        cancelled = offer.status != OfferStatus.OPEN.value
     allowed = patient.may_text if message.channel == "sms" else bool(patient.email)
     facts = SendFacts(
         kind=message.kind,

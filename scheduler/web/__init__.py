@@ -20,12 +20,14 @@ def register_blueprints(app: Flask) -> None:
     from .site import register_site
     from .staff_course_pages import staff_courses
     from .staff_pages import staff
+    from .waitlist_pages import waitlist_pages
     from .webhooks import webhooks
 
     register_read_only_views(app)  # first: before any hook touches the database
     register_site(app)
     app.register_blueprint(booking)
     app.register_blueprint(manage)
+    app.register_blueprint(waitlist_pages)
     app.register_blueprint(short_links)
     app.register_blueprint(staff)
     app.register_blueprint(feeds)  # GETs only: no CSRF exemption

@@ -96,7 +96,10 @@ def staff_move(appointment_id: int):
 def staff_cancel(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
     body = json_body("CancelRequest") if request.get_data() else {}  # no body: no reason
-    staff_appointments.cancel(appointment, body.get("reason", ""), actor=actor())
+    reason = body.get("reason", "")
+    if reason is None:  # the document says text: null is refused, not read as no reason
+        raise ValidationFailed({"reason": N_("Please enter text.")})
+    staff_appointments.cancel(appointment, reason, actor=actor())
     return jsonify(staff_appointment_json(appointment))
 
 
