@@ -136,7 +136,11 @@ def _round_trip_on_populated(url: str, clock) -> None:
     assert all(counts[t] > 0 for t in populated), {t: counts[t] for t in populated}
     flask_command(url, "db", "downgrade")  # Flask-Migrate: one step down (revision "-1")
     assert _revision(url) != head
-    assert _row_counts(url) == counts
+    # Every table the step keeps keeps its rows; a table the step drops (one the newest
+    # revision added) holds none here, so nothing of the populated data is lost.
+    down = _row_counts(url)
+    assert {t: n for t, n in counts.items() if t in down} == down
+    assert all(counts[t] == 0 for t in counts.keys() - down.keys())
     flask_command(url, "db", "upgrade")
     assert _revision(url) == head
     assert _row_counts(url) == counts
