@@ -80,6 +80,8 @@ class Appointment(db.Model):
     ical_sequence: Mapped[int] = mapped_column(Integer, default=0)
     # The start before the last move (shown at the desk as "moved from ...")
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The clinic details (and disclaimer) the patient saw when booking; None before versions
+    clinic_info_version_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_info_versions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
