@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .clinic import Provider
+from .clinic_versions import ClinicInfoVersion
 from .patient import Patient
 from .service import Service
 from .types import UTCDateTime
@@ -88,6 +89,7 @@ class Appointment(db.Model):
     patient: Mapped[Patient] = relationship()
     provider: Mapped[Provider] = relationship()
     service: Mapped[Service] = relationship()
+    clinic_info_version: Mapped[ClinicInfoVersion | None] = relationship()
 
     @property
     def is_open(self) -> bool:
