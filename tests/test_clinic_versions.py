@@ -96,7 +96,13 @@ def test_an_edit_is_a_new_version_that_pages_and_messages_show_and_earlier_booki
 
     for visit, version in ((first, first_version), (second, row.id)):
         panel = staff.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
-        assert f"version {version}," in panel
+        assert f">version {version}</a>," in panel
+        page = staff.get(f"/staff/appointments/{visit.id}").get_data(as_text=True)
+        assert f'/staff/settings/clinic-details/{version}">version {version}</a>' in page
+    shown = staff.get(f"/staff/settings/clinic-details/{first_version}").get_data(as_text=True)
+    main = shown[shown.index("<main"):shown.index("</main>")]  # the chrome shows the current version
+    assert app.config["CLINIC_NAME"].replace("&", "&amp;") in main and "Sun City" not in main
+    assert staff.get("/staff/settings/clinic-details/999").status_code == 404
 
 
 def test_course_and_desk_bookings_store_the_version(staff):

@@ -16,7 +16,8 @@ NOT_HTML = ("/api/", "/static/", "/metrics")  # JSON, files, Prometheus text
 def _public_html_urls(app, token: str) -> list[str]:
     # "code": a message's short link (unknown here: the 404 page)
     values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token, "course_id": 1,
-              "code": "no-such-link", "appointment_id": 1, "patient_id": 1}
+              "code": "no-such-link", "appointment_id": 1, "patient_id": 1,
+              "version_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.rule.startswith(NOT_HTML) or rule.rule.endswith(".ics"):

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import ActorKind, Closure, Provider, Service, TimeOff, WorkingHours
 from ..services import audit, clinic_settings, clinic_versions
 from ..services.errors import ValidationFailed
-from .staff_roles import ADMIN, staff_only
+from .staff_roles import ADMIN, EVERY_ROLE, staff_only
 
 settings = Blueprint("settings", __name__, url_prefix="/staff/settings")
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -125,6 +125,15 @@ def save_provider(provider_id: int | None = None):
         return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
     flash(f"{saved.name} saved.", "success")
     return redirect(url_for("settings.index"), code=303)
+
+
+@settings.get("/clinic-details/<int:version_id>")
+@staff_only(*EVERY_ROLE)
+def clinic_details_version(version_id: int):
+    """One version of the clinic's details as patients saw it (linked from a visit's panel)."""
+    version = clinic_versions.details_version(version_id) or abort(404)
+    return render_template("staff/clinic_version.html", version=version,
+                           current=version.id == clinic_versions.current_details().version_id)
 
 
 @settings.post("/clinic-details")
