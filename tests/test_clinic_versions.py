@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import g
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from scheduler.extensions import db
 from scheduler.messaging.render import render
@@ -202,3 +202,17 @@ def test_a_bad_policy_value_is_a_422_with_the_field_message_and_the_typed_values
     assert db.session.scalar(select(func.count()).select_from(MessagePolicyVersion)) == 0
     g.pop(clinic_versions.POLICY_KEY, None)
     assert clinic_versions.current_policy() == app.extensions["message_policy"]
+
+
+def test_a_database_that_cannot_answer_still_gets_pages_with_the_configured_numbers(staff, app):
+    db.session.execute(text("ALTER TABLE clinic_info_versions RENAME TO clinic_info_versions_away"))
+    db.session.commit()
+    g.pop(clinic_versions.DETAILS_KEY, None)
+    try:
+        with app.app_context():
+            html = staff.get("/").get_data(as_text=True)
+    finally:
+        db.session.rollback()
+        db.session.execute(text("ALTER TABLE clinic_info_versions_away RENAME TO clinic_info_versions"))
+        db.session.commit()
+    assert app.config["CLINIC_OFFICE_PHONE"] in html and app.config["CLINIC_CELL_PHONE"] in html

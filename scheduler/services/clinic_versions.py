@@ -9,11 +9,13 @@ one. A changed policy applies to messages planned from then on: reminders alread
 keep their times."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import phonenumbers
 from flask import current_app, g
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..clinic_info import Disclaimer, PhoneNumber, disclaimer_source, parse_disclaimer, phone_number
 from ..domain.patient_details import has_control_chars
@@ -24,6 +26,7 @@ from . import audit
 from .clock import now
 from .errors import ValidationFailed
 
+log = logging.getLogger(__name__)
 DETAILS_KEY = "_clinic_details"
 POLICY_KEY = "_message_policy"
 LANGUAGES = ("en", "es")
@@ -84,7 +87,12 @@ def _configured_details() -> dict[str, str]:
 def current_details() -> ClinicDetails:
     cached = g.get(DETAILS_KEY)
     if cached is None:
-        row = db.session.scalars(select(ClinicInfoVersion).order_by(ClinicInfoVersion.id.desc()).limit(1)).first()
+        try:
+            row = db.session.scalars(select(ClinicInfoVersion).order_by(ClinicInfoVersion.id.desc()).limit(1)).first()
+        except SQLAlchemyError:
+            # An error page for a database that cannot answer still shows the clinic's numbers.
+            log.exception("clinic details unreadable: the configuration's are shown")
+            return _details_from(_configured_details(), None)
         if row is None:
             cached = _details_from(_configured_details(), None)
         else:
