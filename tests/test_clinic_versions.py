@@ -216,3 +216,31 @@ def test_a_database_that_cannot_answer_still_gets_pages_with_the_configured_numb
         db.session.execute(text("ALTER TABLE clinic_info_versions_away RENAME TO clinic_info_versions"))
         db.session.commit()
     assert app.config["CLINIC_OFFICE_PHONE"] in html and app.config["CLINIC_CELL_PHONE"] in html
+
+
+def test_on_postgresql_a_booking_with_no_version_yet_seeds_the_first_and_edits_follow(pg_app, clock):
+    from scheduler.services.demo import seed_demo
+
+    db.session.execute(text("DELETE FROM clinic_info_versions"))  # as if emptied after the migration
+    db.session.commit()
+    g.pop(clinic_versions.DETAILS_KEY, None)
+    seed_demo()
+    db.session.execute(text("UPDATE appointments SET clinic_info_version_id = NULL"))  # the demo's own visits
+    db.session.execute(text("DELETE FROM clinic_info_versions"))
+    db.session.commit()
+    g.pop(clinic_versions.DETAILS_KEY, None)
+    client = pg_app.test_client()
+    first = book(client, local(2026, 12, 2, 9, 0))
+    assert first.clinic_info_version_id is not None and versions() == 1
+    seeded = db.session.get(ClinicInfoVersion, first.clinic_info_version_id)
+    assert seeded.name == pg_app.config["CLINIC_NAME"] and seeded.created_by is None
+    create_user("admin@example.com", PASSWORD, "admin")
+    sign_in(client, "admin@example.com")
+    assert client.post(SETTINGS + "clinic-details", data=DETAILS).status_code == 303
+    assert client.post(SETTINGS + "reminders", data={
+        "send_window": "08:00-21:00", "email_offsets": "", "sms_offsets": "3",
+        "course_email_offsets": "", "course_sms_offsets": ""}).status_code == 303
+    second = book(client, local(2026, 12, 9, 15, 0), phone="915-555-0179", email="pg@example.com")
+    assert second.clinic_info_version_id == clinic_versions.current_version_id() != first.clinic_info_version_id
+    assert sms_reminders(second) == ["2026-12-09 12:00"]
+    assert "Sun City Spine &amp; Rehab" in client.get("/").get_data(as_text=True)

@@ -101,9 +101,21 @@ def current_details() -> ClinicDetails:
     return cached
 
 
-def current_version_id() -> int | None:
-    """For a new booking: the version of the details its patient was shown."""
-    return current_details().version_id
+def current_version_id() -> int:
+    """For a new booking: the version of the details its patient was shown.
+
+    With no version yet (a database emptied after its migration seeded one), the
+    configuration's values, which the patient was shown, become the first version in the
+    booking's own transaction; the kept copy is dropped so that a rolled-back booking leaves
+    no id behind that no longer exists."""
+    version_id = current_details().version_id
+    if version_id is not None:
+        return version_id
+    row = ClinicInfoVersion(created_at=now(), **_configured_details())
+    db.session.add(row)
+    db.session.flush()
+    g.pop(DETAILS_KEY, None)
+    return row.id
 
 
 def details_version(version_id: int) -> ClinicInfoVersion | None:
