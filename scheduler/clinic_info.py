@@ -31,17 +31,28 @@ def phone_number(display: str, region: str = "US") -> PhoneNumber:
     return PhoneNumber(display, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-@lru_cache(maxsize=16)
-def load_disclaimer(base_path: str, language: str) -> Disclaimer:
-    """Reads `disclaimer.<lang>.txt` beside the configured file (English as the fallback).
-
-    The file is plain text: the first paragraph is the heading, blank lines separate the rest.
-    """
+def disclaimer_source(base_path: str, language: str) -> str:
+    """The text of `disclaimer.<lang>.txt` beside the configured file (English as the fallback):
+    the first version of the clinic's details is seeded from it."""
     base = Path(base_path)
     candidates = [base.with_name(f"disclaimer.{language}.txt"), base.with_name("disclaimer.en.txt"), base]
     for path in candidates:
         if path.is_file():
-            blocks = [" ".join(b.split()) for b in path.read_text(encoding="utf-8").split("\n\n")]
-            blocks = [b for b in blocks if b]
-            return Disclaimer(blocks[0], tuple(blocks[1:]))
+            return path.read_text(encoding="utf-8")
     raise FileNotFoundError(f"no disclaimer file near {base_path}")
+
+
+@lru_cache(maxsize=64)
+def parse_disclaimer(text: str) -> Disclaimer:
+    """Plain text: the first paragraph is the heading, blank lines separate the rest.
+    Raises ValueError when there is no text at all."""
+    blocks = [" ".join(b.split()) for b in text.replace("\r\n", "\n").split("\n\n")]
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        raise ValueError("the disclaimer is empty")
+    return Disclaimer(blocks[0], tuple(blocks[1:]))
+
+
+@lru_cache(maxsize=16)
+def load_disclaimer(base_path: str, language: str) -> Disclaimer:
+    return parse_disclaimer(disclaimer_source(base_path, language))

@@ -134,3 +134,20 @@ def copy_file(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
+
+
+def set_clinic_details(**changes: str) -> None:
+    """A new version of the clinic's details, written as stored (no validation: hostile
+    values test what the pages and feeds do with whatever the table holds). In an app context."""
+    from datetime import UTC, datetime
+
+    from flask import g
+
+    from scheduler.extensions import db as _db
+    from scheduler.models import ClinicInfoVersion
+    from scheduler.services import clinic_versions
+
+    values = {**clinic_versions.current_details().source, **changes}
+    _db.session.add(ClinicInfoVersion(created_at=datetime.now(UTC), **values))
+    _db.session.commit()
+    g.pop(clinic_versions.DETAILS_KEY, None)

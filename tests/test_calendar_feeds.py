@@ -36,6 +36,7 @@ from scheduler.web.openapi import openapi_document
 
 from .conftest import make_provider, make_service
 from .openapi_check import ApiContract
+from .support import set_clinic_details
 
 DENVER = ZoneInfo("America/Denver")
 MDT, MST = timedelta(hours=-6), timedelta(hours=-7)
@@ -108,7 +109,7 @@ class Clinic:
 
 @pytest.fixture
 def clinic(app, clock):
-    app.config["CLINIC_ADDRESS"] = ADDRESS
+    set_clinic_details(address=ADDRESS)
     clock.now = datetime(2027, 2, 20, 15, tzinfo=UTC)  # before the spring series
     tuesday_thursday = dict(weekdays=(1, 3), windows=((time(8), time(12)), (time(13), time(17))))
     return Clinic(
@@ -527,7 +528,7 @@ def test_the_address_is_in_every_footer_the_confirmation_and_the_location(app, c
     (seen,) = read_both(client.get(f"/appointments/{tokens[0]}/calendar.ics").data).values()
     assert seen.location == f"{app.config['CLINIC_NAME']}, {ADDRESS}"
 
-    app.config["CLINIC_ADDRESS"] = ""  # not set: the clinic's name alone, no empty footer line
+    set_clinic_details(address="")  # none: the clinic's name alone, no empty footer line
     html = client.get(f"/appointments/{tokens[0]}").get_data(as_text=True)
     assert "clinic-address" not in html and "Where:" not in html
     (seen,) = read_both(client.get(f"/appointments/{tokens[0]}/calendar.ics").data).values()

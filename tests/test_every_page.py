@@ -8,6 +8,7 @@ from flask import current_app
 from scheduler.clinic_info import load_disclaimer
 
 from .conftest import patient_payload
+from .support import set_clinic_details
 
 NOT_HTML = ("/api/", "/static/", "/metrics")  # JSON, files, Prometheus text
 
@@ -15,7 +16,8 @@ NOT_HTML = ("/api/", "/static/", "/metrics")  # JSON, files, Prometheus text
 def _public_html_urls(app, token: str) -> list[str]:
     # "code": a message's short link (unknown here: the 404 page)
     values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token, "course_id": 1,
-              "code": "no-such-link", "appointment_id": 1, "patient_id": 1}
+              "code": "no-such-link", "appointment_id": 1, "patient_id": 1,
+              "version_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.rule.startswith(NOT_HTML) or rule.rule.endswith(".ics"):
@@ -57,16 +59,15 @@ def test_every_public_page_has_numbers_and_disclaimer(demo, client):
     _assert_chrome(conflict.get_data(as_text=True), "POST details")
 
 
-def test_disclaimer_comes_from_the_content_file(demo, client, tmp_path):
-    custom = tmp_path / "disclaimer.en.txt"
-    custom.write_text("Our own heading\n\nA paragraph the clinic edited itself.\n", encoding="utf-8")
-    demo.config["CLINIC_DISCLAIMER_FILE"] = str(custom)
+def test_disclaimer_comes_from_the_current_clinic_details(demo, client):
+    # The first version is seeded from the content files (checked above on every page).
+    set_clinic_details(disclaimer_en="Our own heading\n\nA paragraph the clinic edited itself.\n")
     html = client.get("/").get_data(as_text=True)
     assert "Our own heading" in html and "A paragraph the clinic edited itself." in html
 
 
-def test_numbers_come_from_configuration(demo, client):
-    demo.config["CLINIC_OFFICE_PHONE"] = "915-555-0100"
+def test_numbers_come_from_the_current_clinic_details(demo, client):
+    set_clinic_details(office_phone="915-555-0100")
     html = client.get("/").get_data(as_text=True)
     assert 'href="tel:+19155550100"' in html and "915-555-0100" in html
 

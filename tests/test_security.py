@@ -33,7 +33,7 @@ from scheduler.services import tokens
 from scheduler.services.staff import create_user, issue_api_token
 
 from .conftest import _make_app, make_provider, make_service, patient_payload
-from .support import ROOT
+from .support import ROOT, set_clinic_details
 
 PASSWORD = "a long enough password"
 DETAILS = {
@@ -253,7 +253,7 @@ def _assert_shows(html: str, where: str, *values: str) -> None:
 
 
 def test_everything_people_type_is_escaped_on_every_page_and_in_json(app, client):
-    app.config["CLINIC_NAME"] = CLINIC
+    set_clinic_details(name=CLINIC)
     provider = make_provider(PROVIDER)
     make_service(name=SERVICE)
     create_user("desk@example.com", PASSWORD, "front_desk")
@@ -661,8 +661,8 @@ ALARM_PROPERTIES = {"ACTION", "TRIGGER", "DESCRIPTION"}
 
 def test_control_characters_cannot_add_calendar_properties_or_components(app, client):
     injected = "\r\nATTENDEE:mailto:evil@example.com\r\nEND:VEVENT\r\nBEGIN:VALARM\r\nTRIGGER:-PT1M\r\nX-EVIL:1"
-    app.config["CLINIC_NAME"] = "Clinic\nLOCATION:Elsewhere\rX-CLINIC:1\x00" + injected
-    app.config["CLINIC_ADDRESS"] = "1 Main St\r\nGEO:0;0\x00" + injected
+    set_clinic_details(name="Clinic\nLOCATION:Elsewhere\rX-CLINIC:1\x00" + injected,
+                       address="1 Main St\r\nGEO:0;0\x00" + injected)
     provider = make_provider("Dr. Who\u2028ORGANIZER:mailto:evil@example.com\x0b\x1b[31m\u0085;,\\" + injected)
     make_service(name="Therapy\r\nDTSTART:19700101T000000Z\r\nRRULE:FREQ=MINUTELY" + injected)
     path, _token = book(client, provider.id, note="Private: back pain\r\nX-NOTE:1")

@@ -51,6 +51,10 @@ ROUTES = {
     "settings.remove": ("POST", "/staff/settings/hours/{row}/remove", ADMIN, {}, ("desk", 403)),
     "settings.update_service": ("POST", "/staff/settings/services/{service}", ADMIN, {"name": ""}, ("desk", 403)),
     "settings.save_provider": ("POST", "/staff/settings/providers/{daniel}", ADMIN, {"name": ""}, ("maria", 403)),
+    "settings.clinic_details_version": ("GET", "/staff/settings/clinic-details/1", EVERYONE, None, None),
+    "settings.save_clinic_details": ("POST", "/staff/settings/clinic-details", ADMIN, {"name": ""}, ("desk", 403)),
+    "settings.save_reminder_policy": ("POST", "/staff/settings/reminders", ADMIN, {"send_window": "late"},
+                                      ("desk", 403)),
     # The staff API: bearer tokens
     "api.staff_appointments": ("GET", "/api/v1/staff/appointments?date=2026-12-01", EVERYONE, None, None),
     "api.staff_move": ("POST", "/api/v1/staff/appointments/{visit}/move", EVERYONE,

@@ -21,13 +21,13 @@ from flask import current_app
 from flask_babel import force_locale, format_date, format_time, pgettext
 from flask_babel import gettext as _
 
-from ..clinic_info import load_disclaimer, phone_number
 from ..domain.patient_details import N_
 from ..domain.reminders import fold_to_gsm7
 from ..domain.wall_time import is_ambiguous
 from ..extensions import db
 from ..models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient
 from ..services.calendar_feeds import course_calendar_bytes, visit_calendar_bytes
+from ..services.clinic_versions import current_details
 from ..services.clock import now
 from ..services.message_links import redact
 from ..services.outbox import upcoming_visits
@@ -142,14 +142,14 @@ def _one_stop(text: str) -> str:
 
 def _clinic(language: str) -> dict:
     config = current_app.config
-    region = config["PHONE_REGION"]
+    details = current_details()
     return {
-        "name": config["CLINIC_NAME"],
-        "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
-        "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
+        "name": details.name,
+        "office": details.office,
+        "cell": details.cell,
         "email": config["CLINIC_EMAIL"],
         "booking_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/",
-        "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], language),
+        "disclaimer": details.disclaimer(language),
     }
 
 

@@ -3,6 +3,7 @@ from .appointment import OPEN_STATUSES, Appointment, AppointmentStatus, BookingS
 from .appointment_link import AppointmentLink
 from .audit import ActorKind, AuditEvent
 from .clinic import Closure, Provider, TimeOff, WorkingHours
+from .clinic_versions import ClinicInfoVersion, MessagePolicyVersion
 from .course import Course, CourseStatus
 from .messaging import InboundMessage, Message, MessageCause, MessageStatus, WorkerRun
 from .patient import Patient
@@ -20,7 +21,7 @@ from .waitlist import (
 
 __all__ = [
     "ActorKind", "ApiToken", "Appointment", "AppointmentLink", "AppointmentStatus", "AuditEvent", "BookingSource",
-    "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus",
+    "ClinicInfoVersion", "Closure", "Course", "CourseStatus", "InboundMessage", "Message", "MessageCause", "MessageStatus", "MessagePolicyVersion",
     "OPEN_STATUSES", "Patient", "Provider", "Role", "Service", "TimeOff", "User",
     "OfferStatus", "OpeningStatus", "TimeOfDay", "WaitlistEntry", "WaitlistOffer", "WaitlistOpening", "WaitlistStatus", "WorkerRun", "WorkingHours",
 ]

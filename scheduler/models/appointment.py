@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .clinic import Provider
+from .clinic_versions import ClinicInfoVersion
 from .patient import Patient
 from .service import Service
 from .types import UTCDateTime
@@ -80,12 +81,15 @@ class Appointment(db.Model):
     ical_sequence: Mapped[int] = mapped_column(Integer, default=0)
     # The start before the last move (shown at the desk as "moved from ...")
     moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The clinic details (and disclaimer) the patient saw when booking; None before versions
+    clinic_info_version_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_info_versions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship()
     provider: Mapped[Provider] = relationship()
     service: Mapped[Service] = relationship()
+    clinic_info_version: Mapped[ClinicInfoVersion | None] = relationship()
 
     @property
     def is_open(self) -> bool:

@@ -18,6 +18,7 @@ from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Pro
 from . import audit, events
 from .availability import MAX_BLOCK, load_closures, load_schedules_both_ways, open_slots, slots_from
 from .booking_input import check_timing, choose_providers, collect_errors, find_service, parse_provider_id, parse_start
+from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .patients import SAME_PERSON, find_or_create_patient, same_person_params
@@ -201,6 +202,7 @@ def book(
             source=source.value,
             patient_note=details.note,
             manage_token_hash=sha256_hex(secret),
+            clinic_info_version_id=current_version_id(),
             created_at=moment,
             updated_at=moment,
         )

@@ -31,6 +31,7 @@ from ..integrations.ical import Method, Person, VisitEvent, calendar_bytes
 from ..models import Appointment, AppointmentStatus, Course, Patient, Provider
 from . import audit
 from .appointment_changes import appointment_for_token
+from .clinic_versions import current_details
 from .clock import clinic_tz, now
 from .errors import NotFound
 from .tokens import new_secret, sha256_hex
@@ -64,15 +65,14 @@ def _base_url() -> str:
 
 
 def clinic_location() -> str:
-    """The clinic's name, and its street address when CLINIC_ADDRESS is set."""
-    config = current_app.config
-    address = (config.get("CLINIC_ADDRESS") or "").strip()
-    return f"{config['CLINIC_NAME']}, {address}" if address else config["CLINIC_NAME"]
+    """The clinic's name, and its street address when it has one."""
+    details = current_details()
+    return f"{details.name}, {details.address}" if details.address else details.name
 
 
 def clinic_organizer() -> Person:
     config = current_app.config
-    return Person(config["MAIL_FROM"], config["CLINIC_NAME"])
+    return Person(config["MAIL_FROM"], current_details().name)
 
 
 def _locale(language: str | None) -> str:
@@ -97,7 +97,7 @@ def _course_sizes(course_ids: Iterable[int | None]) -> dict[int, int]:
 
 
 def _patient_summary(appointment: Appointment, sizes: dict[int, int]) -> str:
-    clinic = current_app.config["CLINIC_NAME"]
+    clinic = current_details().name
     if appointment.course_id is not None and appointment.visit_number is not None:
         return _(
             "Visit %(number)d of %(total)d at %(clinic)s",
@@ -110,20 +110,20 @@ def _patient_summary(appointment: Appointment, sizes: dict[int, int]) -> str:
 
 def _patient_event(appointment: Appointment, manage_url: str | None, sizes: dict[int, int]) -> VisitEvent:
     """As the patient sees it; call inside force_locale(the patient's language)."""
-    config = current_app.config
+    details = current_details()
     cancelled = appointment.status == AppointmentStatus.CANCELLED.value
     if manage_url:
         description = _(
             "With %(provider)s. See, move or cancel: %(link)s Office %(office)s, cell %(cell)s.",
             provider=appointment.provider.name, link=manage_url,
-            office=config["CLINIC_OFFICE_PHONE"], cell=config["CLINIC_CELL_PHONE"],
+            office=details.office.display, cell=details.cell.display,
         )
     else:
         description = _(
             "With %(provider)s. To move or cancel, use the link in your confirmation or call us. "
             "Office %(office)s, cell %(cell)s.",
             provider=appointment.provider.name,
-            office=config["CLINIC_OFFICE_PHONE"], cell=config["CLINIC_CELL_PHONE"],
+            office=details.office.display, cell=details.cell.display,
         )
     if cancelled:
         description = _("Cancelled.") + " " + description
@@ -213,7 +213,7 @@ def course_calendar_bytes(
     sizes = _course_sizes([course.id])
     with force_locale(_locale(language or course.patient.language)):
         events = [_patient_event(visit, manage_url, sizes) for visit in visits]
-        name = _("Visits at %(clinic)s", clinic=current_app.config["CLINIC_NAME"])
+        name = _("Visits at %(clinic)s", clinic=current_details().name)
     attendee = _attendee(course.patient)
     return calendar_bytes(events, method=method, organizer=clinic_organizer(), attendee=attendee, name=name)
 
@@ -243,7 +243,7 @@ def patient_feed_bytes(patient: Patient) -> bytes:
     sizes = _course_sizes(v.course_id for v in visits)
     with force_locale(_locale(patient.language)):
         events = [_patient_event(visit, None, sizes) for visit in visits]
-        name = _("Visits at %(clinic)s", clinic=current_app.config["CLINIC_NAME"])
+        name = _("Visits at %(clinic)s", clinic=current_details().name)
     return calendar_bytes(events, method="PUBLISH", organizer=clinic_organizer(), name=name, refresh=FEED_REFRESH)
 
 
@@ -260,7 +260,7 @@ def provider_feed_bytes(provider: Provider) -> bytes:
     sizes = _course_sizes(v.course_id for v in visits)
     with force_locale(_locale(None)):
         events = [_staff_event(visit, sizes) for visit in visits]
-        name = f"{provider.name} · {current_app.config['CLINIC_NAME']}"
+        name = f"{provider.name} · {current_details().name}"
     return calendar_bytes(events, method="PUBLISH", organizer=clinic_organizer(), name=name, refresh=FEED_REFRESH)
 
 

@@ -33,6 +33,7 @@ from . import audit, course_state, events, staff_appointments
 from .availability import load_closures, load_schedules
 from .booking import AUDIT_FIELDS
 from .booking_input import parse_start
+from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .course_input import ChosenVisit, CourseRequest, find_provider, parse_hhmm, parse_whole_number
 from .errors import ChangeNotAllowed, NotFound, ServiceError, SlotUnavailable, ValidationFailed
@@ -200,6 +201,7 @@ def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime
     moment = now()
     duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=service.buffer_minutes)
+    version_id = current_version_id()
     visits = [
         Appointment(
             patient_id=course.patient_id, provider_id=provider_id, service_id=service.id,
@@ -207,6 +209,7 @@ def _insert_visits(course: Course, service: Service, wanted: list[tuple[datetime
             starts_at=start, ends_at=start + duration, blocks_until=start + duration + buffer,
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
             manage_token_hash=sha256_hex(f"{secret}.{first_number + offset}"), created_at=moment, updated_at=moment,
+            clinic_info_version_id=version_id,
         )
         for offset, (start, provider_id) in enumerate(wanted)
     ]

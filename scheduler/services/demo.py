@@ -19,6 +19,7 @@ from ..models import (
 )
 from . import audit
 from .availability import open_slots
+from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .tokens import new_secret, sha256_hex
 
@@ -117,6 +118,7 @@ def _seed_bookings(today: date) -> int:
             blocks_until=slot.end + timedelta(minutes=service.buffer_minutes),
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
             manage_token_hash=sha256_hex(new_secret()), created_at=moment, updated_at=moment,
+            clinic_info_version_id=current_version_id(),
         )
         db.session.add(appointment)
         db.session.flush()

@@ -10,6 +10,7 @@ from ..models import Appointment, AppointmentStatus, BookingSource, Patient, Pro
 from . import audit, events
 from .booking import ALREADY_BOOKED, AUDIT_FIELDS, one_patient_at_a_time, overlapping_visit
 from .booking_input import collect_errors, find_service, parse_provider_id, parse_start
+from .clinic_versions import current_version_id
 from .clock import now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from .patient_records import check_new_patient, find_or_add
@@ -61,6 +62,7 @@ def book_for_caller(data: dict, *, visible: list[Provider], actor: audit.Actor) 
             blocks_until=blocks_until,
             status=AppointmentStatus.BOOKED.value, source=BookingSource.DESK.value,
             manage_token_hash=sha256_hex(new_secret()), created_at=moment, updated_at=moment,
+            clinic_info_version_id=current_version_id(),
         )
         if not flush_in_savepoint(lambda: db.session.add(appointment)):
             raise SlotUnavailable([])

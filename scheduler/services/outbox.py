@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..domain.reminders import (
@@ -41,6 +40,7 @@ from ..models import (
     MessageStatus,
     Patient,
 )
+from . import clinic_versions
 from .clock import clinic_tz, now
 
 NEVER_SENT = (MessageStatus.PENDING.value, MessageStatus.CANCELLED.value, MessageStatus.EXPIRED.value)
@@ -50,7 +50,8 @@ ONE_TICK = timedelta(microseconds=1)
 
 
 def policy() -> Policy:
-    return current_app.extensions["message_policy"]
+    """The admin's saved policy, else the configuration's: read once per app context."""
+    return clinic_versions.current_policy()
 
 
 def channels_for(patient: Patient) -> Channels:

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import ActorKind, Closure, Provider, Service, TimeOff, WorkingHours
-from ..services import audit, clinic_settings
+from ..services import audit, clinic_settings, clinic_versions
 from ..services.errors import ValidationFailed
-from .staff_roles import ADMIN, staff_only
+from .staff_roles import ADMIN, EVERY_ROLE, staff_only
 
 settings = Blueprint("settings", __name__, url_prefix="/staff/settings")
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -33,6 +33,8 @@ def _page(status: int = 200, **extra):
         services=db.session.scalars(select(Service).order_by(Service.id)).all(),
         closures=closures, time_off=time_off, weekdays=WEEKDAYS,
         form=request.form if request.method == "POST" else {}, errors={}, preview=None, preview_of=None,
+        details=clinic_versions.current_details(), details_history=clinic_versions.details_history(),
+        policy_values=clinic_versions.policy_form_values(),
     )
     context.update(extra)
     return render_template("staff/settings.html", **context), status
@@ -123,3 +125,36 @@ def save_provider(provider_id: int | None = None):
         return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
     flash(f"{saved.name} saved.", "success")
     return redirect(url_for("settings.index"), code=303)
+
+
+@settings.get("/clinic-details/<int:version_id>")
+@staff_only(*EVERY_ROLE)
+def clinic_details_version(version_id: int):
+    """One version of the clinic's details as patients saw it (linked from a visit's panel)."""
+    version = clinic_versions.details_version(version_id) or abort(404)
+    return render_template("staff/clinic_version.html", version=version,
+                           current=version.id == clinic_versions.current_details().version_id)
+
+
+@settings.post("/clinic-details")
+@staff_only(*ADMIN)
+def save_clinic_details():
+    """A new version of the clinic's name, numbers, address and disclaimers."""
+    try:
+        saved = clinic_versions.save_details(request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"details.{k}": v for k, v in exc.fields.items()}, preview_of="details")
+    flash(f"Clinic details saved as version {saved.id}.", "success")
+    return redirect(url_for("settings.index") + "#clinic-details", code=303)
+
+
+@settings.post("/reminders")
+@staff_only(*ADMIN)
+def save_reminder_policy():
+    """The send window and reminder offsets for messages planned from now on."""
+    try:
+        clinic_versions.save_policy(request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"policy.{k}": v for k, v in exc.fields.items()}, preview_of="policy")
+    flash("Reminder policy saved; it applies to messages planned from now on.", "success")
+    return redirect(url_for("settings.index") + "#reminders", code=303)

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..clinic_info import load_disclaimer, phone_number
 from ..domain.wall_time import is_ambiguous
+from ..services.clinic_versions import current_details
 from .presenters import local_iso
 
 CONTENT_SECURITY_POLICY = (
@@ -70,15 +70,15 @@ def format_clock(instant) -> str:
 
 def clinic_context() -> dict:
     config = current_app.config
-    region = config["PHONE_REGION"]
+    details = current_details()
     return {
         "clinic": {
-            "name": config["CLINIC_NAME"],
-            "office": phone_number(config["CLINIC_OFFICE_PHONE"], region),
-            "cell": phone_number(config["CLINIC_CELL_PHONE"], region),
+            "name": details.name,
+            "office": details.office,
+            "cell": details.cell,
             "email": config["CLINIC_EMAIL"],
-            "address": " ".join((config.get("CLINIC_ADDRESS") or "").split()),
-            "disclaimer": load_disclaimer(config["CLINIC_DISCLAIMER_FILE"], current_language()),
+            "address": details.address,
+            "disclaimer": details.disclaimer(current_language()),
         },
         "language": current_language(),
         "other_languages": [lang for lang in config["LANGUAGES"] if lang != current_language()],
