@@ -91,6 +91,7 @@ def test_a_cancellation_is_offered_and_yes_books_it(client, sink):
     assert "it is yours" in answer and "Thu Dec 3, 10:00 AM" in answer and "https://clinic.example/l/" in answer
     [visit] = booked_for(BEA)
     assert (visit.source, visit.provider_id) == ("sms", first_provider_id())
+    assert visit.clinic_info_version_id is not None  # the clinic details the offer showed
     assert visit.starts_at.isoformat() == "2026-12-03T17:00:00+00:00"
     booked = db.session.scalars(db.select(AuditEvent).filter_by(action="appointment.booked", entity_id=visit.id)).one()
     assert booked.actor_kind == "sms"

@@ -49,6 +49,7 @@ from . import audit, events
 from .availability import bookable_providers, open_slots
 from .booking import AUDIT_FIELDS as APPOINTMENT_FIELDS
 from .booking import overlapping_visit
+from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .errors import NotFound
 from .tokens import new_secret, sha256_hex
@@ -324,7 +325,8 @@ def _book(offer: WaitlistOffer, moment: datetime, actor: audit.Actor) -> Appoint
     appointment = Appointment(
         patient_id=offer.patient_id, service_id=service.id, provider_id=offer.provider_id,
         starts_at=offer.starts_at, ends_at=end, blocks_until=end + timedelta(minutes=service.buffer_minutes),
-        status=AppointmentStatus.BOOKED.value, source=_source(actor), manage_token_hash=sha256_hex(new_secret()), created_at=moment, updated_at=moment,
+        status=AppointmentStatus.BOOKED.value, source=_source(actor), manage_token_hash=sha256_hex(new_secret()),
+        clinic_info_version_id=current_version_id(), created_at=moment, updated_at=moment,
     )
     if not flush_in_savepoint(lambda: db.session.add(appointment)):
         return None  # the database refused an overlap: someone else was faster
