@@ -87,6 +87,25 @@ def _finish(response):
     return response
 
 
+def _redact_every_record_of(root: str) -> None:
+    """Every record of the app's loggers (`root` and its children, such as a service module's
+    own logger) is redacted where it is made: a filter on one logger would miss the records
+    its children pass up to its handlers."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts", None) == root:
+        return
+    redacting = RedactingFilter()
+
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name == root or record.name.startswith(root + "."):
+            redacting.filter(record)
+        return record
+
+    make_record.redacts = root  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
+
+
 def configure_logging(app: Flask) -> None:
     """Handlers once per process (gunicorn workers import the app once each)."""
     kind = app.config.get("LOG_FORMAT", "text").strip().lower()
@@ -99,9 +118,7 @@ def configure_logging(app: Flask) -> None:
     for handler in logger.handlers:
         if getattr(handler, "scheduler_request_log", False):
             handler.setFormatter(_formatter(kind))
-    for target in (app.logger, logger):
-        if not any(isinstance(f, RedactingFilter) for f in target.filters):
-            target.addFilter(RedactingFilter())
+    _redact_every_record_of(app.logger.name)
     if kind == "json":
         from flask.logging import default_handler
 
