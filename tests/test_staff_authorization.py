@@ -10,6 +10,7 @@ from flask import g
 
 from scheduler.extensions import db
 from scheduler.models import InboundMessage, Message, Patient
+from scheduler.services import audit, waitlist
 
 from .staff_fixtures import PASSWORD, build_clinic, make_patient, make_visit
 
@@ -106,6 +107,12 @@ ROUTES = {
     "message_pages.resend": ("POST", "/staff/messages/{message}/resend", DESK, {}, ("maria", 403)),
     "message_pages.inbox": ("GET", "/staff/inbox", DESK, None, ("maria", 403)),
     "message_pages.inbox_done": ("POST", "/staff/inbox/{inbound}/done", DESK, {}, ("maria", 403)),
+    # The waitlist is the desk's: who waits, adding a caller, taking someone off
+    "waitlist_desk.index": ("GET", "/staff/waitlist", DESK, None, ("maria", 403)),
+    "waitlist_desk.add": ("POST", "/staff/waitlist", DESK,
+                          {"patient_id": "{patient}", "service": "therapy-session", "earliest_date": "2026-12-01",
+                           "latest_date": "2026-12-20", "time_of_day": "any"}, ("maria", 403)),
+    "waitlist_desk.remove": ("POST", "/staff/waitlist/{entry}/remove", DESK, {}, ("maria", 403)),
 }
 EMAILS = {"admin": "admin@example.com", "desk": "desk@example.com", "maria": "maria@example.com"}
 
@@ -144,7 +151,9 @@ def world(app):
                              received_at=moment, needs_attention=True)
     db.session.add_all([reminder, inbound])
     db.session.commit()
-    return clinic, {"visit": visit.id, "patient": clinic.patient.id, "other": other.id, "row": row,
+    place = waitlist.add_for_patient(clinic.patient, {"service": "therapy-session", "earliest_date": "2026-12-01",
+                                                      "latest_date": "2026-12-20"}, actor=audit.SYSTEM)
+    return clinic, {"entry": place.entry.id, "visit": visit.id, "patient": clinic.patient.id, "other": other.id, "row": row,
                     "daniel": clinic.daniel.id, "service": clinic.therapy.id, "course": course.get_json()["id"],
                     "message": reminder.id, "inbound": inbound.id}
 

@@ -100,3 +100,44 @@ def test_messages_follow_the_patients_language(client, contract, clinic):
 def test_weekdays_as_json_numbers_and_repeated(client, contract, clinic):
     joined = _join(client, contract, _body(weekdays=[3.0, 1, 1, 0.0]), 201)
     assert db.session.get(WaitlistEntry, joined["id"]).weekdays == "0,1,3"
+
+
+# --- the desk's waitlist page ------------------------------------------------------------
+
+
+def test_the_desk_adds_a_caller_sees_the_line_and_takes_someone_off(app, client):
+    from scheduler.services.staff import create_user
+
+    from .staff_fixtures import PASSWORD, make_patient
+
+    make_service("therapy-session", name="Therapy session", online_bookable=False)
+    caller = make_patient("Rosa", "Diaz", "+19155550177", None)  # a desk patient: no email
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    assert client.post("/staff/login", data={"email": "desk@example.com", "password": PASSWORD}).status_code == 303
+
+    record = client.get(f"/staff/patients/{caller.id}").get_data(as_text=True)
+    assert f'href="/staff/waitlist?patient_id={caller.id}#add"' in record
+    assert "Patient number: Rosa Diaz" in client.get(f"/staff/waitlist?patient_id={caller.id}").get_data(as_text=True)
+    form = {"patient_id": str(caller.id), "service": "therapy-session", "earliest_date": "2026-12-20",
+            "latest_date": "2026-12-10", "weekdays": ["1", "3"], "time_of_day": "morning"}
+    refused = client.post("/staff/waitlist", data=form)
+    assert refused.status_code == 422  # the end before the start: the form comes back as typed
+    page = refused.get_data(as_text=True)
+    assert "The end date must not be before the start date." in page and 'value="2026-12-20"' in page
+    assert db.session.scalar(select(func.count()).select_from(WaitlistEntry)) == 0
+
+    added = client.post("/staff/waitlist", data={**form, "latest_date": "2027-01-15"})
+    assert added.status_code == 303
+    entry = db.session.scalars(select(WaitlistEntry)).one()
+    assert (entry.patient_id, entry.source, entry.weekdays, entry.time_of_day) == (caller.id, "desk", "1,3", "morning")
+    listing = client.get("/staff/waitlist").get_data(as_text=True)
+    assert "Rosa Diaz" in listing and "Tue, Thu" in listing and "added by the desk" in listing
+    assert db.session.get(Patient, caller.id).email is None  # nothing invented for the record
+
+    assert client.post(f"/staff/waitlist/{entry.id}/remove").status_code == 303
+    db.session.refresh(entry)
+    assert entry.status == "removed"
+    assert "Rosa Diaz" not in client.get("/staff/waitlist").get_data(as_text=True)
+    actions = [(e.actor_kind, e.action) for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "waitlist_entries").order_by(AuditEvent.id))]
+    assert actions == [("staff", "waitlist.joined"), ("staff", "waitlist.left")]

@@ -5,13 +5,14 @@ place in line (offers go out in order of joining)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..domain.patient_details import N_, DetailsInvalid, check_patient_details
 from ..extensions import db
-from ..models import TimeOfDay, WaitlistEntry, WaitlistStatus
+from ..models import Patient, Service, TimeOfDay, WaitlistEntry, WaitlistStatus
 from . import audit
 from .booking_input import choose_providers, collect_errors, find_service, parse_provider_id
 from .clock import clinic_tz, now
@@ -48,9 +49,18 @@ def _weekdays(raw: object, fields: dict[str, str]) -> str:
     return ",".join(str(d) for d in sorted(set(days)))
 
 
-def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT_WEB, online: bool = True) -> Joined:
-    """Commits. Raises ValidationFailed with a message per field."""
-    fields: dict[str, str] = {}
+@dataclass(frozen=True)
+class Preferences:
+    service: Service
+    provider_id: int | None
+    earliest_day: date
+    latest_day: date
+    weekdays: str
+    time_of_day: str
+
+
+def _preferences(data: dict, fields: dict[str, str], *, online: bool) -> Preferences | None:
+    """What the patient waits for, checked; None (with messages in `fields`) when not valid."""
     service = collect_errors(fields, find_service, data.get("service"), online=online)
     provider_id = collect_errors(fields, parse_provider_id, data.get("provider_id"))
     if "provider_id" not in fields and provider_id is not None:
@@ -69,6 +79,16 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
     time_of_day = data.get("time_of_day", TimeOfDay.ANY.value)
     if not isinstance(time_of_day, str) or time_of_day not in {t.value for t in TimeOfDay}:
         fields["time_of_day"] = N_("Use any, morning or afternoon.")
+    if fields:
+        return None
+    return Preferences(service, provider_id, first, last, weekdays, time_of_day)
+
+
+def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT_WEB, online: bool = True) -> Joined:
+    """A patient joins from the pages or the API (their details in data["patient"]). Commits.
+    Raises ValidationFailed with a message per field."""
+    fields: dict[str, str] = {}
+    wanted = _preferences(data, fields, online=online)
     patient = data.get("patient")
     try:
         details = check_patient_details(patient if isinstance(patient, dict) else {})
@@ -78,34 +98,64 @@ def join(data: dict, *, language: str = "en", actor: audit.Actor = audit.PATIENT
         raise ValidationFailed(fields)
     try:
         person = find_or_create_patient(details, language, actor)
-        entry = db.session.scalar(
-            select(WaitlistEntry).where(
-                WaitlistEntry.patient_id == person.id,
-                WaitlistEntry.service_id == service.id,
-                WaitlistEntry.status.in_([WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value]),
-            )
-        )
-        created = entry is None
-        before = None if created else audit.snapshot(entry, AUDIT_FIELDS)
-        moment = now()
-        if created:
-            entry = WaitlistEntry(patient_id=person.id, service_id=service.id, status=WaitlistStatus.WAITING.value,
-                                  source="online" if online else "desk", note="", created_at=moment)
-            db.session.add(entry)
-        entry.provider_id = provider_id
-        entry.earliest_day, entry.latest_day = first, last
-        entry.weekdays, entry.time_of_day = weekdays, time_of_day
-        secret = new_secret()  # a new link each time; the last one given works
-        entry.leave_token_hash = sha256_hex(secret)
-        entry.updated_at = moment
-        db.session.flush()
-        audit.record(actor, "waitlist.joined" if created else "waitlist.updated", entry, before,
-                     audit.snapshot(entry, AUDIT_FIELDS))
-        db.session.commit()
+        return _place(person, wanted, actor=actor, source="online" if online else "desk")
     except Exception:
         db.session.rollback()
         raise
+
+
+def add_for_patient(patient: Patient, data: dict, *, actor: audit.Actor) -> Joined:
+    """The front desk puts a patient it knows on the waitlist (any active service, also those
+    not bookable online). Commits. Raises ValidationFailed with a message per field."""
+    fields: dict[str, str] = {}
+    wanted = _preferences(data, fields, online=False)
+    if fields:
+        raise ValidationFailed(fields)
+    try:
+        return _place(patient, wanted, actor=actor, source="desk")
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _place(person: Patient, wanted: Preferences, *, actor: audit.Actor, source: str) -> Joined:
+    """One place per patient and service: joining again updates the preferences and keeps the
+    place in line. Commits."""
+    entry = db.session.scalar(
+        select(WaitlistEntry).where(
+            WaitlistEntry.patient_id == person.id,
+            WaitlistEntry.service_id == wanted.service.id,
+            WaitlistEntry.status.in_([WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value]),
+        )
+    )
+    created = entry is None
+    before = None if created else audit.snapshot(entry, AUDIT_FIELDS)
+    moment = now()
+    if created:
+        entry = WaitlistEntry(patient_id=person.id, service_id=wanted.service.id, status=WaitlistStatus.WAITING.value,
+                              source=source, note="", created_at=moment)
+        db.session.add(entry)
+    entry.provider_id = wanted.provider_id
+    entry.earliest_day, entry.latest_day = wanted.earliest_day, wanted.latest_day
+    entry.weekdays, entry.time_of_day = wanted.weekdays, wanted.time_of_day
+    secret = new_secret()  # a new link each time; the last one given works
+    entry.leave_token_hash = sha256_hex(secret)
+    entry.updated_at = moment
+    db.session.flush()
+    audit.record(actor, "waitlist.joined" if created else "waitlist.updated", entry, before,
+                 audit.snapshot(entry, AUDIT_FIELDS))
+    db.session.commit()
     return Joined(entry, manage_token_for(secret), created)
+
+
+def waiting() -> list[WaitlistEntry]:
+    """Everyone waiting or holding an offer, in the order offers go out (joining first)."""
+    return list(db.session.scalars(
+        select(WaitlistEntry)
+        .options(joinedload(WaitlistEntry.patient), joinedload(WaitlistEntry.service))
+        .where(WaitlistEntry.status.in_([WaitlistStatus.WAITING.value, WaitlistStatus.OFFERED.value]))
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+    ).unique())
 
 
 def entry_for_token(token: str) -> WaitlistEntry:

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from .site import register_site
     from .staff_course_pages import staff_courses
     from .staff_pages import staff
+    from .waitlist_desk import waitlist_desk
     from .waitlist_pages import waitlist_pages
     from .webhooks import webhooks
 
@@ -35,6 +36,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk)
     app.register_blueprint(patients)
     app.register_blueprint(settings)
+    app.register_blueprint(waitlist_desk)
     csrf.exempt(api)  # token- or link-authenticated JSON, no cookies involved
     app.register_blueprint(api)
     csrf.exempt(webhooks)  # cookie-less; each request carries Twilio's signature instead
