@@ -192,7 +192,7 @@ def test_only_the_cookie_free_json_api_is_csrf_exempt(tmp_path, migrated_sqlite_
         samples = {"slug": "evaluation", "who": str(provider.id), "token": token, "day": "2026-12-04",
                    "course_id": "1", "number": "1", "appointment_id": 1, "patient_id": 1, "row_id": 1, "kind": "hours",
                    "service_id": 1, "provider_id": 1,
-                   "message_id": "1", "inbound_id": "1"}
+                   "message_id": "1", "inbound_id": "1", "entry_id": "1"}
         unsafe = [r for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
         pages = [r for r in unsafe if not r.endpoint.startswith(("api.", "webhooks."))]
         assert {r.endpoint for r in pages} >= {
