@@ -129,6 +129,7 @@ def test_us_mobile_formats_normalise_to_e164(raw):
         (None, "Please enter a mobile phone number."),
         (9155550123, "Please enter a mobile phone number."),
         ("call me", "That does not look like a phone number."),
+        ("+1 786247 2878*", "That does not look like a phone number."),  # the parser skipped the "*"
         ("555-0123", "Please enter a valid US mobile number, for example 915-555-0123."),  # no area code
         ("915-555-012", "Please enter a valid US mobile number, for example 915-555-0123."),
         ("915-555-01234", "Please enter a valid US mobile number, for example 915-555-0123."),

@@ -4,6 +4,7 @@ Messages are plain English marked with N_() for extraction; the web layer transl
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -58,6 +59,9 @@ def check_name(raw: object) -> tuple[str | None, str | None]:
     return name, None
 
 
+_NOT_PHONE_WRITING = re.compile(r"[^0-9+\-. ()]")
+
+
 def check_mobile(raw: object, region: str = "US") -> tuple[str | None, str | None]:
     """(E.164 number, None) or (None, error message) for a textable number of the region."""
     if not isinstance(raw, str) or not raw.strip():
@@ -69,6 +73,10 @@ def check_mobile(raw: object, region: str = "US") -> tuple[str | None, str | Non
     if number.extension:
         # A text message cannot reach an extension: refused rather than silently dropped.
         return None, N_("Please enter a mobile number without an extension.")
+    if _NOT_PHONE_WRITING.search(raw.strip()):
+        # The parser skips what it does not know ("*", "#"): it would take "915-555-0123*"
+        # as a number; only digits and the usual separators write one.
+        return None, N_("That does not look like a phone number.")
     if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != region:
         return None, N_("Please enter a valid US mobile number, for example 915-555-0123.")
     if phonenumbers.number_type(number) not in _TEXTABLE_TYPES:

@@ -75,7 +75,8 @@ FREE_TEXT = {"type": "string", "pattern": f"^[^{_CONTROLS_BUT_LINE_BREAKS}]*$",
              "description": "Line breaks allowed; no other control or format characters"}
 PHONE = {
     "type": "string",
-    "pattern": "^(\\+1 ?)?[2-9][0-9]{2}[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$",
+    # The spellings a US caller writes: 915-555-0123, (915) 555-0123, 1-915-555-0123, +1 915 555 0123
+    "pattern": "^ *(\\+?1[ .-]?)?(\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[ .-]?)[2-9][0-9]{2}[ .-]?[0-9]{4} *$",
     "description": "A US mobile number, without an extension; stored as E.164",
 }
 # Free text that must say something: at least one character that is not a space.
