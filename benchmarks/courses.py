@@ -19,7 +19,6 @@ PostgreSQL backends per request. The database is dropped and gunicorn stopped at
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import requests
 
+from .command import run_and_report
 from .database import DEFAULT_SERVER_URL, BackendCpu, flask_command, server_version, temporary_database
 from .measure import TIMEOUT, Latencies, _timed
 from .seed import EVALUATION, THERAPY, seed
@@ -223,12 +223,7 @@ def report(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    results = run(args)
-    print(report(results), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

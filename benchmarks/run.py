@@ -10,7 +10,6 @@ seeded with `flask seed-demo` plus bulk data, and dropped at the end; gunicorn i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -20,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import measure
+from .command import run_and_report
 from .database import DEFAULT_SERVER_URL, BackendCpu, flask_command, server_version, temporary_database
 from .seed import EVALUATION, appointments_between, seed
 from .server import Gunicorn
@@ -260,12 +260,7 @@ def report(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    results = run(args)
-    print(report(results), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

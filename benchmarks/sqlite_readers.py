@@ -20,7 +20,6 @@ requests begin deferred and, in WAL mode, read the last committed state beside a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -33,6 +32,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import measure
+from .command import run_and_report
 from .database import flask_command
 from .run import log
 from .seed import EVALUATION, seed
@@ -192,12 +192,7 @@ def report(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    results = run(args)
-    print(report(results), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":
