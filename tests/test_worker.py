@@ -286,3 +286,51 @@ def test_the_claim_takes_due_rows_only(client, clock):
     rows = {m.id: m for m in db.session.scalars(db.select(Message))}
     assert claimed == {i for i, m in rows.items() if m.kind == "confirmation"}
     assert all(rows[i].status == "sending" and rows[i].claimed_until == claims[0].lease for i in claimed)
+
+
+def _open_starts(client, first: str, last: str, count: int) -> list[str]:
+    """`count` open times of the first provider, two hours apart or more."""
+    from .messaging_support import first_provider_id, seed_demo
+
+    seed_demo()
+    slots = client.get(f"/api/v1/availability?service=initial-evaluation&start={first}&end={last}").get_json()["slots"]
+    starts: list[str] = []
+    for slot in (s for s in slots if s["provider_id"] == first_provider_id()):
+        if not starts or datetime.fromisoformat(slot["start"]) >= datetime.fromisoformat(starts[-1]) + timedelta(hours=2):
+            starts.append(slot["start"])
+    assert len(starts) >= count
+    return starts[:count]
+
+
+def _statements_to_send(count: int, client, sink, *, first: str, last: str) -> int:
+    """Books `count` patients (a confirmation text and email each), then counts the SQL
+    statements the worker issues to send them all as one batch, one message at a time."""
+    from sqlalchemy import event
+
+    for n, start in enumerate(_open_starts(client, first, last, count)):
+        book(client, start, phone=f"915-555-{first[-2:]}{n:02d}", first_name=f"Pat{n}",
+             email=f"pat{first}.{n}@example.com")
+    claims = sending.claim_due(100)
+    seen: list[str] = []
+
+    def statement(conn, cursor, sql, *args) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        outcomes = sending.send_claims(claims)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert outcomes == ["sent"] * (2 * count)
+    assert len(sink.delivered()) == count
+    return len(seen)
+
+
+def test_a_batch_is_read_in_the_same_statements_whatever_its_size(client, sink):
+    """The batch is re-read, checked and rendered in a fixed number of statements; each
+    message then costs only its own recording, here one at a time: BEGIN, the lease check,
+    the update, its link (with sending threads, answers that come together share these)."""
+    two = _statements_to_send(2, client, sink, first="2026-12-03", last="2026-12-03")
+    sink.reset()
+    twelve = _statements_to_send(12, client, sink, first="2026-12-07", last="2026-12-11")
+    assert twelve - two == 20 * 4, (two, twelve)  # 20 more messages, 4 statements each

@@ -34,6 +34,51 @@ from ..services.outbox import upcoming_visits
 
 LinkFor = Callable[[Appointment], str]
 
+
+class Lookups:
+    """The two facts a message asks the database for beyond its own rows. One message asks
+    here; the worker's batch answers them for all its messages at once (BatchLookups)."""
+
+    def first_text(self, phone: str, message_id: int | None) -> bool:
+        return _first_text_to(phone, message_id)
+
+    def visit_total(self, appointment: Appointment) -> int | None:
+        return _visit_total(appointment)
+
+
+class BatchLookups(Lookups):
+    """Answers for a batch of messages, read in two queries instead of two per message.
+
+    "First text" is decided against what had been sent when the batch was read: two messages
+    of one batch to a new number both say how to opt out (the safe side), never neither."""
+
+    def __init__(self, phones: set[str], course_ids: set[int]):
+        self._texted: set[str] = set()
+        if phones:
+            self._texted = set(db.session.scalars(
+                db.select(Message.to_address).distinct().where(
+                    Message.channel == "sms",
+                    Message.to_address.in_(sorted(phones)),
+                    Message.status.in_([MessageStatus.SENT.value, MessageStatus.DELIVERED.value]),
+                )
+            ))
+        courses = sorted(course_ids)
+        self._totals: dict[int, int | None] = {}
+        if courses:
+            self._totals = dict(db.session.execute(
+                db.select(Appointment.course_id, db.func.max(Appointment.visit_number))
+                .where(Appointment.course_id.in_(courses), Appointment.status != AppointmentStatus.CANCELLED.value)
+                .group_by(Appointment.course_id)
+            ).all())
+
+    def first_text(self, phone: str, message_id: int | None) -> bool:
+        return phone not in self._texted
+
+    def visit_total(self, appointment: Appointment) -> int | None:
+        if appointment.course_id is None:
+            return None
+        return self._totals.get(appointment.course_id)
+
 SUBJECTS = {
     "confirmation": N_("Your appointment is booked: %(when)s"),
     "change": N_("Your appointment has moved: %(when)s"),
@@ -198,8 +243,9 @@ def _visit_total(appointment: Appointment) -> int | None:
 # ---------------------------------------------------------------- messages
 
 
-def render(message: Message, *, link_for: LinkFor) -> Rendered:
+def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = None) -> Rendered:
     """The message as it goes out now. `link_for(appointment)` mints a fresh private link."""
+    lookups = lookups or Lookups()
     patient = db.session.get(Patient, message.patient_id)
     language = language_of(patient)
     minted: list[str] = []
@@ -222,14 +268,14 @@ def render(message: Message, *, link_for: LinkFor) -> Rendered:
             "language": language,
             "format_when": when,
         }
-        context.update(_facts(message, patient, appointment, course, moment, link))
+        context.update(_facts(message, patient, appointment, course, moment, link, lookups))
         if message.waitlist_offer_id is not None:
             context.update(_offer_facts(message, moment))
             if context.get("link"):
                 minted.append(context["link"])
         subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
         if message.channel == "sms":
-            context["first_text"] = _first_text_to(patient.phone_e164, message.id)
+            context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
             body = _sms(_template(f"sms/{message.kind}.txt").render(context))
             return Rendered(
                 subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
@@ -246,14 +292,14 @@ def render(message: Message, *, link_for: LinkFor) -> Rendered:
     )
 
 
-def _facts(message, patient, appointment, course, moment, link) -> dict:
+def _facts(message, patient, appointment, course, moment, link, lookups: Lookups) -> dict:
     """What each kind's templates need, read now."""
     facts: dict = {}
     if appointment is not None:
         facts["when_label"] = when(appointment.starts_at)
         facts["when_short"] = when(appointment.starts_at, short=True)
         facts["visit_number"] = appointment.visit_number
-        facts["visit_total"] = _visit_total(appointment)
+        facts["visit_total"] = lookups.visit_total(appointment)
         facts["moved_from"] = appointment.moved_from
         if message.kind != "cancellation":
             facts["link"] = link(appointment)

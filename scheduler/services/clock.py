@@ -1,6 +1,7 @@
 """The one place that reads the clock (tests set CLOCK to a callable)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,15 @@ from flask import current_app
 def now() -> datetime:
     override = current_app.config.get("CLOCK")
     return override() if override else datetime.now(UTC)
+
+
+def clock_function() -> Callable[[], datetime]:
+    """The clock itself, for code running where there is no app context (sending threads)."""
+    return current_app.config.get("CLOCK") or _utc_now
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def clinic_tz() -> ZoneInfo:

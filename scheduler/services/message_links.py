@@ -37,10 +37,18 @@ def manage_url(token: str) -> str:
 LINK_SECRET_BYTES = 16
 
 
-def link_for(appointment: Appointment) -> str:
+def mint_link(appointment: Appointment) -> tuple[str, dict]:
+    """A fresh short link and the appointment_links row that opens it, not yet written (the
+    worker writes a batch's rows together with the messages recorded sent)."""
     secret = secrets.token_urlsafe(LINK_SECRET_BYTES)
-    db.session.add(AppointmentLink(appointment_id=appointment.id, token_hash=sha256_hex(secret), created_at=now()))
-    return short_url(secret)
+    return short_url(secret), {"appointment_id": appointment.id, "token_hash": sha256_hex(secret), "created_at": now()}
+
+
+def link_for(appointment: Appointment) -> str:
+    """A fresh short link whose row joins the session's transaction."""
+    url, row = mint_link(appointment)
+    db.session.add(AppointmentLink(**row))
+    return url
 
 
 def manage_token_for_code(code: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Sending the outbox: claim due rows, re-check each against its appointment, render, send, record.
+"""Sending the outbox: claim due rows, re-read and render them as a batch, send, record.
 
 A claim marks rows `sending` with a lease (`claimed_until`) in one short transaction:
 PostgreSQL picks them with FOR UPDATE SKIP LOCKED, so two workers never take the same row;
@@ -6,29 +6,36 @@ SQLite's write transaction is BEGIN IMMEDIATE, one writer at a time. Everything 
 claim happens in other transactions, each guarded by the lease: a worker whose lease ran
 out (another worker may have the row now) changes nothing and sends nothing.
 
+The batch is read and rendered in a fixed number of queries, whatever its size; threads only
+wait for the providers; the answers are recorded in groups, one transaction per group. Per
+message the database sees a share of three statements, not a transaction of its own.
+
 At least once, not more: a message is sent twice only when a worker dies (or stalls past
 its lease) after the provider accepted it and before the `sent` row committed; the row is
-claimed again once its lease expires (MESSAGE_CLAIM_LEASE_SECONDS) and sent again.
+claimed again once its lease expires (MESSAGE_CLAIM_LEASE_SECONDS) and sent again. That is
+at most the batch in hand (WORKER_BATCH_SIZE), or one message without sending threads.
 """
 from __future__ import annotations
 
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from ..domain.retry import retry_delay
 from ..extensions import db
 from ..integrations.email import Email, email_from_config
 from ..integrations.sms import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, sms_from_config
 from ..integrations.transport import Handed, SendFailed
-from ..models import Appointment, Message, MessageStatus, Patient
+from ..models import Appointment, AppointmentLink, Message, MessageStatus, Patient
 from . import audit
-from .clock import now
+from .clock import clock_function, now
+from .outbox import send_decision_for
 
 log = logging.getLogger(__name__)
 
@@ -102,116 +109,242 @@ def claim_due(limit: int) -> list[Claim]:
     return [Claim(id_, lease) for id_ in sorted(ids)]
 
 
-_GUARDED = (
-    update(Message.__table__)
-    .where(Message.__table__.c.id == bindparam("claim_id"), Message.__table__.c.status == SENDING,
-           Message.__table__.c.claimed_until == bindparam("lease", type_=Message.__table__.c.claimed_until.type))
-)
+@dataclass
+class Outgoing:
+    """A claimed message, rendered and ready for its provider."""
+
+    claim: Claim
+    channel: str
+    attempts: int          # before this one
+    patient_id: int
+    payload: object        # the SMS text, or the Email
+    content: dict          # what the desk sees of it: subject, body (links redacted), to_address, backend
+    links: list[dict]      # the fresh private links' rows, written only when the message is recorded sent
+    transport: object
 
 
-def _guarded(claim: Claim, **values) -> bool:
-    """Update the row only while this worker's lease on it holds."""
-    result = db.session.connection().execute(  # Core, not the ORM: this runs twice per message
-        _GUARDED.values(**values, updated_at=now()),
-        {"claim_id": claim.id, "lease": claim.lease},
-    )
-    return result.rowcount == 1
+@dataclass
+class Done:
+    """What became of one claimed message: the row's new columns, recorded under its lease."""
 
-
-def _finish(claim: Claim, **values) -> bool:
-    """The guarded update and whatever else the session holds, committed together; all of
-    it rolled back when the lease was lost."""
-    ok = _guarded(claim, claimed_until=None, **values)
-    if ok:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return ok
+    claim: Claim
+    outcome: str           # sent, retry, failed, released, expired, deferred
+    values: dict
+    links: list[dict] = field(default_factory=list)
+    refused: tuple[int, str, str] | None = None  # (patient, number, Twilio code) of a permanent SMS refusal
+    console_body: str | None = None  # recorded, not sent: logged for whoever runs without settings
 
 
 def deliver(claim: Claim) -> str:
     """Re-read, decide, render, send and record one claimed message. Returns what happened."""
-    from ..messaging.render import render
-    from .message_links import link_for
-    from .outbox import send_decision_for
+    return send_claims([claim])[0]
 
-    # Re-read the row, its visit and its patient in one round trip, fresh from the database.
-    found = db.session.execute(
+
+def send_claims(claims: list[Claim], pool: ThreadPoolExecutor | None = None) -> list[str]:
+    """A claimed batch: re-read together, decided and rendered, then handed to the providers
+    (on `pool`, a few at a time) and recorded as their answers come. Returns each claim's outcome."""
+    ready, settled, outcomes = _prepare(claims)
+    outcomes.update(record(settled))
+    outcomes.update(_send_and_record(ready, pool))
+    return [outcomes[claim.id] for claim in claims]
+
+
+def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int, str]]:
+    """One read of the batch (rows, visits, patients: fresh from the database), then each
+    message decided and rendered. The read transaction ends before anything is sent."""
+    from ..messaging.render import BatchLookups
+
+    rows = db.session.execute(
         select(Message, Appointment, Patient)
         .join(Patient, Patient.id == Message.patient_id)
         .outerjoin(Appointment, Appointment.id == Message.appointment_id)
-        .where(Message.id == claim.id)
+        .where(Message.id.in_([claim.id for claim in claims]))
         .execution_options(populate_existing=True)
-    ).first()
-    message = found[0] if found else None
-    if message is None or message.status != SENDING or message.claimed_until != claim.lease:
-        db.session.rollback()
-        return "lost"
+    ).all()
+    found = {message.id: (message, appointment, patient) for message, appointment, patient in rows}
     moment = now()
-    if claim.lease - moment < send_margin():  # too little lease left to send safely: next pass
-        _finish(claim, status=PENDING)
-        return "released"
-    decision = send_decision_for(message, moment)
-    if decision.action == "expire":
-        _finish(claim, status=MessageStatus.EXPIRED.value)
-        return "expired"
-    if decision.action == "defer":
-        _finish(claim, status=PENDING, due_at=decision.until)
-        return "deferred"
+    margin = send_margin()
+    ready: list[Outgoing] = []
+    settled: list[Done] = []
+    held: list[tuple[Claim, Message]] = []
+    lost: dict[int, str] = {}
+    for claim in claims:
+        message = found.get(claim.id, (None,))[0]
+        if message is None or message.status != SENDING or message.claimed_until != claim.lease:
+            lost[claim.id] = "lost"
+        else:
+            held.append((claim, message))
+    lookups = BatchLookups(
+        phones={found[c.id][2].phone_e164 for c, m in held if m.channel == "sms" and found[c.id][2].phone_e164},
+        course_ids={found[c.id][1].course_id for c, _m in held if found[c.id][1] and found[c.id][1].course_id},
+    )
+    for claim, message in held:
+        if claim.lease - moment < margin:  # too little lease left to send safely: next pass
+            settled.append(Done(claim, "released", {"status": PENDING}))
+            continue
+        decision = send_decision_for(message, moment)
+        if decision.action == "expire":
+            settled.append(Done(claim, "expired", {"status": MessageStatus.EXPIRED.value}))
+        elif decision.action == "defer":
+            settled.append(Done(claim, "deferred", {"status": PENDING, "due_at": decision.until}))
+        else:
+            try:
+                ready.append(_rendered(claim, message, lookups))
+            except Exception as exc:  # one message's trouble never stops the others: retried
+                log.exception("Message %d could not be rendered", claim.id)
+                failure = SendFailed("internal", type(exc).__name__, transient=True)
+                settled.append(_failed(claim, failure, attempts=message.attempts + 1, channel="", patient_id=0))
+    db.session.rollback()  # no transaction (on SQLite: no write lock) held while providers answer
+    return ready, settled, lost
 
-    channel, kind, attempts, patient_id = message.channel, message.kind, message.attempts, message.patient_id
-    with db.session.no_autoflush:  # the fresh links stay in the session, unwritten, until the send
-        rendered = render(message, link_for=link_for)
-    links = list(db.session.new)
-    transport = transports().sms if channel == "sms" else transports().email
-    db.session.rollback()  # no transaction (on SQLite: no write lock) held while the provider answers
+
+def _rendered(claim: Claim, message: Message, lookups) -> Outgoing:
+    from ..messaging.render import render
+    from .message_links import mint_link
+
+    links: list[dict] = []
+
+    def link_for(appointment: Appointment) -> str:
+        url, row = mint_link(appointment)
+        links.append(row)
+        return url
+
+    rendered = render(message, link_for=link_for, lookups=lookups)
+    transport = transports().sms if message.channel == "sms" else transports().email
+    if message.channel == "sms":
+        payload: object = rendered.sms_body
+    else:
+        payload = Email(
+            to=rendered.to_address, subject=rendered.subject, text=rendered.text, html=rendered.html,
+            ics=rendered.ics_bytes, ics_method=rendered.ics_method,
+            ics_filename=rendered.ics_filename or "appointment.ics",
+        )
     content = dict(subject=rendered.subject[:200], body=rendered.stored_body, to_address=rendered.to_address,
                    backend=transport.backend)
+    return Outgoing(claim, message.channel, message.attempts, message.patient_id, payload, content, links, transport)
+
+
+def _hand_over(item: Outgoing, clock: Callable[[], datetime], margin: timedelta) -> Handed | SendFailed | None:
+    """The provider's answer, or None when too little of the lease is left to send safely
+    (a slow provider ate it: the next pass sends). Runs on a sending thread: no database."""
+    moment = clock()
+    if item.claim.lease - moment < margin:
+        return None
     try:
-        handed = _send(transport, channel, kind, rendered)
-    except SendFailed as failure:  # the links die with this attempt; a retry mints new ones
-        return _record_failure(claim, failure, attempts=attempts + 1, channel=channel, patient_id=patient_id,
-                               **content)
-    # One transaction records the message sent, what went out (the private link redacted) and
-    # the link itself: it opens milliseconds after the provider took the text, long before the
-    # text arrives.
-    db.session.add_all(links)
-    if not _finish(claim, status=MessageStatus.SENT.value, provider_message_id=handed.provider_message_id,
-                   sent_at=now(), attempts=attempts + 1, error_code="", last_error="", **content):
-        log.warning("Message %d was sent after its lease ran out", claim.id)
-    if handed.backend == "console":
-        log.info("Message %d (%s %s) recorded, not sent (no %s settings):\n%s", claim.id, channel, kind,
-                 "Twilio" if channel == "sms" else "SMTP", rendered.stored_body)
-    return "sent"
+        if item.channel == "sms":
+            return item.transport.send(item.content["to_address"], item.payload)
+        return item.transport.send(item.payload, sent_at=moment)
+    except SendFailed as failure:
+        return failure
+    except Exception as exc:  # a bug, not the provider: retried like a transient failure
+        log.exception("Message %d could not be handed over", item.claim.id)
+        return SendFailed("internal", type(exc).__name__, transient=True)
 
 
-def _send(transport, channel: str, kind: str, rendered) -> Handed:
-    if channel == "sms":
-        return transport.send(rendered.to_address, rendered.sms_body)
-    email = Email(
-        to=rendered.to_address, subject=rendered.subject, text=rendered.text, html=rendered.html,
-        ics=rendered.ics_bytes, ics_method=rendered.ics_method,
-        ics_filename=rendered.ics_filename or "appointment.ics",
-    )
-    return transport.send(email, sent_at=now())
+def _answered(item: Outgoing, answer: Handed | SendFailed | None) -> Done:
+    if answer is None:
+        return Done(item.claim, "released", {"status": PENDING})
+    attempts = item.attempts + 1
+    if isinstance(answer, SendFailed):  # the links die with this attempt; a retry mints new ones
+        return _failed(item.claim, answer, attempts=attempts, channel=item.channel, patient_id=item.patient_id,
+                       **item.content)
+    values = dict(status=MessageStatus.SENT.value, provider_message_id=answer.provider_message_id, sent_at=now(),
+                  attempts=attempts, error_code="", last_error="", **item.content)
+    console = item.content["body"] if answer.backend == "console" else None
+    return Done(item.claim, "sent", values, links=item.links, console_body=console)
 
 
-def _record_failure(claim: Claim, failure: SendFailed, *, attempts: int, channel: str,
-                    patient_id: int, **content) -> str:
+def _failed(claim: Claim, failure: SendFailed, *, attempts: int, channel: str, patient_id: int, **content) -> Done:
     """`content`: what was to go out (subject, body, to_address, backend), kept for the desk."""
     config = current_app.config
-    to_address = content.get("to_address", "")
     details = dict(attempts=attempts, error_code=failure.code[:12], last_error=failure.detail[:500], **content)
     if failure.transient and attempts < config["MESSAGE_MAX_ATTEMPTS"]:
         delay = retry_delay(attempts, base_seconds=config["MESSAGE_RETRY_BASE_SECONDS"],
                             max_seconds=config["MESSAGE_RETRY_MAX_SECONDS"], jitter=random.random())
-        _finish(claim, status=PENDING, next_attempt_at=now() + delay, **details)
-        return "retry"
-    if _guarded(claim, claimed_until=None, status=MessageStatus.FAILED.value, **details) and channel == "sms":
-        refuse_number(patient_id, to_address, failure.code)
-    db.session.commit()
+        return Done(claim, "retry", dict(status=PENDING, next_attempt_at=now() + delay, **details))
     log.warning("Message %d failed for good: %s", claim.id, failure)
-    return "failed"
+    refused = (patient_id, content.get("to_address", ""), failure.code) if channel == "sms" else None
+    return Done(claim, "failed", dict(status=MessageStatus.FAILED.value, **details), refused=refused)
+
+
+def _send_and_record(ready: list[Outgoing], pool: ThreadPoolExecutor | None) -> dict[int, str]:
+    """Hands the batch to the providers and records the answers as they come, each group of
+    answers in one transaction. Without a pool, one message at a time, each recorded before
+    the next is sent."""
+    clock, margin = clock_function(), send_margin()
+    outcomes: dict[int, str] = {}
+    if pool is None:
+        for item in ready:
+            outcomes.update(record([_answered(item, _hand_over(item, clock, margin))]))
+        return outcomes
+    in_flight = {pool.submit(_hand_over, item, clock, margin): item for item in ready}
+    while in_flight:
+        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        outcomes.update(record([_answered(in_flight.pop(future), future.result()) for future in finished]))
+    return outcomes
+
+
+_MESSAGES = Message.__table__
+_LOCK_LEASES = (  # built once: the recording runs for every few messages
+    select(_MESSAGES.c.id, _MESSAGES.c.claimed_until)
+    .where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _MESSAGES.c.status == SENDING)
+    .with_for_update()
+)
+_INSERT_LINKS = insert(AppointmentLink.__table__)
+_UPDATES: dict[tuple[str, ...], object] = {}
+
+
+def _update_by_id(columns: tuple[str, ...]):
+    """`UPDATE messages SET <columns> WHERE id = :row_id`, one statement per set of columns."""
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("row_id"))
+                     .values({name: bindparam(name, type_=_MESSAGES.c[name].type) for name in columns}))
+        _UPDATES[columns] = statement
+    return statement
+
+
+def record(done: list[Done]) -> dict[int, str]:
+    """One transaction for a group of messages: each row changed only while this worker's
+    lease on it holds (the rows are locked first, so the lease cannot run out between the
+    check and the write); a sent message's links are written with it. Core statements built
+    once, each run for the whole group (executemany)."""
+    if not done:
+        return {}
+    moment = now()
+    try:
+        connection = db.session.connection()
+        leases = dict(connection.execute(_LOCK_LEASES, {"ids": [d.claim.id for d in done]}).all())
+        held = [d for d in done if leases.get(d.claim.id) == d.claim.lease]
+        by_columns: dict[tuple[str, ...], list[dict]] = {}
+        for d in held:
+            values = {"claimed_until": None, "updated_at": moment, **d.values}
+            by_columns.setdefault(tuple(sorted(values)), []).append({"row_id": d.claim.id, **values})
+        for columns, rows in by_columns.items():
+            connection.execute(_update_by_id(columns), rows)
+        links = [link for d in held if d.outcome == "sent" for link in d.links]
+        if links:
+            connection.execute(_INSERT_LINKS, links)
+        for d in held:
+            if d.refused is not None:
+                refuse_number(*d.refused)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    outcomes: dict[int, str] = {}
+    recorded = {d.claim.id for d in held}
+    for d in done:
+        if d.claim.id in recorded:
+            outcomes[d.claim.id] = d.outcome
+        elif d.outcome == "sent":  # sent, but another worker has the row now: it may send again
+            log.warning("Message %d was sent after its lease ran out", d.claim.id)
+            outcomes[d.claim.id] = "sent"
+        else:
+            outcomes[d.claim.id] = "lost"
+        if d.console_body is not None:
+            log.info("Message %d recorded, not sent (no provider settings):\n%s", d.claim.id, d.console_body)
+    return outcomes
 
 
 def refuse_number(patient_id: int, number: str, code: str) -> None:
@@ -230,28 +363,11 @@ def refuse_number(patient_id: int, number: str, code: str) -> None:
     audit.record(audit.SYSTEM, "patient.sms_refused", patient, before, audit.snapshot(patient, fields))
 
 
-def deliver_safely(claim: Claim) -> str:
-    """One message's trouble (a bug in rendering, a lost database connection) never stops
-    the others: it is retried like a transient failure."""
-    try:
-        return deliver(claim)
-    except Exception as exc:
-        log.exception("Message %d could not be sent", claim.id)
-        db.session.rollback()
-        attempts = db.session.scalar(select(Message.attempts).where(Message.id == claim.id)) or 0
-        failure = SendFailed("internal", type(exc).__name__, transient=True)
-        try:
-            return _record_failure(claim, failure, attempts=attempts + 1, channel="", patient_id=0)
-        except Exception:
-            db.session.rollback()  # the lease runs out and another pass takes the row
-            return "error"
-
-
 def send_due(batch_size: int | None = None) -> dict[str, int]:
     """Claims and sends batches until nothing is due. Returns counts per outcome.
 
-    Within a batch, WORKER_CONCURRENCY threads send at once, each in its own app context
-    (its own database session): a send is mostly waiting for the provider and the database.
+    Up to WORKER_CONCURRENCY messages are with the providers at once (threads that only wait
+    for the provider's answer); everything touching the database happens on this thread.
     """
     config = current_app.config
     size = batch_size or config["WORKER_BATCH_SIZE"]
@@ -263,10 +379,12 @@ def send_due(batch_size: int | None = None) -> dict[str, int]:
             claims = claim_due(size)
             if not claims:
                 return counts
-            if pool is None:
-                outcomes = [deliver_safely(claim) for claim in claims]
-            else:
-                outcomes = list(pool.map(_in_own_context(current_app._get_current_object()), claims))
+            try:
+                outcomes = send_claims(claims, pool)
+            except Exception:  # the database went away mid-batch: the leases run out, another pass retakes them
+                log.exception("A batch of %d messages could not be finished", len(claims))
+                db.session.rollback()
+                outcomes = ["error"] * len(claims)
             for outcome in outcomes:
                 counts[outcome] = counts.get(outcome, 0) + 1
             if all(outcome in ("lost", "released", "error") for outcome in outcomes):
@@ -274,16 +392,6 @@ def send_due(batch_size: int | None = None) -> dict[str, int]:
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-
-
-def _in_own_context(app):
-    def run(claim: Claim) -> str:
-        with app.app_context():
-            try:
-                return deliver_safely(claim)
-            finally:
-                db.session.remove()
-    return run
 
 
 def expire_stale() -> int:
