@@ -18,7 +18,6 @@ start-up is left out. Each message is re-read with its visit and patient, checke
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -32,7 +31,9 @@ from pathlib import Path
 import psycopg
 import requests
 
+from .command import run_and_report
 from .database import DEFAULT_SERVER_URL, ROOT, _libpq_url, flask_command, server_version, temporary_database
+from .machine import BusyMeter
 from .server import free_port
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -161,9 +162,10 @@ def run(args: argparse.Namespace) -> dict:
             seed_due_messages(url, args.messages)
 
             log(f"bare loop: {args.messages} SDK calls")
+            busy = BusyMeter()
             seconds = bare_loop(sink_url, args.messages)
             results["bare_loop"] = {"messages": args.messages, "seconds": round(seconds, 2),
-                                    "per_second": round(args.messages / seconds, 1)}
+                                    "per_second": round(args.messages / seconds, 1), "cores_busy": busy.read()}
             log(f"  {results['bare_loop']}")
 
             for processes in (1, 2):
@@ -171,14 +173,17 @@ def run(args: argparse.Namespace) -> dict:
                 if processes == 2:
                     put_messages_back(url)
                 log(f"{processes} worker(s)")
+                busy = BusyMeter()
                 cpu = run_workers(url, sink_url, processes, args)
+                cores_busy = busy.read()
                 stats = sink_stats(sink_url)
                 sent = _count(url, "sent")
                 if stats["count"] != args.messages or stats["duplicates"] or sent != args.messages:
                     raise RuntimeError(f"expected {args.messages} messages sent once each: sink {stats}, rows sent {sent}")
                 figures = {"messages": stats["count"], "seconds": round(stats["seconds"], 2),
                            "per_second": round(stats["count"] / stats["seconds"], 1),
-                           "worker_cpu_ms_per_message": round(cpu * 1000 / stats["count"], 2)}
+                           "worker_cpu_ms_per_message": round(cpu * 1000 / stats["count"], 2),
+                           "cores_busy": cores_busy}
                 results[f"workers_{processes}"] = figures
                 log(f"  {figures}")
         results["one_worker_vs_bare_loop"] = round(results["workers_1"]["per_second"] / results["bare_loop"]["per_second"], 2)
@@ -206,21 +211,25 @@ def _wait_for(url: str) -> None:
     raise RuntimeError("the sink did not start")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    results = run(args)
+def report(results: dict) -> str:
     bare, one, two = results["bare_loop"], results["workers_1"], results["workers_2"]
-    print(f"\n{args.messages:,} messages, worker concurrency {args.concurrency}, batch {args.batch_size}")
-    print("| | messages per second | worker CPU per message |")
-    print("|---|---|---|")
-    print(f"| bare loop of SDK calls | {bare['per_second']:,} | |")
-    print(f"| one worker | {one['per_second']:,} ({results['one_worker_vs_bare_loop']}x the bare loop) "
-          f"| {one['worker_cpu_ms_per_message']} ms |")
-    print(f"| two workers | {two['per_second']:,} ({results['two_workers_vs_one']}x one worker) "
-          f"| {two['worker_cpu_ms_per_message']} ms |")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    settings = results["settings"]
+    cores = results["machine"]["cpus"]
+    return "\n".join([
+        f"\n{settings['messages']:,} messages, worker concurrency {settings['concurrency']}, batch {settings['batch_size']}",
+        f"| | messages per second | worker CPU per message | cores busy (of {cores}), whole machine |",
+        "|---|---|---|---|",
+        f"| bare loop of SDK calls | {bare['per_second']:,} | | {bare['cores_busy']} |",
+        f"| one worker | {one['per_second']:,} ({results['one_worker_vs_bare_loop']}x the bare loop) "
+        f"| {one['worker_cpu_ms_per_message']} ms | {one['cores_busy']} |",
+        f"| two workers | {two['per_second']:,} ({results['two_workers_vs_one']}x one worker) "
+        f"| {two['worker_cpu_ms_per_message']} ms | {two['cores_busy']} |",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -26,6 +26,7 @@ def test_outbox_benchmark_sends_each_message_once_and_cleans_up(tmp_path):
     for phase in ("bare_loop", "workers_1", "workers_2"):
         assert figures[phase]["messages"] == 60 and figures[phase]["per_second"] > 0
     assert figures["workers_1"]["worker_cpu_ms_per_message"] > 0
+    assert 0 < figures["workers_2"]["cores_busy"] <= figures["machine"]["cpus"]
     assert "one worker" in done.stdout and "two workers" in done.stdout
     with psycopg.connect(PG_ADMIN_URL) as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (figures["database"],)).fetchone()[0]

@@ -273,7 +273,6 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
             context.update(_offer_facts(message, moment))
             if context.get("link"):
                 minted.append(context["link"])
-        subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
         if message.channel == "sms":
             context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
             body = _sms(_template(f"sms/{message.kind}.txt").render(context))
@@ -282,6 +281,7 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
                 ics_filename=None, stored_body=redact(body, minted), to_address=patient.phone_e164,
                 language=language,
             )
+        subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
         text = _one_stop(_tidy(_template(f"email/{message.kind}.txt").render(context)))
         html = _one_stop(_template(f"email/{message.kind}.html").render(context, subject=subject))
         ics_bytes, ics_method, ics_filename = _calendar(message, patient, appointment, course, context)
@@ -296,8 +296,11 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
     """What each kind's templates need, read now."""
     facts: dict = {}
     if appointment is not None:
-        facts["when_label"] = when(appointment.starts_at)
-        facts["when_short"] = when(appointment.starts_at, short=True)
+        # Each format costs a Babel pass: an email says the long one, a text the short one.
+        if message.channel == "email" or message.kind == "links":
+            facts["when_label"] = when(appointment.starts_at)
+        if message.channel == "sms":
+            facts["when_short"] = when(appointment.starts_at, short=True)
         facts["visit_number"] = appointment.visit_number
         facts["visit_total"] = lookups.visit_total(appointment)
         facts["moved_from"] = appointment.moved_from
