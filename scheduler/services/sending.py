@@ -168,16 +168,19 @@ def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int,
     settled: list[Done] = []
     held: list[tuple[Claim, Message]] = []
     lost: dict[int, str] = {}
+    phones: set[str] = set()
+    course_ids: set[int] = set()
     for claim in claims:
-        message = found.get(claim.id, (None,))[0]
+        message, appointment, patient = found.get(claim.id, (None, None, None))
         if message is None or message.status != SENDING or message.claimed_until != claim.lease:
             lost[claim.id] = "lost"
-        else:
-            held.append((claim, message))
-    lookups = BatchLookups(
-        phones={found[c.id][2].phone_e164 for c, m in held if m.channel == "sms" and found[c.id][2].phone_e164},
-        course_ids={found[c.id][1].course_id for c, _m in held if found[c.id][1] and found[c.id][1].course_id},
-    )
+            continue
+        held.append((claim, message))
+        if message.channel == "sms" and patient.phone_e164:
+            phones.add(patient.phone_e164)
+        if appointment is not None and appointment.course_id is not None:
+            course_ids.add(appointment.course_id)
+    lookups = BatchLookups(phones, course_ids)
     for claim, message in held:
         if claim.lease - moment < margin:  # too little lease left to send safely: next pass
             settled.append(Done(claim, "released", {"status": PENDING}))
