@@ -11,9 +11,11 @@ from sqlalchemy import bindparam, func, literal, select, union_all
 from ..domain.availability import (
     BookingRules,
     Closures,
+    OpenTimes,
     ProviderSchedule,
     Slot,
     WeeklyWindow,
+    find_open_times,
     find_slots,
     last_bookable_day,
 )
@@ -179,9 +181,25 @@ def open_slots(
 ) -> list[Slot]:
     """Open slots for a service; include_booked=True ignores existing appointments
     (used to tell "taken" apart from "never an opening")."""
+    return open_times(
+        service, providers, first_day, last_day,
+        ignore_appointment_id=ignore_appointment_id, include_booked=include_booked,
+    ).slots()
+
+
+def open_times(
+    service: Service,
+    providers: list[Provider],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    include_booked: bool = False,
+) -> OpenTimes:
+    """open_slots as integers: what the JSON answer is written from."""
     ids = [p.id for p in providers]
     if not ids:
-        return []
+        return OpenTimes([], 0)
     schedules = load_schedules(
         ids,
         first_day,
@@ -189,7 +207,15 @@ def open_slots(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
-    return slots_from(service, schedules, first_day, last_day, load_closures(first_day, last_day))
+    return find_open_times(
+        schedules,
+        rules_for(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
 
 
 def slots_from(

@@ -12,7 +12,7 @@ from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, BookingSource, Service
 from ..services import appointment_changes, audit, booking, booking_input, waitlist
-from ..services.availability import bookable_providers, open_slots
+from ..services.availability import bookable_providers, open_times
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -139,9 +139,9 @@ def availability():
             fields["end"] = N_("Ask for at most 62 days at a time.")
     if fields:
         return validation_error(fields)
-    slots = open_slots(service, providers, first, last)
+    times = open_times(service, providers, first, last)
     timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
-    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(times, clinic_tz())}}}'
     return current_app.response_class(body, mimetype="application/json")
 
 
