@@ -331,7 +331,7 @@ def _provider_starts(
                 # Free from `start` until stretch i begins: every step whose block ends by then.
                 upto = last if i == count else min(last, busy_starts[i] - blocked)
                 free = range(start, upto + 1, step)
-                out.extend(zip(free, provider))
+                out.extend(zip(free, provider, strict=False))
                 start = free[-1] + step
         if overlapping:
             starts.extend(dict.fromkeys(out))  # overlapping windows offer a start once

@@ -59,6 +59,42 @@ _ACTIVE_PROVIDER = _ACTIVE_PROVIDERS.where(Provider.id == bindparam("provider_id
 _ONLINE_PROVIDER = _ONLINE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
 
 
+def bookable_hours(online_only: bool, provider_id: int | None = None) -> dict[int, tuple[WeeklyWindow, ...]]:
+    """The weekly windows of each bookable provider (active, taking online bookings if asked;
+    only the one named, if any), in order of provider id; a provider without hours has none.
+
+    One query, the providers joined to their hours, for the availability answer: it needs the
+    providers' ids only, and a list of them first cost a round trip of its own.
+    """
+    if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the integer would overflow
+        return {}
+    if provider_id is None:
+        query, params = (_ONLINE_HOURS if online_only else _ACTIVE_HOURS), {}
+    else:
+        query, params = (_ONLINE_HOURS_OF if online_only else _ACTIVE_HOURS_OF), {"provider_id": provider_id}
+    hours: dict[int, list[WeeklyWindow]] = {}
+    for found, weekday, start, end, valid_from, valid_to in db.session.connection().execute(query, params).all():
+        windows = hours.setdefault(found, [])
+        if weekday is not None:  # the outer join's row for a provider without hours
+            windows.append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
+    return {found: tuple(windows) for found, windows in hours.items()}
+
+
+# Ordered within a provider too, so providers with the same hours share one plan of the days.
+_ACTIVE_HOURS = (
+    select(
+        Provider.id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
+        WorkingHours.valid_from, WorkingHours.valid_to,
+    )
+    .outerjoin(WorkingHours, WorkingHours.provider_id == Provider.id)
+    .where(Provider.active.is_(True))
+    .order_by(Provider.id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time)
+)
+_ONLINE_HOURS = _ACTIVE_HOURS.where(Provider.accepts_online_booking.is_(True))
+_ACTIVE_HOURS_OF = _ACTIVE_HOURS.where(Provider.id == bindparam("provider_id"))
+_ONLINE_HOURS_OF = _ONLINE_HOURS.where(Provider.id == bindparam("provider_id"))
+
+
 def live_blocks_overlapping(span: Interval):
     """WHERE terms for non-cancelled appointments whose [starts_at, blocks_until) meets `span`.
 
@@ -209,6 +245,33 @@ def open_times(
     )
     return find_open_times(
         schedules,
+        rules_for(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
+
+
+def open_times_of(
+    service: Service, hours: dict[int, tuple[WeeklyWindow, ...]], first_day: date, last_day: date
+) -> OpenTimes:
+    """open_times for the providers and hours bookable_hours found: only the busy times and the
+    closures are still to be read."""
+    if not hours:
+        return OpenTimes([], 0)
+    ids = list(hours)
+    span = _range_instants(first_day, last_day, clinic_tz())
+    params = {
+        "provider_ids": ids, "span_start": span.start, "span_end": span.end,
+        "earliest_start": span.start - MAX_BLOCK, "ignore_id": 0,
+    }
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    for provider_id, starts_at, ends_at, _is_appointment in db.session.connection().execute(_BUSY, params).all():
+        busy[provider_id].append(Interval(starts_at, ends_at))
+    return find_open_times(
+        [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in ids],
         rules_for(service),
         tz=clinic_tz(),
         now=now(),
