@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from ..domain.availability import (
     WeeklyWindow,
     find_open_times,
     find_slots,
+    from_micros,
     last_bookable_day,
 )
 from ..domain.intervals import Interval
@@ -295,19 +297,20 @@ def slots_from(
     )
 
 
-def open_days(slots: list[Slot], first_day: date, last_day: date) -> dict[date, int]:
+def open_days(times: OpenTimes, first_day: date, last_day: date) -> dict[date, int]:
     """Number of open start times per clinic-local day (0 for days without openings)."""
-    tz = clinic_tz()
     counts = {first_day + timedelta(days=i): 0 for i in range((last_day - first_day).days + 1)}
-    seen: set[datetime] = set()
-    for slot in slots:
-        if slot.start in seen:
-            continue
-        seen.add(slot.start)
-        day = slot.start.astimezone(tz).date()
+    for day in _local_days(times):
         if day in counts:
             counts[day] += 1
     return counts
+
+
+def _local_days(times: OpenTimes) -> Iterator[date]:
+    """The clinic-local day of each open start time, once per time however many are free then."""
+    tz = clinic_tz()
+    for start in dict.fromkeys(start for start, _provider in times.starts):
+        yield from_micros(start).astimezone(tz).date()
 
 
 def least_busy_first(providers: list[Provider], first_day: date, last_day: date) -> list[int]:
@@ -354,7 +357,5 @@ def day_labels(
             if row.first_day <= day <= row.last_day:
                 closed.setdefault(day, row.name)
     # Openings there would be if nobody had booked: a day with some is fully booked.
-    unbooked = open_slots(service, providers, first, last, include_booked=True)
-    tz = clinic_tz()
-    had_openings = {slot.start.astimezone(tz).date() for slot in unbooked}
+    had_openings = set(_local_days(open_times(service, providers, first, last, include_booked=True)))
     return DayLabels(closed, {day for day in empty if day in had_openings and day not in closed})
