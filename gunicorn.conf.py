@@ -4,7 +4,15 @@ Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR, see README "Metrics"): e
 process writes its counters to files in that folder and /metrics adds them up. The folder is
 emptied when gunicorn starts, so a restart begins from zero instead of adding the files of
 processes that no longer exist to the totals a second time.
+
+Each worker moves what loading the app built (modules, the app, SQLAlchemy's mappings: about
+140,000 objects that live as long as the process) out of the garbage collector's reach once
+it is loaded. A full collection walks every tracked object; a six-week availability answer
+allocates enough to set one off every few dozen requests, and walking those objects cost
+tens of milliseconds each time (about 3 ms per request on average). Nothing frozen is ever
+freed, which is what these objects would do anyway.
 """
+import gc
 import os
 from pathlib import Path
 
@@ -19,6 +27,10 @@ def on_starting(server):
                     entry.unlink()
         else:
             path.mkdir(parents=True, exist_ok=True)
+
+
+def post_worker_init(worker):
+    gc.freeze()
 
 
 def child_exit(server, worker):

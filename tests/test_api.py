@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import ApiToken, Appointment, AuditEvent, Patient, Provider, Service
+from scheduler.services.availability import bookable_hours
 from scheduler.services.staff import create_user, issue_api_token
 
 from .conftest import make_provider, make_service, patient_payload
@@ -224,6 +225,33 @@ def test_availability_bad_input_names_each_field(api, clinic, query, fields):
     assert refused["error"] == "validation_failed"
     assert set(refused["fields"]) == fields
     assert all(message.strip() for message in refused["fields"].values())
+
+
+def test_availability_names_only_providers_bookable_online(api, clinic):
+    """The providers and their hours come from one query: a provider taking phone bookings
+    only, or no longer active, is unknown here; one without hours is known and has no slots."""
+    retired = make_provider("Dr. Retired")
+    retired.active = False
+    no_hours = make_provider("Dr. New", weekdays=())
+    db.session.commit()
+    every = api.availability("evaluation", TUESDAY, TUESDAY)
+    assert {s["provider_id"] for s in every["slots"]} == {clinic.first.id, clinic.second.id}
+    assert api.availability("evaluation", TUESDAY, TUESDAY, provider=no_hours.id)["slots"] == []
+    for unknown in (clinic.offline.id, retired.id, 2**31, 0):
+        refused = api.availability("evaluation", TUESDAY, TUESDAY, expect=422, provider=unknown)
+        assert set(refused["fields"]) == {"provider"}
+
+
+def test_provider_hours_for_the_availability_answer(app, clinic):
+    split = make_provider("Dr. Split", windows=((time(13), time(17)), (time(8), time(12))), weekdays=(2,))
+    online = bookable_hours(online_only=True)
+    assert list(online) == [clinic.first.id, clinic.second.id, split.id]  # in order of id
+    assert [(w.weekday, w.start, w.end) for w in online[split.id]] == [(2, time(8), time(12)), (2, time(13), time(17))]
+    assert len(online[clinic.first.id]) == 10
+    assert clinic.offline.id in bookable_hours(online_only=False)
+    assert list(bookable_hours(online_only=True, provider_id=clinic.second.id)) == [clinic.second.id]
+    assert bookable_hours(online_only=True, provider_id=clinic.offline.id) == {}
+    assert bookable_hours(online_only=True, provider_id=-1) == {}
 
 
 # --- booking -----------------------------------------------------------------------------

@@ -12,9 +12,12 @@ from scheduler.domain.availability import (
     ProviderSchedule,
     Slot,
     WeeklyWindow,
+    find_open_times,
     find_slots,
+    from_micros,
     nearest,
     one_per_start,
+    to_micros,
 )
 from scheduler.domain.intervals import Interval
 from scheduler.domain.wall_time import to_instant
@@ -128,6 +131,42 @@ def test_sixty_minute_service_with_fifteen_minute_buffer_next_to_an_appointment(
     for slot in slots:
         assert slot.end - slot.start == timedelta(minutes=60)
         assert not Interval(slot.start, slot.end + timedelta(minutes=15)).overlaps(busy[0])
+
+
+def test_busy_edges_a_microsecond_apart_are_told_apart():
+    """The search counts in whole microseconds: an edge one microsecond either side of a step
+    moves the free starts exactly, and a `now` with microseconds keeps the window's alignment."""
+    tick = timedelta(microseconds=1)
+    day = [window(0, "09:00", "12:00")]
+    ends_early = [Interval(local(MONDAY, 9), local(MONDAY, 10) - tick)]
+    ends_late = [Interval(local(MONDAY, 9), local(MONDAY, 10) + tick)]
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, busy=ends_early))[0] == "10:00"
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, busy=ends_late))[0] == "10:15"
+    begins_late = [Interval(local(MONDAY, 11) + tick, local(MONDAY, 12))]
+    begins_early = [Interval(local(MONDAY, 11) - tick, local(MONDAY, 12))]
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, busy=begins_late))[-1] == "10:00"
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, busy=begins_early))[-1] == "09:45"
+    now = local(MONDAY, 9, 30) + tick
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, now=now))[0] == "09:45"
+    assert starts(slots_for(day, rules(60, step=15), MONDAY, now=now - tick))[0] == "09:30"
+
+
+def test_open_times_are_the_slots_as_integers():
+    """What the JSON answer is written from is what find_slots says, provider by provider."""
+    busy = [Interval(local(MONDAY, 10), local(MONDAY, 10, 50))]
+    schedules = [
+        ProviderSchedule(7, (window(0, "09:00", "12:00"),), tuple(busy)),
+        ProviderSchedule(3, (window(0, "09:30", "11:00"), window(0, "10:00", "12:00")), ()),
+    ]
+    asked = dict(tz=DENVER, now=local(MONDAY, 8), first_day=MONDAY, last_day=MONDAY)
+    times = find_open_times(schedules, rules(30, step=15), **asked)
+    slots = find_slots(list(reversed(schedules)), rules(30, step=15), **asked)
+    assert times.slots() == slots
+    assert times.duration == 30 * 60 * 1_000_000
+    assert [(from_micros(start), provider) for start, provider in times.starts] == [(s.start, s.provider_id) for s in slots]
+    # Equal starts sit side by side in order of provider; the overlapping windows offer each start once.
+    assert [p for start, p in times.starts if start == to_micros(local(MONDAY, 9, 30))] == [3, 7]
+    assert len([1 for _, p in times.starts if p == 3]) == len({start for start, p in times.starts if p == 3})
 
 
 def test_buffer_is_kept_before_an_appointment_but_not_required_before_closing():

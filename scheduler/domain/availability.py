@@ -9,12 +9,14 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache, partial
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from .intervals import BusyIndex, Interval
+from .intervals import Interval
 from .wall_time import window_closing, window_opening
 
 
@@ -166,59 +168,151 @@ def find_slots(
     from the window's opening, no earlier than now + notice, on a day no later than the
     last bookable day.
     """
+    return find_open_times(
+        schedules, rules, tz=tz, now=now, first_day=first_day, last_day=last_day, closures=closures
+    ).slots()
+
+
+# The search counts in whole microseconds since the Unix epoch (timedelta's own resolution, so
+# nothing is rounded): a six-week answer holds thousands of starts, and integers from range()
+# cost a fraction of datetimes built one by one.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(instant: datetime) -> int:
+    return (instant - EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The instant in UTC, as the search's datetimes have always been."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+class OpenTimes(NamedTuple):
+    """The open slots as integers: (start, provider id) pairs sorted by start then provider,
+    starts in microseconds since the epoch; every slot lasts `duration` microseconds."""
+
+    starts: list[tuple[int, int]]
+    duration: int
+
+    def slots(self) -> list[Slot]:
+        duration = timedelta(microseconds=self.duration)
+        instants: dict[int, tuple[datetime, datetime]] = {}  # providers free at once share a time
+        slots = []
+        for start, provider_id in self.starts:
+            edges = instants.get(start)
+            if edges is None:
+                begins = from_micros(start)
+                edges = instants[start] = (begins, begins + duration)
+            slots.append(_new_slot((*edges, provider_id)))
+        return slots
+
+
+def find_open_times(
+    schedules: Sequence[ProviderSchedule],
+    rules: BookingRules,
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    first_day: date,
+    last_day: date,
+    closures: Closures = Closures(),
+) -> OpenTimes:
+    """find_slots, as integers: what the JSON answer is written from without a datetime per slot."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    earliest = now + rules.min_notice
+    earliest = to_micros(now + rules.min_notice)
     last_day = min(last_day, last_bookable_day(now, tz, rules.max_advance_days))
     open_days = [day for day in days_between(first_day, last_day) if not closures.closed_on(day)]
+    duration = rules.duration // _MICROSECOND
+    step = rules.step // _MICROSECOND
+    blocked = duration + rules.buffer // _MICROSECOND
     # Each day's windows, worked out once for all providers with the same hours.
     plans: dict[tuple[WeeklyWindow, ...], list[DayPlan]] = {}
-    slots: list[Slot] = []
-    for schedule in schedules:
+    starts: list[tuple[int, int]] = []
+    for schedule in sorted(schedules, key=_provider_id):
         plan = plans.get(schedule.windows)
         if plan is None:
-            plan = plans[schedule.windows] = _day_plans(schedule.windows, open_days, tz, rules.duration)
-        slots.extend(_provider_slots(plan, schedule.provider_id, rules, BusyIndex(schedule.busy), earliest))
-    slots.sort()  # every slot is as long as the service, so (start, end, provider) is (start, provider)
-    return slots
+            plan = plans[schedule.windows] = _day_plans(schedule.windows, open_days, tz, duration)
+        busy_starts, busy_ends = busy_edges(schedule.busy)
+        starts.extend(_provider_starts(plan, schedule.provider_id, step, blocked, busy_starts, busy_ends, earliest))
+    # By start alone: the sort is stable and the providers came in order of id, so equal starts
+    # stay ordered by provider, and comparing one integer costs a third of comparing pairs.
+    starts.sort(key=_start)
+    return OpenTimes(starts, duration)
+
+
+_provider_id = attrgetter("provider_id")
+_start = itemgetter(0)
+
+
+def busy_edges(busy: Iterable[Interval]) -> tuple[list[int], list[int]]:
+    """The merged cover of the busy intervals (touching ones joined, as BusyIndex does) as
+    parallel lists of start and end microseconds, sorted."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in sorted((to_micros(b.start), to_micros(b.end)) for b in busy):
+        if ends and start <= ends[-1]:
+            if end > ends[-1]:
+                ends[-1] = end
+        else:
+            starts.append(start)
+            ends.append(end)
+    return starts, ends
 
 
 class DayPlan(NamedTuple):
-    """One day's working windows as (opening, last possible start) instants, sorted."""
+    """One day's working windows as (opening, last possible start) microseconds, sorted."""
 
-    windows: list[tuple[datetime, datetime]]
+    windows: list[tuple[int, int]]
     overlapping: bool  # two windows overlap: a start must be offered once
 
 
-def _day_plans(
-    windows: tuple[WeeklyWindow, ...], days: list[date], tz: ZoneInfo, duration: timedelta
-) -> list[DayPlan]:
+def _day_plans(windows: tuple[WeeklyWindow, ...], days: list[date], tz: ZoneInfo, duration: int) -> list[DayPlan]:
     hours = WeeklyHours.of(windows)
     plans = []
     for day in days:
         weekday_windows = hours.on(day.weekday())
         if not weekday_windows:
             continue
-        intervals = _windows_on(day, weekday_windows, tz)
-        edges = [(w.start, w.end - duration) for w in intervals if w.start <= w.end - duration]
-        if edges:
-            overlapping = any(later.start < earlier.end for earlier, later in zip(intervals, intervals[1:], strict=False))
-            plans.append(DayPlan(edges, overlapping))
+        edges = sorted(
+            found for window in weekday_windows
+            if (window.valid_from is None or day >= window.valid_from)
+            and (window.valid_to is None or day <= window.valid_to)
+            and (found := _window_micros(day, window.start, window.end, tz)) is not None
+        )
+        usable = [(opens, closes - duration) for opens, closes in edges if opens <= closes - duration]
+        if usable:
+            overlapping = any(later[0] < earlier[1] for earlier, later in zip(edges, edges[1:], strict=False))
+            plans.append(DayPlan(usable, overlapping))
     return plans
 
 
-def _provider_slots(
-    plans: list[DayPlan], provider_id: int, rules: BookingRules, busy: BusyIndex, earliest: datetime
-) -> list[Slot]:
+@lru_cache(maxsize=4096)
+def _window_micros(day: date, opens: time, closes: time, tz: ZoneInfo) -> tuple[int, int] | None:
+    """_window_on in microseconds: (opening, closing), None when the window is empty that day."""
+    interval = _window_on(day, opens, closes, tz)
+    return None if interval is None else (to_micros(interval.start), to_micros(interval.end))
+
+
+def _provider_starts(
+    plans: list[DayPlan],
+    provider_id: int,
+    step: int,
+    blocked: int,
+    busy_starts: list[int],
+    busy_ends: list[int],
+    earliest: int,
+) -> list[tuple[int, int]]:
     """One provider's open starts, found gap by gap: a bisect per window, then a walk along
-    the busy stretches; every start in a free stretch is computed, not tested one by one."""
-    step, duration = rules.step, rules.duration
-    blocked = duration + rules.buffer
-    busy_starts, busy_ends = busy.starts, busy.ends
+    the busy stretches; the starts of a free stretch come from one range(), not one by one.
+    `blocked` is the visit plus its buffer: the time a start must find free."""
     count = len(busy_ends)
-    slots: list[Slot] = []
+    provider = repeat(provider_id)  # zip() stops at the end of each range without taking more
+    starts: list[tuple[int, int]] = []
     for windows, overlapping in plans:
-        out = [] if overlapping else slots
+        out = [] if overlapping else starts
         for first, last in windows:
             if first < earliest:
                 # Jump to the first step at or after `earliest`, keeping the window's alignment.
@@ -236,12 +330,12 @@ def _provider_slots(
                     continue
                 # Free from `start` until stretch i begins: every step whose block ends by then.
                 upto = last if i == count else min(last, busy_starts[i] - blocked)
-                steps = (upto - start) // step + 1
-                out.extend([_new_slot((s, s + duration, provider_id)) for s in [start + k * step for k in range(steps)]])
-                start += steps * step
+                free = range(start, upto + 1, step)
+                out.extend(zip(free, provider, strict=False))
+                start = free[-1] + step
         if overlapping:
-            slots.extend(dict.fromkeys(out))  # overlapping windows offer a start once
-    return slots
+            starts.extend(dict.fromkeys(out))  # overlapping windows offer a start once
+    return starts
 
 
 def one_per_start(slots: Iterable[Slot], preference: Sequence[int] = ()) -> list[Slot]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,10 +12,13 @@ from sqlalchemy import bindparam, func, literal, select, union_all
 from ..domain.availability import (
     BookingRules,
     Closures,
+    OpenTimes,
     ProviderSchedule,
     Slot,
     WeeklyWindow,
+    find_open_times,
     find_slots,
+    from_micros,
     last_bookable_day,
 )
 from ..domain.intervals import Interval
@@ -55,6 +59,42 @@ _ACTIVE_PROVIDERS = select(Provider).where(Provider.active.is_(True)).order_by(P
 _ONLINE_PROVIDERS = _ACTIVE_PROVIDERS.where(Provider.accepts_online_booking.is_(True))
 _ACTIVE_PROVIDER = _ACTIVE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
 _ONLINE_PROVIDER = _ONLINE_PROVIDERS.where(Provider.id == bindparam("provider_id"))
+
+
+def bookable_hours(online_only: bool, provider_id: int | None = None) -> dict[int, tuple[WeeklyWindow, ...]]:
+    """The weekly windows of each bookable provider (active, taking online bookings if asked;
+    only the one named, if any), in order of provider id; a provider without hours has none.
+
+    One query, the providers joined to their hours, for the availability answer: it needs the
+    providers' ids only, and a list of them first cost a round trip of its own.
+    """
+    if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the integer would overflow
+        return {}
+    if provider_id is None:
+        query, params = (_ONLINE_HOURS if online_only else _ACTIVE_HOURS), {}
+    else:
+        query, params = (_ONLINE_HOURS_OF if online_only else _ACTIVE_HOURS_OF), {"provider_id": provider_id}
+    hours: dict[int, list[WeeklyWindow]] = {}
+    for found, weekday, start, end, valid_from, valid_to in db.session.connection().execute(query, params).all():
+        windows = hours.setdefault(found, [])
+        if weekday is not None:  # the outer join's row for a provider without hours
+            windows.append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
+    return {found: tuple(windows) for found, windows in hours.items()}
+
+
+# Ordered within a provider too, so providers with the same hours share one plan of the days.
+_ACTIVE_HOURS = (
+    select(
+        Provider.id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time,
+        WorkingHours.valid_from, WorkingHours.valid_to,
+    )
+    .outerjoin(WorkingHours, WorkingHours.provider_id == Provider.id)
+    .where(Provider.active.is_(True))
+    .order_by(Provider.id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time)
+)
+_ONLINE_HOURS = _ACTIVE_HOURS.where(Provider.accepts_online_booking.is_(True))
+_ACTIVE_HOURS_OF = _ACTIVE_HOURS.where(Provider.id == bindparam("provider_id"))
+_ONLINE_HOURS_OF = _ONLINE_HOURS.where(Provider.id == bindparam("provider_id"))
 
 
 def live_blocks_overlapping(span: Interval):
@@ -179,9 +219,25 @@ def open_slots(
 ) -> list[Slot]:
     """Open slots for a service; include_booked=True ignores existing appointments
     (used to tell "taken" apart from "never an opening")."""
+    return open_times(
+        service, providers, first_day, last_day,
+        ignore_appointment_id=ignore_appointment_id, include_booked=include_booked,
+    ).slots()
+
+
+def open_times(
+    service: Service,
+    providers: list[Provider],
+    first_day: date,
+    last_day: date,
+    *,
+    ignore_appointment_id: int | None = None,
+    include_booked: bool = False,
+) -> OpenTimes:
+    """open_slots as integers: what the JSON answer is written from."""
     ids = [p.id for p in providers]
     if not ids:
-        return []
+        return OpenTimes([], 0)
     schedules = load_schedules(
         ids,
         first_day,
@@ -189,7 +245,42 @@ def open_slots(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
-    return slots_from(service, schedules, first_day, last_day, load_closures(first_day, last_day))
+    return find_open_times(
+        schedules,
+        rules_for(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
+
+
+def open_times_of(
+    service: Service, hours: dict[int, tuple[WeeklyWindow, ...]], first_day: date, last_day: date
+) -> OpenTimes:
+    """open_times for the providers and hours bookable_hours found: only the busy times and the
+    closures are still to be read."""
+    if not hours:
+        return OpenTimes([], 0)
+    ids = list(hours)
+    span = _range_instants(first_day, last_day, clinic_tz())
+    params = {
+        "provider_ids": ids, "span_start": span.start, "span_end": span.end,
+        "earliest_start": span.start - MAX_BLOCK, "ignore_id": 0,
+    }
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    for provider_id, starts_at, ends_at, _is_appointment in db.session.connection().execute(_BUSY, params).all():
+        busy[provider_id].append(Interval(starts_at, ends_at))
+    return find_open_times(
+        [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in ids],
+        rules_for(service),
+        tz=clinic_tz(),
+        now=now(),
+        first_day=first_day,
+        last_day=last_day,
+        closures=load_closures(first_day, last_day),
+    )
 
 
 def slots_from(
@@ -206,19 +297,20 @@ def slots_from(
     )
 
 
-def open_days(slots: list[Slot], first_day: date, last_day: date) -> dict[date, int]:
+def open_days(times: OpenTimes, first_day: date, last_day: date) -> dict[date, int]:
     """Number of open start times per clinic-local day (0 for days without openings)."""
-    tz = clinic_tz()
     counts = {first_day + timedelta(days=i): 0 for i in range((last_day - first_day).days + 1)}
-    seen: set[datetime] = set()
-    for slot in slots:
-        if slot.start in seen:
-            continue
-        seen.add(slot.start)
-        day = slot.start.astimezone(tz).date()
+    for day in _local_days(times):
         if day in counts:
             counts[day] += 1
     return counts
+
+
+def _local_days(times: OpenTimes) -> Iterator[date]:
+    """The clinic-local day of each open start time, once per time however many are free then."""
+    tz = clinic_tz()
+    for start in dict.fromkeys(start for start, _provider in times.starts):
+        yield from_micros(start).astimezone(tz).date()
 
 
 def least_busy_first(providers: list[Provider], first_day: date, last_day: date) -> list[int]:
@@ -265,7 +357,5 @@ def day_labels(
             if row.first_day <= day <= row.last_day:
                 closed.setdefault(day, row.name)
     # Openings there would be if nobody had booked: a day with some is fully booked.
-    unbooked = open_slots(service, providers, first, last, include_booked=True)
-    tz = clinic_tz()
-    had_openings = {slot.start.astimezone(tz).date() for slot in unbooked}
+    had_openings = set(_local_days(open_times(service, providers, first, last, include_booked=True)))
     return DayLabels(closed, {day for day in empty if day in had_openings and day not in closed})

@@ -8,11 +8,12 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..domain.availability import WeeklyWindow
 from ..domain.patient_details import N_
 from ..extensions import db
 from ..models import Appointment, BookingSource, Service
 from ..services import appointment_changes, audit, booking, booking_input, waitlist
-from ..services.availability import bookable_providers, open_slots
+from ..services.availability import bookable_hours, bookable_providers, open_times_of
 from ..services.clock import clinic_tz
 from ..services.day_sheet import appointments_on, providers_visible_to
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -116,6 +117,17 @@ def _parse_date_param(name: str, fields: dict[str, str]):
     return parsed
 
 
+def _asked_provider_hours() -> dict[int, tuple[WeeklyWindow, ...]] | None:
+    """The weekly hours of the providers asked for (every one bookable online, or the one
+    named); None when the one named is not bookable online."""
+    try:
+        provider_id = booking_input.parse_provider_id(request.args.get("provider"))
+    except ValidationFailed:
+        return None
+    hours = bookable_hours(online_only=True, provider_id=provider_id)
+    return None if provider_id is not None and not hours else hours
+
+
 @api.get("/availability")
 def availability():
     fields: dict[str, str] = {}
@@ -124,11 +136,8 @@ def availability():
         service = booking_input.find_service(request.args.get("service"), online=True)
     except ValidationFailed as exc:
         fields.update(exc.fields)
-    providers = None
-    try:
-        provider_id = booking_input.parse_provider_id(request.args.get("provider"))
-        providers = booking_input.choose_providers(provider_id, online=True)
-    except ValidationFailed:
+    hours = _asked_provider_hours()
+    if hours is None:
         fields["provider"] = N_("Unknown provider.")
     first = _parse_date_param("start", fields)
     last = _parse_date_param("end", fields)
@@ -139,9 +148,9 @@ def availability():
             fields["end"] = N_("Ask for at most 62 days at a time.")
     if fields:
         return validation_error(fields)
-    slots = open_slots(service, providers, first, last)
+    times = open_times_of(service, hours, first, last)
     timezone = json.dumps(current_app.config["CLINIC_TIMEZONE"])
-    body = f'{{"timezone":{timezone},"slots":{slots_json_text(slots, clinic_tz())}}}'
+    body = f'{{"timezone":{timezone},"slots":{slots_json_text(times, clinic_tz())}}}'
     return current_app.response_class(body, mimetype="application/json")
 
 

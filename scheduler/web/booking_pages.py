@@ -17,6 +17,7 @@ from ..services.availability import (
     least_busy_first,
     open_days,
     open_slots,
+    open_times,
 )
 from ..services.booking import book
 from ..services.booking_input import parse_start
@@ -82,7 +83,7 @@ def days(slug: str, who: str):
     window = DayWindow.starting(
         first, current_app.config["BOOKING_DAYS_SHOWN"], today, last_day_for(service)
     )
-    counts = open_days(open_slots(service, chosen, window.first, window.last), window.first, window.last)
+    counts = open_days(open_times(service, chosen, window.first, window.last), window.first, window.last)
     return render_template(
         "booking/days.html", service=service, provider=provider, who=who, window=window, counts=counts,
         labels=day_labels(service, chosen, counts),

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 
 from ..models import Appointment, Provider
 from ..services import appointment_changes, booking_input, calendar_feeds, link_requests, message_links
-from ..services.availability import day_labels, last_day_for, open_days, open_slots
+from ..services.availability import day_labels, last_day_for, open_days, open_slots, open_times
 from ..services.clock import clinic_tz
 from ..services.course_links import course_overview
 from ..services.errors import AlreadyBooked, ChangeNotAllowed, NotFound, SlotUnavailable, ValidationFailed
@@ -191,10 +191,10 @@ def reschedule_days(token: str):
     window = DayWindow.starting(
         first, current_app.config["BOOKING_DAYS_SHOWN"], today, last_day_for(appointment.service)
     )
-    slots = open_slots(
+    times = open_times(
         appointment.service, [provider], window.first, window.last, ignore_appointment_id=appointment.id,
     )
-    counts = open_days(slots, window.first, window.last)
+    counts = open_days(times, window.first, window.last)
     return render_template(
         "manage/reschedule_days.html",
         appointment=appointment,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
 
-from ..domain.availability import Slot
+from ..domain.availability import OpenTimes, Slot, from_micros
 from ..models import Appointment
 from ..services.clock import clinic_tz, now
 
@@ -24,26 +24,32 @@ def slot_json(slot: Slot, tz: ZoneInfo | None = None) -> dict:
     return {"start": local_iso(slot.start, tz), "end": local_iso(slot.end, tz), "provider_id": slot.provider_id}
 
 
-def slots_json_text(slots: list[Slot], tz: ZoneInfo) -> str:
-    """Many slots (sorted by start) as a JSON array of slot_json objects, written directly:
-    a six-week answer holds thousands, and building a dict for each only to encode it again
-    cost more than the search. Providers free at the same time sit side by side, so each
-    time is formatted once. ISO instants and integers need no escaping."""
+def slots_json_text(times: OpenTimes, tz: ZoneInfo) -> str:
+    """Open slots as a JSON array of slot_json objects, written directly from the search's
+    integers: a six-week answer holds thousands, and building a datetime and a dict for each
+    only to encode them again cost more than the search. Providers free at the same time sit
+    side by side, so each time is formatted once. ISO instants and integers need no escaping."""
+    tails = {}  # '<provider id>}' for each provider
     parts = []
     previous = None
     head = ""
-    for start, end, provider_id in slots:
+    for start, provider_id in times.starts:
         if start != previous:
             previous = start
-            head = _slot_head(start, end, tz)
-        parts.append(f"{head}{int(provider_id)}}}")
+            head = _slot_head(start, times.duration, tz)
+        tail = tails.get(provider_id)
+        if tail is None:
+            tail = tails[provider_id] = f"{int(provider_id)}}}"
+        parts.append(head + tail)
     return "[" + ",".join(parts) + "]"
 
 
 @lru_cache(maxsize=16384)
-def _slot_head(start: datetime, end: datetime, tz: ZoneInfo) -> str:
-    """The same times are asked for again and again: format each pair once per process."""
-    return f'{{"start":"{start.astimezone(tz).isoformat()}","end":"{end.astimezone(tz).isoformat()}","provider_id":'
+def _slot_head(start: int, duration: int, tz: ZoneInfo) -> str:
+    """The same times are asked for again and again: format each once per process."""
+    begins = from_micros(start)
+    ends = begins + timedelta(microseconds=duration)
+    return f'{{"start":"{begins.astimezone(tz).isoformat()}","end":"{ends.astimezone(tz).isoformat()}","provider_id":'
 
 
 def today_local() -> date:
