@@ -21,7 +21,7 @@ from .booking_input import check_timing, choose_providers, collect_errors, find_
 from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
-from .patients import SAME_PERSON, find_or_create_patient, same_person_params
+from .patients import SAME_PERSON, match_patient, record_change, same_person_params
 from .tokens import manage_token_for, new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
@@ -189,7 +189,7 @@ def book(
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.
         candidates.sort(key=lambda slot: str(slot.provider_id) != str(preferred))
-        patient = find_or_create_patient(details, language, actor)
+        patient, patient_change = match_patient(details, language)
         moment = now()
         secret = new_secret()
         appointment = Appointment(
@@ -208,8 +208,10 @@ def book(
         )
         if not _insert_first_free(appointment, candidates):
             raise SlotUnavailable([])
-        audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_booked(appointment, cause=events.cause_for(actor))
+        # Added last, so that the commit's one flush writes both audit rows in one statement.
+        record_change(actor, patient, patient_change)
+        audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
         commit_keeping_values()
     except SlotUnavailable as conflict:
         db.session.rollback()

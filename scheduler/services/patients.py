@@ -1,6 +1,9 @@
 """Finding the patient a booking belongs to, or creating them."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
 from ..domain.patient_details import PatientDetails
@@ -42,6 +45,15 @@ def same_person(details: PatientDetails) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True)
+class PatientChange:
+    """What the audit trail is to record about the patient a booking found or created."""
+
+    action: str  # "patient.created" or "patient.updated"
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
 def find_or_create_patient(details: PatientDetails, language: str, actor: audit.Actor) -> Patient:
     """The patient these details describe; a new record when there is none.
 
@@ -49,6 +61,19 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
     """
+    patient, change = match_patient(details, language)
+    record_change(actor, patient, change)
+    return patient
+
+
+def record_change(actor: audit.Actor, patient: Patient, change: PatientChange | None) -> None:
+    if change is not None:
+        audit.record(actor, change.action, patient, change.before, change.after)
+
+
+def match_patient(details: PatientDetails, language: str) -> tuple[Patient, PatientChange | None]:
+    """find_or_create_patient, leaving the audit record to the caller (record_change): a
+    booking writes it with its own, in one statement. A new patient is flushed (it has an id)."""
     patient = db.session.scalar(_PATIENT_BY_PERSON, same_person_params(details))
     if patient is not None and patient.merged_into_id is not None:
         # The desk merged that record into another: the booking goes to the one kept.
@@ -66,14 +91,11 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
         )
         db.session.add(patient)
         db.session.flush()
-        audit.record(actor, "patient.created", patient, None, audit.snapshot(patient, AUDIT_FIELDS))
-        return patient
+        return patient, PatientChange("patient.created", None, audit.snapshot(patient, AUDIT_FIELDS))
     before = audit.snapshot(patient, AUDIT_FIELDS)
     if patient.email is None:
         patient.email = details.email
     if details.sms_opt_in and not patient.may_text:
         patient.sms_consent_at = moment
     after = audit.snapshot(patient, AUDIT_FIELDS)
-    if after != before:
-        audit.record(actor, "patient.updated", patient, before, after)
-    return patient
+    return patient, (PatientChange("patient.updated", before, after) if after != before else None)
