@@ -21,7 +21,7 @@ from .booking_input import check_timing, choose_providers, collect_errors, find_
 from .clinic_versions import current_version_id
 from .clock import clinic_tz, now
 from .errors import AlreadyBooked, SlotUnavailable, ValidationFailed
-from .patients import SAME_PERSON, match_patient, record_change, same_person_params
+from .patients import PATIENT_BY_PERSON, SAME_PERSON, adopt_or_create, kept_record, same_person_params
 from .tokens import manage_token_for, new_secret, sha256_hex
 from .write_guard import flush_in_savepoint
 
@@ -133,7 +133,8 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
     return db.session.scalar(query)
 
 
-# The booking's own check, built once: a live visit of the same person overlapping the new one.
+# The booking's own check, built once: a live visit of the same person (any of their
+# records) overlapping the new one.
 _PERSON_OVERLAPPING_VISIT = (
     select(Appointment.id)
     .join(Patient, Patient.id == Appointment.patient_id)
@@ -146,13 +147,22 @@ _PERSON_OVERLAPPING_VISIT = (
     )
     .limit(1)
 )
+# The person's record (as find_person finds it) and, in the same round trip, that check.
+# Without a record there is no visit of theirs either.
+_PERSON_AND_OVERLAPPING_VISIT = PATIENT_BY_PERSON.add_columns(
+    _PERSON_OVERLAPPING_VISIT.correlate(None).scalar_subquery()
+)
 
 
-def person_overlapping_visit(details: PatientDetails, start: datetime, end: datetime) -> int | None:
-    """overlapping_visit(same_person(details), start, end) with a statement built once: the
-    id of the person's live visit overlapping [start, end), if any."""
+def person_and_overlapping_visit(
+    details: PatientDetails, start: datetime, end: datetime
+) -> tuple[Patient | None, int | None]:
+    """The record these details name, if any (before merges are followed), and the id of the
+    person's live visit overlapping [start, end), if any: overlapping_visit(same_person(details),
+    start, end) and find_person(details) in one statement."""
     params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
-    return db.session.scalar(_PERSON_OVERLAPPING_VISIT, params)
+    row = db.session.execute(_PERSON_AND_OVERLAPPING_VISIT, params).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def book(
@@ -182,14 +192,14 @@ def book(
     try:
         one_patient_at_a_time(details.phone_e164)
         ends_at = start + timedelta(minutes=service.duration_minutes)
-        existing = person_overlapping_visit(details, start, ends_at)
+        found, existing = person_and_overlapping_visit(details, start, ends_at)
         if existing is not None:
             raise AlreadyBooked(ALREADY_BOOKED, existing)
         candidates = free_candidates(service, providers, start)
         preferred = data.get("preferred_provider_id")
         # "First available" books whoever the patient was shown, if they are still free.
         candidates.sort(key=lambda slot: str(slot.provider_id) != str(preferred))
-        patient, patient_change = match_patient(details, language)
+        patient, patient_change = adopt_or_create(kept_record(found), details, language)
         moment = now()
         secret = new_secret()
         appointment = Appointment(
@@ -209,9 +219,10 @@ def book(
         if not _insert_first_free(appointment, candidates):
             raise SlotUnavailable([])
         events.appointment_booked(appointment, cause=events.cause_for(actor))
-        # Added last, so that the commit's one flush writes both audit rows in one statement.
-        record_change(actor, patient, patient_change)
-        audit.record(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))
+        trail = [audit.entry(actor, "appointment.booked", appointment, None, audit.snapshot(appointment, AUDIT_FIELDS))]
+        if patient_change is not None:
+            trail.insert(0, audit.entry(actor, patient_change.action, patient, patient_change.before, patient_change.after))
+        audit.record_all(trail)
         commit_keeping_values()
     except SlotUnavailable as conflict:
         db.session.rollback()

@@ -64,7 +64,7 @@ def channels_for(patient: Patient) -> Channels:
 def plan_booked(appointment: Appointment, *, cause: str) -> None:
     """The confirmation and the reminders of a visit created in this transaction. No message
     of a new visit can exist yet, so none is looked for to revive: the rows go in at once, in
-    one INSERT (no two share a key: they differ in kind, channel or planned time)."""
+    one round trip (no two share a key: they differ in kind, channel or planned time)."""
     _ensure_id(appointment)
     moment = now()
     patient = appointment.patient
@@ -84,7 +84,7 @@ def plan_booked(appointment: Appointment, *, cause: str) -> None:
             )
         ]
     if rows:
-        db.session.execute(insert(Message).values(rows))
+        db.session.connection().execute(_INSERT_MESSAGE, rows)
 
 
 def plan_moved(appointment: Appointment, *, cause: str) -> None:
@@ -365,6 +365,10 @@ def _add(
     )
     db.session.add(message)
     return message
+
+
+# Core, not the ORM: the rows need no objects, and a statement compiled once serves every booking.
+_INSERT_MESSAGE = insert(Message.__table__)
 
 
 def _new_row(patient: Patient, planned: Planned, cause: str, moment: datetime, appointment: Appointment) -> dict:

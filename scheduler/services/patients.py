@@ -23,7 +23,7 @@ SAME_PERSON: ColumnElement[bool] = and_(
     func.lower(Patient.last_name) == bindparam("person_last_name"),
 )
 # A record the desk merged into another comes last: the kept one answers first.
-_PATIENT_BY_PERSON = (
+PATIENT_BY_PERSON = (
     select(Patient).where(SAME_PERSON).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
 )
 
@@ -61,23 +61,32 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
     """
-    patient, change = match_patient(details, language)
-    record_change(actor, patient, change)
+    patient, change = adopt_or_create(find_person(details), details, language)
+    if patient.id is None:
+        db.session.flush()  # the audit row names it
+    if change is not None:
+        audit.record(actor, change.action, patient, change.before, change.after)
     return patient
 
 
-def record_change(actor: audit.Actor, patient: Patient, change: PatientChange | None) -> None:
-    if change is not None:
-        audit.record(actor, change.action, patient, change.before, change.after)
+def find_person(details: PatientDetails) -> Patient | None:
+    """The record these details name, if any."""
+    return kept_record(db.session.scalar(PATIENT_BY_PERSON, same_person_params(details)))
 
 
-def match_patient(details: PatientDetails, language: str) -> tuple[Patient, PatientChange | None]:
-    """find_or_create_patient, leaving the audit record to the caller (record_change): a
-    booking writes it with its own, in one statement. A new patient is flushed (it has an id)."""
-    patient = db.session.scalar(_PATIENT_BY_PERSON, same_person_params(details))
+def kept_record(patient: Patient | None) -> Patient | None:
     if patient is not None and patient.merged_into_id is not None:
         # The desk merged that record into another: the booking goes to the one kept.
-        patient = db.session.get(Patient, patient.merged_into_id)
+        return db.session.get(Patient, patient.merged_into_id)
+    return patient
+
+
+def adopt_or_create(
+    patient: Patient | None, details: PatientDetails, language: str
+) -> tuple[Patient, PatientChange | None]:
+    """find_or_create_patient for the record already found (None: a new one, added to the
+    session, not yet flushed), leaving the audit record to the caller: a booking writes it
+    together with its own."""
     moment = now()
     if patient is None:
         patient = Patient(
@@ -90,7 +99,6 @@ def match_patient(details: PatientDetails, language: str) -> tuple[Patient, Pati
             created_at=moment,
         )
         db.session.add(patient)
-        db.session.flush()
         return patient, PatientChange("patient.created", None, audit.snapshot(patient, AUDIT_FIELDS))
     before = audit.snapshot(patient, AUDIT_FIELDS)
     if patient.email is None:
