@@ -29,9 +29,9 @@ NEW_PATIENT = [
     "SELECT working_hours",  # the day's windows,
     "SELECT appointments",  # busy times and time off,
     "SELECT closures",  # and closures: free, taken, or never open
-    "INSERT patients",
     "SELECT clinic_info_versions",  # the details version id and the reminder policy
-    "INSERT appointments",  # the exclusion constraint has the last word
+    "INSERT patients",  # one flush: the new patient,
+    "INSERT appointments",  # and the visit; the exclusion constraint has the last word
     "INSERT messages",  # confirmation and reminders, one round trip
     "INSERT audit_events",  # patient created and appointment booked, one round trip
 ]

@@ -241,6 +241,8 @@ def _book_once(request: BookingRequest, source: BookingSource, actor: audit.Acto
     # "First available" books whoever the patient was shown, if they are still free.
     preferred = str(request.preferred_provider_id)
     chosen = next((slot for slot in candidates if str(slot.provider_id) == preferred), candidates[0])
+    # Read before a new patient is added, so that one flush writes the patient and the visit.
+    version_id = current_version_id()
     patient, patient_change = adopt_or_create(kept_record(found), details, language)
     moment = now()
     secret = new_secret()
@@ -255,7 +257,7 @@ def _book_once(request: BookingRequest, source: BookingSource, actor: audit.Acto
         source=source.value,
         patient_note=details.note,
         manage_token_hash=sha256_hex(secret),
-        clinic_info_version_id=current_version_id(),
+        clinic_info_version_id=version_id,
         created_at=moment,
         updated_at=moment,
     )
