@@ -16,7 +16,8 @@ AUDIT_FIELDS = ("first_name", "last_name", "phone_e164", "email", "language", "s
 
 
 # Same mobile number and same name (any case) is the same patient. Built once: every
-# booking asks it twice; same_person_params gives the values.
+# booking asks it, for the record and for an overlapping visit; same_person_params gives
+# the values.
 SAME_PERSON: ColumnElement[bool] = and_(
     Patient.phone_e164 == bindparam("person_phone"),
     func.lower(Patient.first_name) == bindparam("person_first_name"),
