@@ -65,7 +65,9 @@ def test_backup_while_a_writer_keeps_booking_is_consistent_and_opens(tmp_path, m
         client = app.test_client()
         with app.app_context():
             for n, (start, provider) in enumerate(_weekday_slots(date(2026, 12, 2), providers)):
-                if stop.is_set():
+                # A steady pace, not as fast as it can: the ~730 open slots up to the 60-day
+                # horizon must outlast the three copies however quick a booking is.
+                if stop.wait(0.02):
                     return
                 answer = client.post("/api/v1/bookings", json={
                     "service": "initial-evaluation", "provider_id": provider, "start": start.isoformat(),

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from sqlalchemy import insert
+
 from ..extensions import db
 from ..models import ActorKind, AuditEvent
 from .clock import now
@@ -39,15 +41,28 @@ def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def record(actor: Actor, action: str, entity: Any, before: dict | None, after: dict | None) -> None:
-    db.session.add(
-        AuditEvent(
-            at=now(),
-            actor_kind=actor.kind.value,
-            actor_id=actor.id,
-            action=action,
-            entity_type=entity.__tablename__,
-            entity_id=entity.id,
-            before=before,
-            after=after,
-        )
-    )
+    db.session.add(AuditEvent(**entry(actor, action, entity, before, after)))
+
+
+def entry(actor: Actor, action: str, entity: Any, before: dict | None, after: dict | None) -> dict[str, Any]:
+    """The columns of one audit row (`entity` has its id)."""
+    return {
+        "at": now(),
+        "actor_kind": actor.kind.value,
+        "actor_id": actor.id,
+        "action": action,
+        "entity_type": entity.__tablename__,
+        "entity_id": entity.id,
+        "before": before,
+        "after": after,
+    }
+
+
+# Core, not the ORM: nothing reads the rows back, so they need no objects to flush.
+_INSERT = insert(AuditEvent.__table__)
+
+
+def record_all(entries: list[dict[str, Any]]) -> None:
+    """Several audit rows (see entry), in their order, in one round trip."""
+    if entries:
+        db.session.connection().execute(_INSERT, entries)

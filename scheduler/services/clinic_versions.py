@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from flask import current_app, g
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..clinic_info import Disclaimer, PhoneNumber, disclaimer_source, parse_disclaimer, phone_number
@@ -104,11 +104,21 @@ def current_details() -> ClinicDetails:
 def current_version_id() -> int:
     """For a new booking: the version of the details its patient was shown.
 
+    A booking needs the id, not the details: unless this request already read them, only the
+    id is asked for, and the reminder policy its messages are planned with comes back in the
+    same round trip (kept for the request, as current_policy() keeps it).
+
     With no version yet (a database emptied after its migration seeded one), the
     configuration's values, which the patient was shown, become the first version in the
     booking's own transaction; the kept copy is dropped so that a rolled-back booking leaves
     no id behind that no longer exists."""
-    version_id = current_details().version_id
+    cached = g.get(DETAILS_KEY)
+    if cached is not None:
+        version_id = cached.version_id
+    else:
+        version_id, *policy_values = db.session.execute(_NEWEST_ID_AND_POLICY).one()
+        if g.get(POLICY_KEY) is None:
+            setattr(g, POLICY_KEY, _stored_policy(dict(zip(POLICY_FIELDS, policy_values, strict=True))))
     if version_id is not None:
         return version_id
     row = ClinicInfoVersion(created_at=now(), **_configured_details())
@@ -199,15 +209,32 @@ def _latest_policy_row() -> MessagePolicyVersion | None:
     return db.session.scalars(select(MessagePolicyVersion).order_by(MessagePolicyVersion.id.desc()).limit(1)).first()
 
 
+# The newest details version's id and the newest saved policy's fields (NULL without one):
+# what a booking reads of the versions, in one statement.
+_NEWEST_ID_AND_POLICY = select(
+    select(func.max(ClinicInfoVersion.id)).scalar_subquery(),
+    *(
+        select(getattr(MessagePolicyVersion, name)).order_by(MessagePolicyVersion.id.desc()).limit(1).scalar_subquery()
+        for name in POLICY_FIELDS
+    ),
+)
+
+
+def _stored_policy(values: dict[str, str | None]) -> Policy:
+    """The saved policy with these fields, else (none saved) the configuration's."""
+    if values["send_window"] is None:
+        return current_app.extensions["message_policy"]
+    stored, _errors = _policy_of(values)
+    # Rows are validated on save; a bad one falls back, never fails a send.
+    return stored or current_app.extensions["message_policy"]
+
+
 def current_policy() -> Policy:
     """The admin's saved policy, else the configuration's (parsed at start-up)."""
     cached = g.get(POLICY_KEY)
     if cached is None:
         row = _latest_policy_row()
-        cached = current_app.extensions["message_policy"]
-        if row is not None:
-            stored, _errors = _policy_of({name: getattr(row, name) for name in POLICY_FIELDS})
-            cached = stored or cached  # rows are validated on save; a bad one falls back, never fails a send
+        cached = _stored_policy({name: getattr(row, name) if row is not None else None for name in POLICY_FIELDS})
         setattr(g, POLICY_KEY, cached)
     return cached
 

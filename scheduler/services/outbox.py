@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ..domain.reminders import (
     Cadence,
@@ -62,10 +62,29 @@ def channels_for(patient: Patient) -> Channels:
 
 
 def plan_booked(appointment: Appointment, *, cause: str) -> None:
+    """The confirmation and the reminders of a visit created in this transaction. No message
+    of a new visit can exist yet, so none is looked for to revive: the rows go in at once, in
+    one round trip (no two share a key: they differ in kind, channel or planned time)."""
     _ensure_id(appointment)
     moment = now()
-    _add_notices("confirmation", appointment, cause, moment)
-    _add_reminders(appointment, _cadence_of(appointment), moment, cause)
+    patient = appointment.patient
+    reachable = channels_for(patient)
+    current = policy()
+    tz = clinic_tz()
+    rows = [
+        _new_row(patient, planned, cause, moment, appointment)
+        for planned in plan_notice("confirmation", reachable, cause, moment, appointment.starts_at, current.window, tz)
+    ]
+    if appointment.status in OPEN_STATUSES:
+        # A reminder is the system's, whoever booked: it always waits for the window.
+        rows += [
+            _new_row(patient, planned, "system", moment, appointment)
+            for planned in plan_reminders(
+                appointment.starts_at, moment, reachable, _cadence_of(appointment), current, tz
+            )
+        ]
+    if rows:
+        db.session.connection().execute(_INSERT_MESSAGE, rows)
 
 
 def plan_moved(appointment: Appointment, *, cause: str) -> None:
@@ -346,6 +365,32 @@ def _add(
     )
     db.session.add(message)
     return message
+
+
+# Core, not the ORM: the rows need no objects, and a statement compiled once serves every booking.
+_INSERT_MESSAGE = insert(Message.__table__)
+
+
+def _new_row(patient: Patient, planned: Planned, cause: str, moment: datetime, appointment: Appointment) -> dict:
+    """The columns of a new message of `appointment`, as _add would write them."""
+    return {
+        "patient_id": patient.id,
+        "appointment_id": appointment.id,
+        "course_id": appointment.course_id,
+        "channel": planned.channel,
+        "kind": planned.kind,
+        "cause": cause,
+        "planned_for": planned.planned_for,
+        "due_at": planned.due_at,
+        "send_before": planned.send_before,
+        "status": PENDING,
+        "attempts": 0,
+        "to_address": _address(patient, planned.channel),
+        "language": patient.language,
+        "last_error": "",
+        "created_at": moment,
+        "updated_at": moment,
+    }
 
 
 def _reset(message: Message, planned: Planned, cause: str, moment: datetime, patient: Patient) -> None:

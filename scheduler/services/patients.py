@@ -1,6 +1,9 @@
 """Finding the patient a booking belongs to, or creating them."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
 from ..domain.patient_details import PatientDetails
@@ -13,14 +16,15 @@ AUDIT_FIELDS = ("first_name", "last_name", "phone_e164", "email", "language", "s
 
 
 # Same mobile number and same name (any case) is the same patient. Built once: every
-# booking asks it twice; same_person_params gives the values.
+# booking asks it, for the record and for an overlapping visit; same_person_params gives
+# the values.
 SAME_PERSON: ColumnElement[bool] = and_(
     Patient.phone_e164 == bindparam("person_phone"),
     func.lower(Patient.first_name) == bindparam("person_first_name"),
     func.lower(Patient.last_name) == bindparam("person_last_name"),
 )
 # A record the desk merged into another comes last: the kept one answers first.
-_PATIENT_BY_PERSON = (
+PATIENT_BY_PERSON = (
     select(Patient).where(SAME_PERSON).order_by(Patient.merged_into_id.is_not(None), Patient.id).limit(1)
 )
 
@@ -42,6 +46,15 @@ def same_person(details: PatientDetails) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True)
+class PatientChange:
+    """What the audit trail is to record about the patient a booking found or created."""
+
+    action: str  # "patient.created" or "patient.updated"
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
 def find_or_create_patient(details: PatientDetails, language: str, actor: audit.Actor) -> Patient:
     """The patient these details describe; a new record when there is none.
 
@@ -49,10 +62,32 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
     """
-    patient = db.session.scalar(_PATIENT_BY_PERSON, same_person_params(details))
+    patient, change = adopt_or_create(find_person(details), details, language)
+    if patient.id is None:
+        db.session.flush()  # the audit row names it
+    if change is not None:
+        audit.record(actor, change.action, patient, change.before, change.after)
+    return patient
+
+
+def find_person(details: PatientDetails) -> Patient | None:
+    """The record these details name, if any."""
+    return kept_record(db.session.scalar(PATIENT_BY_PERSON, same_person_params(details)))
+
+
+def kept_record(patient: Patient | None) -> Patient | None:
     if patient is not None and patient.merged_into_id is not None:
         # The desk merged that record into another: the booking goes to the one kept.
-        patient = db.session.get(Patient, patient.merged_into_id)
+        return db.session.get(Patient, patient.merged_into_id)
+    return patient
+
+
+def adopt_or_create(
+    patient: Patient | None, details: PatientDetails, language: str
+) -> tuple[Patient, PatientChange | None]:
+    """find_or_create_patient for the record already found (None: a new one, added to the
+    session, not yet flushed), leaving the audit record to the caller: a booking writes it
+    together with its own."""
     moment = now()
     if patient is None:
         patient = Patient(
@@ -65,15 +100,11 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
             created_at=moment,
         )
         db.session.add(patient)
-        db.session.flush()
-        audit.record(actor, "patient.created", patient, None, audit.snapshot(patient, AUDIT_FIELDS))
-        return patient
+        return patient, PatientChange("patient.created", None, audit.snapshot(patient, AUDIT_FIELDS))
     before = audit.snapshot(patient, AUDIT_FIELDS)
     if patient.email is None:
         patient.email = details.email
     if details.sms_opt_in and not patient.may_text:
         patient.sms_consent_at = moment
     after = audit.snapshot(patient, AUDIT_FIELDS)
-    if after != before:
-        audit.record(actor, "patient.updated", patient, before, after)
-    return patient
+    return patient, (PatientChange("patient.updated", before, after) if after != before else None)

@@ -25,6 +25,10 @@ def is_overlap_violation(error: IntegrityError) -> bool:
     return _sqlstate(error) == OVERLAP_VIOLATION
 
 
+def is_deadlock(error: DBAPIError) -> bool:
+    return _sqlstate(error) == DEADLOCK_DETECTED
+
+
 def flush_in_savepoint(change: Callable[[], None]) -> bool:
     """Apply `change` and flush it in a savepoint; False when the database refuses an overlap.
 

@@ -1,0 +1,99 @@
+"""What one booking asks of the database, statement by statement.
+
+Each statement is a round trip, and in the app it costs more than most of the booking's own
+work: a booking's throughput follows how many it sends. The lists are pinned, so a change that
+adds one (a lookup done twice, a row written on its own, an ORM flush that could be one
+statement) fails here and says which.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event, func, select
+
+from scheduler.extensions import db
+from scheduler.models import Appointment, AuditEvent, Message, Patient
+
+from .conftest import make_provider, make_service, patient_payload
+
+FIRST = "2026-12-01T08:00:00-07:00"  # the Tuesday after the frozen clock's Monday
+SECOND = "2026-12-01T10:00:00-07:00"
+
+# A new patient: the checks, then the writes. The advisory lock is PostgreSQL's only.
+NEW_PATIENT = [
+    "SELECT services",  # the service asked for
+    "SELECT providers",  # the provider named
+    "SELECT pg_advisory_xact_lock",  # one booking per phone number at a time
+    "SELECT patients",  # the person's record and any overlapping visit of theirs
+    "SELECT working_hours",  # the day's windows,
+    "SELECT appointments",  # busy times and time off,
+    "SELECT closures",  # and closures: free, taken, or never open
+    "SELECT clinic_info_versions",  # the details version id and the reminder policy
+    "INSERT patients",  # one flush: the new patient,
+    "INSERT appointments",  # and the visit; the exclusion constraint has the last word
+    "INSERT messages",  # confirmation and reminders, one round trip
+    "INSERT audit_events",  # patient created and appointment booked, one round trip
+]
+
+
+def statement_kinds(work) -> list[str]:
+    """Runs `work`; the statements it sent, each as its verb and first table."""
+    sent: list[str] = []
+
+    def remember(_conn, _cursor, statement, _parameters, _context, _many):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return [kind(statement) for statement in sent]
+
+
+def kind(statement: str) -> str:
+    """"INSERT <table>", or "SELECT <table of the first column>" (a subquery's FROM may come first)."""
+    if "pg_advisory_xact_lock" in statement:
+        return "SELECT pg_advisory_xact_lock"
+    verb = statement.split(None, 1)[0].upper()
+    table = re.search(r"\bINTO\s+(\w+)" if verb == "INSERT" else r"\b(\w+)\.\w+", statement)
+    return f"{verb} {table.group(1) if table else '?'}"
+
+
+def booking(client, provider_id: int, start: str):
+    def work():
+        answer = client.post("/api/v1/bookings", json={
+            "service": "evaluation", "provider_id": provider_id, "start": start, "patient": patient_payload(),
+        })
+        assert answer.status_code == 201, answer.get_json()
+
+    return work
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.postgres
+def test_a_booking_on_postgresql_sends_twelve_statements_and_eleven_for_a_known_patient(pg_app):
+    provider = make_provider()
+    make_service()
+    client = pg_app.test_client()
+    assert statement_kinds(booking(client, provider.id, FIRST)) == NEW_PATIENT
+    # The same person again, at another time: found, nothing about them changes.
+    assert statement_kinds(booking(client, provider.id, SECOND)) == [
+        kind for kind in NEW_PATIENT if kind != "INSERT patients"
+    ]
+    # Everything was written: one patient, two visits, their messages, three audit rows.
+    assert (count(Patient), count(Appointment), count(AuditEvent)) == (1, 2, 3)
+    assert count(Message) == 2 * 4  # confirmation and a reminder, by email and by SMS, per visit
+
+
+def test_a_booking_on_sqlite_sends_the_same_but_the_lock(app):
+    provider = make_provider()
+    make_service()
+    client = app.test_client()
+    assert statement_kinds(booking(client, provider.id, FIRST)) == [
+        kind for kind in NEW_PATIENT if kind != "SELECT pg_advisory_xact_lock"
+    ]
