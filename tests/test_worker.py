@@ -305,22 +305,24 @@ def _open_starts(client, first: str, last: str, count: int) -> list[str]:
 def _statements_to_send(count: int, client, sink, *, first: str, last: str) -> int:
     """Books `count` patients (a confirmation text and email each), then counts the SQL
     statements the worker issues to send them all as one batch, one message at a time."""
+    from flask import current_app
     from sqlalchemy import event
 
     for n, start in enumerate(_open_starts(client, first, last, count)):
         book(client, start, phone=f"915-555-{first[-2:]}{n:02d}", first_name=f"Pat{n}",
              email=f"pat{first}.{n}@example.com")
-    claims = sending.claim_due(100)
     seen: list[str] = []
 
     def statement(conn, cursor, sql, *args) -> None:
         seen.append(sql)
 
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
-        outcomes = sending.send_claims(claims)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
+    with current_app.app_context():  # as the worker's pass: nothing cached from the bookings
+        claims = sending.claim_due(100)
+        event.listen(db.engine, "before_cursor_execute", statement)
+        try:
+            outcomes = sending.send_claims(claims)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", statement)
     assert outcomes == ["sent"] * (2 * count)
     assert len(sink.delivered()) == count
     return len(seen)
