@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, insert, or_, select, update
@@ -140,13 +141,53 @@ def deliver(claim: Claim) -> str:
     return send_claims([claim])[0]
 
 
+@dataclass
+class Batch:
+    """A claimed batch on its way: rendered, then out with the providers, then recorded."""
+
+    claims: list[Claim]
+    ready: list[Outgoing]
+    settled: list[Done]             # decided without sending (expired, deferred, released, unrenderable)
+    outcomes: dict[int, str]        # so far (the rows another worker has now: "lost")
+    in_flight: dict[Future, Outgoing] = field(default_factory=dict)
+
+
 def send_claims(claims: list[Claim], pool: ThreadPoolExecutor | None = None) -> list[str]:
-    """A claimed batch: re-read together, decided and rendered, then handed to the providers
-    (on `pool`, a few at a time) and recorded as their answers come. Returns each claim's outcome."""
+    """A claimed batch: re-read together, decided and rendered, handed to the providers (on
+    `pool`, a few at a time) and recorded. Returns each claim's outcome."""
+    batch = open_batch(claims)
+    if pool is None:
+        return _send_one_by_one(batch)
+    hand_over(batch, pool)
+    return finish(batch)
+
+
+def open_batch(claims: list[Claim]) -> Batch:
     ready, settled, outcomes = _prepare(claims)
-    outcomes.update(record(settled))
-    outcomes.update(_send_and_record(ready, pool))
-    return [outcomes[claim.id] for claim in claims]
+    return Batch(claims, ready, settled, outcomes)
+
+
+def hand_over(batch: Batch, pool: ThreadPoolExecutor) -> None:
+    """The batch's messages to the sending threads; this thread is free until `finish`."""
+    clock, margin = clock_function(), send_margin()
+    batch.in_flight = {pool.submit(_hand_over, item, clock, margin): item for item in batch.ready}
+
+
+def finish(batch: Batch) -> list[str]:
+    """Waits for the providers' answers and records the whole batch in one transaction."""
+    wait(batch.in_flight)
+    answered = [_answered(item, future.result()) for future, item in batch.in_flight.items()]
+    batch.outcomes.update(record(batch.settled + answered))
+    return [batch.outcomes[claim.id] for claim in batch.claims]
+
+
+def _send_one_by_one(batch: Batch) -> list[str]:
+    """Without sending threads: each message recorded before the next is sent."""
+    clock, margin = clock_function(), send_margin()
+    batch.outcomes.update(record(batch.settled))
+    for item in batch.ready:
+        batch.outcomes.update(record([_answered(item, _hand_over(item, clock, margin))]))
+    return [batch.outcomes[claim.id] for claim in batch.claims]
 
 
 def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int, str]]:
@@ -270,23 +311,6 @@ def _failed(claim: Claim, failure: SendFailed, *, attempts: int, channel: str, p
     return Done(claim, "failed", dict(status=MessageStatus.FAILED.value, **details), refused=refused)
 
 
-def _send_and_record(ready: list[Outgoing], pool: ThreadPoolExecutor | None) -> dict[int, str]:
-    """Hands the batch to the providers and records the answers as they come, each group of
-    answers in one transaction. Without a pool, one message at a time, each recorded before
-    the next is sent."""
-    clock, margin = clock_function(), send_margin()
-    outcomes: dict[int, str] = {}
-    if pool is None:
-        for item in ready:
-            outcomes.update(record([_answered(item, _hand_over(item, clock, margin))]))
-        return outcomes
-    in_flight = {pool.submit(_hand_over, item, clock, margin): item for item in ready}
-    while in_flight:
-        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        outcomes.update(record([_answered(in_flight.pop(future), future.result()) for future in finished]))
-    return outcomes
-
-
 _MESSAGES = Message.__table__
 _LOCK_LEASES = (  # built once: the recording runs for every few messages
     select(_MESSAGES.c.id, _MESSAGES.c.claimed_until)
@@ -369,32 +393,53 @@ def refuse_number(patient_id: int, number: str, code: str) -> None:
 def send_due(batch_size: int | None = None) -> dict[str, int]:
     """Claims and sends batches until nothing is due. Returns counts per outcome.
 
-    Up to WORKER_CONCURRENCY messages are with the providers at once (threads that only wait
-    for the provider's answer); everything touching the database happens on this thread.
+    With sending threads (WORKER_CONCURRENCY > 1) the batches overlap: while one batch is
+    with the providers, this thread claims and renders the next. Everything touching the
+    database happens on this thread; the threads only wait for the providers' answers.
     """
     config = current_app.config
     size = batch_size or config["WORKER_BATCH_SIZE"]
     threads = max(1, int(config.get("WORKER_CONCURRENCY", 1)))
     counts: dict[str, int] = {}
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") if threads > 1 else None
+    if threads == 1:
+        while claims := claim_due(size):
+            if not _count(counts, _safely(claims, partial(send_claims, claims))):
+                break
+        return counts
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") as pool:
+        batch = _next_batch(size)
+        while batch is not None:
+            hand_over(batch, pool)
+            upcoming = _next_batch(size)  # claimed and rendered while `batch` is out
+            going = _count(counts, _safely(batch.claims, partial(finish, batch)))
+            if not going and upcoming is not None:  # claimed already: send it, claim no more
+                hand_over(upcoming, pool)
+                _count(counts, _safely(upcoming.claims, partial(finish, upcoming)))
+                break
+            batch = upcoming
+    return counts
+
+
+def _next_batch(size: int) -> Batch | None:
+    claims = claim_due(size)
+    return open_batch(claims) if claims else None
+
+
+def _safely(claims: list[Claim], work: Callable[[], list[str]]) -> list[str]:
     try:
-        while True:
-            claims = claim_due(size)
-            if not claims:
-                return counts
-            try:
-                outcomes = send_claims(claims, pool)
-            except Exception:  # the database went away mid-batch: the leases run out, another pass retakes them
-                log.exception("A batch of %d messages could not be finished", len(claims))
-                db.session.rollback()
-                outcomes = ["error"] * len(claims)
-            for outcome in outcomes:
-                counts[outcome] = counts.get(outcome, 0) + 1
-            if all(outcome in ("lost", "released", "error") for outcome in outcomes):
-                return counts
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        return work()
+    except Exception:  # the database went away mid-batch: the leases run out, another pass retakes them
+        log.exception("A batch of %d messages could not be finished", len(claims))
+        db.session.rollback()
+        return ["error"] * len(claims)
+
+
+def _count(counts: dict[str, int], outcomes: list[str]) -> bool:
+    """Adds the outcomes up; False when the batch got nowhere (every row lost, released or in
+    error), so the pass ends instead of spinning on rows it cannot send now."""
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return not all(outcome in ("lost", "released", "error") for outcome in outcomes)
 
 
 def expire_stale() -> int:
