@@ -18,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, format_date, format_time, pgettext
+from flask_babel import force_locale, format_date, format_time, get_translations, pgettext
 from flask_babel import gettext as _
 
 from ..domain.patient_details import N_
@@ -198,6 +198,18 @@ def _clinic(language: str) -> dict:
     }
 
 
+def _plain_text_gettext():
+    """`_()` for a text template (no autoescape) bound to the current locale's catalogue:
+    what Jinja's installed one does per call (look the catalogue up, translate, fill in
+    `%(name)s`) with the look-up done once per message."""
+    catalogue = get_translations()
+
+    def gettext(string: str, **variables) -> str:
+        return catalogue.ugettext(string) % variables
+
+    return gettext
+
+
 def _template(name: str):
     return current_app.jinja_env.get_template(f"messages/{name}")
 
@@ -275,6 +287,7 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
                 minted.append(context["link"])
         if message.channel == "sms":
             context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
+            context["_"] = context["gettext"] = _plain_text_gettext()
             body = _sms(_template(f"sms/{message.kind}.txt").render(context))
             return Rendered(
                 subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
