@@ -36,6 +36,15 @@ def _seconds_since(moment: datetime | None, reference: datetime) -> float | None
     return None if moment is None else round((reference - moment).total_seconds(), 1)
 
 
+# Built once: a load balancer asks every few seconds, on every instance.
+_WORKER_RUNS = select(WorkerRun).order_by(WorkerRun.job)
+_BACKLOG = (
+    select(Message.status, func.count(), func.min(Message.due_at))
+    .where(Message.status.in_(BACKLOG))
+    .group_by(Message.status)
+)
+
+
 def _database_answers() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
@@ -52,7 +61,7 @@ def check_health(stale_after_seconds: int) -> Health:
     health = Health(database_ok=True)
     moment = now()
     try:
-        runs = db.session.scalars(select(WorkerRun).order_by(WorkerRun.job)).all()
+        runs = db.session.scalars(_WORKER_RUNS).all()
         health.jobs = {
             run.job: {
                 "last_started_at": run.last_started_at.isoformat(),
@@ -73,11 +82,7 @@ def check_health(stale_after_seconds: int) -> Health:
             return Health(database_ok=False)
         health.problems.append("worker_runs unreadable")
     try:
-        rows = db.session.execute(
-            select(Message.status, func.count(), func.min(Message.due_at))
-            .where(Message.status.in_(BACKLOG))
-            .group_by(Message.status)
-        ).all()
+        rows = db.session.execute(_BACKLOG).all()
         counts = {status: count for status, count, _oldest in rows}
         oldest_due = next((oldest for status, _count, oldest in rows if status == MessageStatus.PENDING.value), None)
         health.outbox = {status.value: counts.get(status.value, 0) for status in BACKLOG}
