@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from flask import current_app
-from flask_babel import force_locale, format_date, format_time, get_translations, pgettext
+from flask_babel import force_locale, format_date, format_time, get_locale, get_translations, pgettext
 from flask_babel import gettext as _
 
 from ..domain.patient_details import N_
@@ -136,20 +138,40 @@ def when(instant: datetime, *, short: bool = False) -> str:
     8 de diciembre a las 3:00 p.m."; short, for texts: "Tue Dec 8, 3:00 PM" / "mar 8 dic,
     3:00 p.m.". In the hour clocks repeat when they fall back, with the zone ("1:30 AM MST")."""
     local = instant.astimezone(_tz())
-    clock = format_time(local, "h:mm a")
-    if is_ambiguous(local):
-        clock = f"{clock} {local.tzname()}"
+    clock = _clock_label(local)
     # Babel date patterns, translated so each language keeps its own word order.
     if short:
-        day = format_date(local, _("EEE MMM d"))
+        day = _day_label(local, _("EEE MMM d"))
         label = pgettext("short date and time", "%(day)s, %(time)s", day=day, time=clock)
     elif local.hour % 12 == 1:  # Spanish says "a la 1:30", not "a las"
-        day = format_date(local, _("EEEE, MMMM d"))
+        day = _day_label(local, _("EEEE, MMMM d"))
         label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
     else:
-        day = format_date(local, _("EEEE, MMMM d"))
+        day = _day_label(local, _("EEEE, MMMM d"))
         label = _("%(day)s at %(time)s", day=day, time=clock)
     return " ".join(label.split())
+
+
+def _clock_label(local: datetime) -> str:
+    """"3:00 PM" / "3:00 p.m."; in the hour the clocks repeat, with the zone ("1:30 AM MST")."""
+    clock = _babel_time(local.time(), str(get_locale()))
+    return f"{clock} {local.tzname()}" if is_ambiguous(local) else clock
+
+
+def _day_label(local: datetime, pattern: str) -> str:
+    return _babel_date(local.date(), pattern, str(get_locale()))
+
+
+# A day's or a clock time's words in one language never change: each is worked out by Babel
+# once per worker (a day of reminders shares its date; every visit on the hour shares its time).
+@lru_cache(maxsize=4096)
+def _babel_date(day: date, pattern: str, locale: str) -> str:
+    return babel_dates.format_date(day, pattern, locale=locale)
+
+
+@lru_cache(maxsize=1024)
+def _babel_time(clock: time, locale: str) -> str:
+    return babel_dates.format_time(clock, "h:mm a", locale=locale)
 
 
 def when_at(instant: datetime) -> str:

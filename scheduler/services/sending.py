@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -149,17 +149,14 @@ class Batch:
     ready: list[Outgoing]
     settled: list[Done]             # decided without sending (expired, deferred, released, unrenderable)
     outcomes: dict[int, str]        # so far (the rows another worker has now: "lost")
-    in_flight: dict[Future, Outgoing] = field(default_factory=dict)
+    in_flight: list[tuple[Future, list[Outgoing]]] = field(default_factory=list)
 
 
-def send_claims(claims: list[Claim], pool: ThreadPoolExecutor | None = None) -> list[str]:
-    """A claimed batch: re-read together, decided and rendered, handed to the providers (on
-    `pool`, a few at a time) and recorded. Returns each claim's outcome."""
-    batch = open_batch(claims)
-    if pool is None:
-        return _send_one_by_one(batch)
-    hand_over(batch, pool)
-    return finish(batch)
+def send_claims(claims: list[Claim]) -> list[str]:
+    """A claimed batch without sending threads: re-read together, decided and rendered, then
+    each message handed to its provider and recorded before the next. Returns each claim's
+    outcome. (send_due overlaps batches on threads when WORKER_CONCURRENCY > 1.)"""
+    return _send_one_by_one(open_batch(claims))
 
 
 def open_batch(claims: list[Claim]) -> Batch:
@@ -167,16 +164,24 @@ def open_batch(claims: list[Claim]) -> Batch:
     return Batch(claims, ready, settled, outcomes)
 
 
-def hand_over(batch: Batch, pool: ThreadPoolExecutor) -> None:
-    """The batch's messages to the sending threads; this thread is free until `finish`."""
+def hand_over(batch: Batch, pool: ThreadPoolExecutor, lanes: int) -> None:
+    """The batch's messages to the sending threads, one lane of messages per thread (a
+    thread's messages go one after another); this thread is free until `finish`."""
     clock, margin = clock_function(), send_margin()
-    batch.in_flight = {pool.submit(_hand_over, item, clock, margin): item for item in batch.ready}
+    for lane in (batch.ready[i::lanes] for i in range(lanes)):
+        if lane:
+            batch.in_flight.append((pool.submit(_hand_over_lane, lane, clock, margin), lane))
+
+
+def _hand_over_lane(lane: list[Outgoing], clock: Callable[[], datetime],
+                    margin: timedelta) -> list[Handed | SendFailed | None]:
+    return [_hand_over(item, clock, margin) for item in lane]
 
 
 def finish(batch: Batch) -> list[str]:
     """Waits for the providers' answers and records the whole batch in one transaction."""
-    wait(batch.in_flight)
-    answered = [_answered(item, future.result()) for future, item in batch.in_flight.items()]
+    answered = [_answered(item, answer)
+                for future, lane in batch.in_flight for item, answer in zip(lane, future.result(), strict=True)]
     batch.outcomes.update(record(batch.settled + answered))
     return [batch.outcomes[claim.id] for claim in batch.claims]
 
@@ -409,11 +414,11 @@ def send_due(batch_size: int | None = None) -> dict[str, int]:
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") as pool:
         batch = _next_batch(size)
         while batch is not None:
-            hand_over(batch, pool)
+            hand_over(batch, pool, threads)
             upcoming = _next_batch(size)  # claimed and rendered while `batch` is out
             going = _count(counts, _safely(batch.claims, partial(finish, batch)))
             if not going and upcoming is not None:  # claimed already: send it, claim no more
-                hand_over(upcoming, pool)
+                hand_over(upcoming, pool, threads)
                 _count(counts, _safely(upcoming.claims, partial(finish, upcoming)))
                 break
             batch = upcoming
