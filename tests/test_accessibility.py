@@ -215,10 +215,12 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
         audit.go(f"/staff/?date={start[:10]}")
         assert page.locator("li.visit").count() >= 2
         audit.check("staff day sheet")
+        audit.go("/staff/waitlist")  # the desk's waitlist page
+        audit.check("staff waitlist")
     finally:
         context.close()
 
-    assert len(audit.checked) == 20
+    assert len(audit.checked) == 21
     assert server_errors == []
     if audit.violations:
         pytest.fail(f"axe found WCAG violations ({screen}, {language}):\n{audit.report()}")
