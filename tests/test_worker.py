@@ -336,3 +336,21 @@ def test_a_batch_is_read_in_the_same_statements_whatever_its_size(client, sink):
     sink.reset()
     twelve = _statements_to_send(12, client, sink, first="2026-12-07", last="2026-12-11")
     assert twelve - two == 20 * 4, (two, twelve)  # 20 more messages, 4 statements each
+
+
+@pytest.mark.parametrize("overrides", [{"WORKER_CONCURRENCY": 2, "WORKER_BATCH_SIZE": 1}])
+def test_a_failed_claim_while_a_batch_is_out_still_records_that_batch(client, sink, monkeypatch):
+    book(client, THURSDAY_10)
+    real_claim = sending.claim_due
+    calls = []
+
+    def claim_once_then_fail(limit):
+        calls.append(limit)
+        if len(calls) > 1:
+            raise RuntimeError("the database went away")
+        return real_claim(limit)
+
+    monkeypatch.setattr(sending, "claim_due", claim_once_then_fail)
+    assert sending.send_due() == {"sent": 1}
+    assert len(calls) == 2
+    assert [m.status for m in messages()].count("sent") == 1  # what went out is recorded

@@ -415,7 +415,12 @@ def send_due(batch_size: int | None = None) -> dict[str, int]:
         batch = _next_batch(size)
         while batch is not None:
             hand_over(batch, pool, threads)
-            upcoming = _next_batch(size)  # claimed and rendered while `batch` is out
+            try:
+                upcoming = _next_batch(size)  # claimed and rendered while `batch` is out
+            except Exception:  # the batch already out is still recorded; the next pass goes on
+                log.exception("The next batch could not be claimed")
+                db.session.rollback()
+                upcoming = None
             going = _count(counts, _safely(batch.claims, partial(finish, batch)))
             if not going and upcoming is not None:  # claimed already: send it, claim no more
                 hand_over(upcoming, pool, threads)
