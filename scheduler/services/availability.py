@@ -156,14 +156,11 @@ def load_schedules_both_ways(
         _HOURS, {"provider_ids": provider_ids}
     ).all():
         windows[provider_id].append(WeeklyWindow(weekday, start, end, valid_from, valid_to))
-    params = {"provider_ids": provider_ids, "span_start": span.start, "span_end": span.end}
-    if count_appointments:
-        params |= {"earliest_start": span.start - MAX_BLOCK, "ignore_id": ignore_appointment_id or 0}
     busy: dict[int, list[Interval]] = defaultdict(list)
     time_off: dict[int, list[Interval]] = defaultdict(list)
-    for provider_id, starts_at, ends_at, is_appointment in connection.execute(
-        _BUSY if count_appointments else _TIME_OFF, params
-    ).all():
+    for provider_id, starts_at, ends_at, is_appointment in _busy_rows(
+        provider_ids, span, ignore_appointment_id=ignore_appointment_id, count_appointments=count_appointments
+    ):
         interval = Interval(starts_at, ends_at)
         busy[provider_id].append(interval)
         if not is_appointment:
@@ -173,6 +170,17 @@ def load_schedules_both_ways(
         [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in provider_ids],
         [ProviderSchedule(pid, hours[pid], tuple(time_off[pid])) for pid in provider_ids],
     )
+
+
+def _busy_rows(provider_ids: list[int], span: Interval, *, ignore_appointment_id: int | None = None,
+               count_appointments: bool = True) -> list:
+    """(provider id, start, end, is an appointment) of the providers' time off and, when
+    counted, their live appointments overlapping `span`, fetched at once."""
+    params = {"provider_ids": provider_ids, "span_start": span.start, "span_end": span.end}
+    if count_appointments:
+        params |= {"earliest_start": span.start - MAX_BLOCK, "ignore_id": ignore_appointment_id or 0}
+    # all() fetches the rows at once: iterating a result fetches them one by one.
+    return db.session.connection().execute(_BUSY if count_appointments else _TIME_OFF, params).all()
 
 
 # Built once with bound parameters: every availability request and every booking sends these,
@@ -245,6 +253,11 @@ def open_times(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
+    return _find_open_times(service, schedules, first_day, last_day)
+
+
+def _find_open_times(service: Service, schedules: list[ProviderSchedule], first_day: date,
+                     last_day: date) -> OpenTimes:
     return find_open_times(
         schedules,
         rules_for(service),
@@ -264,23 +277,13 @@ def open_times_of(
     if not hours:
         return OpenTimes([], 0)
     ids = list(hours)
-    span = _range_instants(first_day, last_day, clinic_tz())
-    params = {
-        "provider_ids": ids, "span_start": span.start, "span_end": span.end,
-        "earliest_start": span.start - MAX_BLOCK, "ignore_id": 0,
-    }
     busy: dict[int, list[Interval]] = defaultdict(list)
-    for provider_id, starts_at, ends_at, _is_appointment in db.session.connection().execute(_BUSY, params).all():
+    for provider_id, starts_at, ends_at, _is_appointment in _busy_rows(
+        ids, _range_instants(first_day, last_day, clinic_tz())
+    ):
         busy[provider_id].append(Interval(starts_at, ends_at))
-    return find_open_times(
-        [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in ids],
-        rules_for(service),
-        tz=clinic_tz(),
-        now=now(),
-        first_day=first_day,
-        last_day=last_day,
-        closures=load_closures(first_day, last_day),
-    )
+    schedules = [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in ids]
+    return _find_open_times(service, schedules, first_day, last_day)
 
 
 def slots_from(
