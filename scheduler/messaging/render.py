@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
 from flask import current_app
-from flask_babel import force_locale, format_date, format_time, get_locale, get_translations, pgettext
+from flask_babel import force_locale, format_time, get_locale, get_translations, pgettext
 from flask_babel import gettext as _
 
 from ..domain.patient_details import N_
@@ -178,10 +178,8 @@ def when_at(instant: datetime) -> str:
     """A short day with "at", for a question in a text: "Tue Dec 8 at 3:00 PM" / "mar 8 dic a
     las 3:00 p.m."."""
     local = instant.astimezone(_tz())
-    clock = format_time(local, "h:mm a")
-    if is_ambiguous(local):
-        clock = f"{clock} {local.tzname()}"
-    day = format_date(local, _("EEE MMM d"))
+    clock = _clock_label(local)
+    day = _day_label(local, _("EEE MMM d"))
     if local.hour % 12 == 1:
         label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
     else:
