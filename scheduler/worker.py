@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from .services.worker_runs import record_run
 log = logging.getLogger(__name__)
 
 _app: Flask | None = None  # the app the scheduled jobs run in (set by run_forever)
+_stopping = threading.Event()  # set on SIGTERM / Ctrl-C: a send pass claims no more batches
 
 
 def _heartbeat(job: str, work: Callable[[], object]) -> object:
@@ -43,7 +45,7 @@ def _heartbeat(job: str, work: Callable[[], object]) -> object:
 
 def send_due_messages() -> dict[str, int]:
     """Every WORKER_SEND_INTERVAL_SECONDS: send what is due (claim, re-check, send, record)."""
-    return _heartbeat("send_due", sending.send_due)
+    return _heartbeat("send_due", lambda: sending.send_due(stop=_stopping))
 
 
 def expire_stale_messages() -> int:
@@ -94,12 +96,16 @@ def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
 
 def run_forever() -> None:
     """The long-running worker. SIGTERM or Ctrl-C stop it after the job in hand finishes."""
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.executors.pool import ThreadPoolExecutor as JobThreads
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     global _app
     _app = current_app._get_current_object()
     config = _app.config
+    job_threads = JobThreads(max_workers=len(JOBS))
     scheduler = BlockingScheduler(
+        executors={"default": job_threads},
         timezone=config["CLINIC_TIMEZONE"],
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
@@ -116,12 +122,30 @@ def run_forever() -> None:
         )
 
     def stop(_signum, _frame) -> None:
-        scheduler.shutdown(wait=False)
+        # A signal handler runs on the main thread between two bytecodes, possibly while that
+        # thread holds the scheduler's plain locks (its wake-up Event's, say): shutting down
+        # from here could wait on such a lock forever. So the handler only flags the stop
+        # and hands the shutdown to a thread of its own. The job in hand finishes its batch.
+        if _stopping.is_set():
+            return
+        _stopping.set()
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="worker-stop").start()
 
-    signal.signal(signal.SIGTERM, stop)
+    def take_over_signals(_event) -> None:
+        # Installed once the scheduler runs, so a shutdown always finds it running. Until
+        # then SIGTERM ends the process the default way: nothing has been claimed yet.
+        signal.signal(signal.SIGTERM, stop)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a shell's background job ignores it
+            signal.signal(signal.SIGINT, stop)
+
+    _stopping.clear()
+    scheduler.add_listener(take_over_signals, EVENT_SCHEDULER_STARTED)
     log.info("worker started: sending every %ss", config["WORKER_SEND_INTERVAL_SECONDS"])
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C while the scheduler was still starting
         pass
+    # The jobs in hand finish here, before the interpreter begins to exit: once it does, no
+    # thread pool takes new work, and a send pass could not hand over a batch it has claimed.
+    job_threads.shutdown(wait=True)
     log.info("worker stopped")

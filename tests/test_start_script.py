@@ -49,10 +49,13 @@ def started(tmp_path):
         time.sleep(0.3)
     else:
         os.killpg(script.pid, signal.SIGKILL)
+        script.wait()
+        log.close()
         pytest.fail("scripts/start did not bring up both the web app and the worker")
     yield script, web, worker
-    if script.poll() is None:
+    if script.poll() is None:  # the test failed: nothing of the group may outlive it
         os.killpg(script.pid, signal.SIGKILL)
+        script.wait()
     log.close()
 
 

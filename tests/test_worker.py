@@ -3,6 +3,7 @@ behind a counting HTTP sink, and aiosmtpd. Time moves through the app's CLOCK.""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -354,3 +355,25 @@ def test_a_failed_claim_while_a_batch_is_out_still_records_that_batch(client, si
     assert sending.send_due() == {"sent": 1}
     assert len(calls) == 2
     assert [m.status for m in messages()].count("sent") == 1  # what went out is recorded
+
+
+@pytest.mark.parametrize("overrides", [{"WORKER_CONCURRENCY": 1, "WORKER_BATCH_SIZE": 1},
+                                       {"WORKER_CONCURRENCY": 2, "WORKER_BATCH_SIZE": 1}])
+def test_a_stopping_worker_records_what_it_claimed_and_claims_no_more(client, sink, monkeypatch):
+    """SIGTERM mid-pass: the batches already claimed go out and are recorded; the rest wait
+    for the next worker, pending and unclaimed."""
+    book(client, THURSDAY_10)  # due now: the confirmation by email and by text
+    stop = threading.Event()
+    real_claim = sending.claim_due
+
+    def claim_then_stop(limit):
+        claimed = real_claim(limit)
+        stop.set()  # the signal arrives while the first batch is being sent
+        return claimed
+
+    monkeypatch.setattr(sending, "claim_due", claim_then_stop)
+    assert sending.send_due(stop=stop) == {"sent": 1}
+    assert [m.status for m in messages()].count("sent") == 1
+    assert all(m.claimed_until is None for m in messages() if m.status == "pending")
+    monkeypatch.setattr(sending, "claim_due", real_claim)
+    assert sending.send_due() == {"sent": 1}  # the next pass sends the rest

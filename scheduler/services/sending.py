@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -395,8 +396,10 @@ def refuse_number(patient_id: int, number: str, code: str) -> None:
     audit.record(audit.SYSTEM, "patient.sms_refused", patient, before, audit.snapshot(patient, fields))
 
 
-def send_due(batch_size: int | None = None) -> dict[str, int]:
-    """Claims and sends batches until nothing is due. Returns counts per outcome.
+def send_due(batch_size: int | None = None, stop: threading.Event | None = None) -> dict[str, int]:
+    """Claims and sends batches until nothing is due, or until `stop` is set (the worker is
+    shutting down: the batches already claimed are sent and recorded, no more are claimed).
+    Returns counts per outcome.
 
     With sending threads (WORKER_CONCURRENCY > 1) the batches overlap: while one batch is
     with the providers, this thread claims and renders the next. Everything touching the
@@ -406,17 +409,19 @@ def send_due(batch_size: int | None = None) -> dict[str, int]:
     size = batch_size or config["WORKER_BATCH_SIZE"]
     threads = max(1, int(config.get("WORKER_CONCURRENCY", 1)))
     counts: dict[str, int] = {}
+    stopping = stop.is_set if stop is not None else lambda: False
     if threads == 1:
-        while claims := claim_due(size):
+        while not stopping() and (claims := claim_due(size)):
             if not _count(counts, _safely(claims, partial(send_claims, claims))):
                 break
         return counts
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") as pool:
-        batch = _next_batch(size)
+        batch = None if stopping() else _next_batch(size)
         while batch is not None:
             hand_over(batch, pool, threads)
             try:
-                upcoming = _next_batch(size)  # claimed and rendered while `batch` is out
+                # claimed and rendered while `batch` is out
+                upcoming = None if stopping() else _next_batch(size)
             except Exception:  # the batch already out is still recorded; the next pass goes on
                 log.exception("The next batch could not be claimed")
                 db.session.rollback()
