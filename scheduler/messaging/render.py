@@ -15,10 +15,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
+from babel.support import Translations
 from flask import current_app
 from flask_babel import force_locale, format_time, get_locale, get_translations, pgettext
 from flask_babel import gettext as _
@@ -133,33 +134,56 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
 
 
-def when(instant: datetime, *, short: bool = False) -> str:
+@dataclass(frozen=True)
+class Words:
+    """One language's catalogue and Babel locale, looked up once per message: flask_babel
+    finds both through the app context again on every call, and a text makes a dozen."""
+
+    locale: str  # "en_US", "es_US"
+    catalogue: Translations
+
+    def gettext(self, string: str, **variables) -> str:
+        text = self.catalogue.ugettext(string)
+        return text % variables if variables else text
+
+    def pgettext(self, context: str, string: str, **variables) -> str:
+        text = self.catalogue.upgettext(context, string)
+        return text % variables if variables else text
+
+
+def current_words() -> Words:
+    """The words of the locale in force (force_locale, or the request's)."""
+    return Words(str(get_locale()), get_translations())
+
+
+def when(instant: datetime, *, short: bool = False, words: Words | None = None) -> str:
     """In clinic time and the patient's language: "Tuesday, December 8 at 3:00 PM" / "martes
     8 de diciembre a las 3:00 p.m."; short, for texts: "Tue Dec 8, 3:00 PM" / "mar 8 dic,
     3:00 p.m.". In the hour clocks repeat when they fall back, with the zone ("1:30 AM MST")."""
+    words = words or current_words()
     local = instant.astimezone(_tz())
-    clock = _clock_label(local)
+    clock = _clock_label(local, words.locale)
     # Babel date patterns, translated so each language keeps its own word order.
     if short:
-        day = _day_label(local, _("EEE MMM d"))
-        label = pgettext("short date and time", "%(day)s, %(time)s", day=day, time=clock)
-    elif local.hour % 12 == 1:  # Spanish says "a la 1:30", not "a las"
-        day = _day_label(local, _("EEEE, MMMM d"))
-        label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
+        day = _babel_date(local.date(), words.gettext("EEE MMM d"), words.locale)
+        label = words.pgettext("short date and time", "%(day)s, %(time)s", day=day, time=clock)
     else:
-        day = _day_label(local, _("EEEE, MMMM d"))
-        label = _("%(day)s at %(time)s", day=day, time=clock)
+        day = _babel_date(local.date(), words.gettext("EEEE, MMMM d"), words.locale)
+        label = _at(day, clock, local, words)
     return " ".join(label.split())
 
 
-def _clock_label(local: datetime) -> str:
+def _at(day: str, clock: str, local: datetime, words: Words) -> str:
+    """"<day> at <time>"; Spanish says "a la 1:30", not "a las"."""
+    if local.hour % 12 == 1:
+        return words.pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
+    return words.gettext("%(day)s at %(time)s", day=day, time=clock)
+
+
+def _clock_label(local: datetime, locale: str) -> str:
     """"3:00 PM" / "3:00 p.m."; in the hour the clocks repeat, with the zone ("1:30 AM MST")."""
-    clock = _babel_time(local.time(), str(get_locale()))
+    clock = _babel_time(local.time(), locale)
     return f"{clock} {local.tzname()}" if is_ambiguous(local) else clock
-
-
-def _day_label(local: datetime, pattern: str) -> str:
-    return _babel_date(local.date(), pattern, str(get_locale()))
 
 
 # A day's or a clock time's words in one language never change: each is worked out by Babel
@@ -174,17 +198,13 @@ def _babel_time(clock: time, locale: str) -> str:
     return babel_dates.format_time(clock, "h:mm a", locale=locale)
 
 
-def when_at(instant: datetime) -> str:
+def when_at(instant: datetime, words: Words | None = None) -> str:
     """A short day with "at", for a question in a text: "Tue Dec 8 at 3:00 PM" / "mar 8 dic a
     las 3:00 p.m."."""
+    words = words or current_words()
     local = instant.astimezone(_tz())
-    clock = _clock_label(local)
-    day = _day_label(local, _("EEE MMM d"))
-    if local.hour % 12 == 1:
-        label = pgettext("one o'clock", "%(day)s at %(time)s", day=day, time=clock)
-    else:
-        label = _("%(day)s at %(time)s", day=day, time=clock)
-    return " ".join(label.split())
+    day = _babel_date(local.date(), words.gettext("EEE MMM d"), words.locale)
+    return " ".join(_at(day, _clock_label(local, words.locale), local, words).split())
 
 
 def hold_line(instant: datetime, moment: datetime) -> str:
@@ -216,18 +236,6 @@ def _clinic(language: str) -> dict:
         "booking_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/",
         "disclaimer": details.disclaimer(language),
     }
-
-
-def _plain_text_gettext():
-    """`_()` for a text template (no autoescape) bound to the current locale's catalogue:
-    what Jinja's installed one does per call (look the catalogue up, translate, fill in
-    `%(name)s`) with the look-up done once per message."""
-    catalogue = get_translations()
-
-    def gettext(string: str, **variables) -> str:
-        return catalogue.ugettext(string) % variables
-
-    return gettext
 
 
 def _template(name: str):
@@ -291,6 +299,7 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
     course = db.session.get(Course, message.course_id) if message.course_id else None
     moment = now()
     with force_locale(_locale(language)):
+        words = current_words()
         context = {
             "kind": message.kind,
             "patient": patient,
@@ -298,16 +307,17 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
             "appointment": appointment,
             "course": course,
             "language": language,
-            "format_when": when,
+            "format_when": partial(when, words=words),
         }
-        context.update(_facts(message, patient, appointment, course, moment, link, lookups))
+        context.update(_facts(message, patient, appointment, course, moment, link, lookups, words))
         if message.waitlist_offer_id is not None:
-            context.update(_offer_facts(message, moment))
+            context.update(_offer_facts(message, moment, words))
             if context.get("link"):
                 minted.append(context["link"])
         if message.channel == "sms":
             context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
-            context["_"] = context["gettext"] = _plain_text_gettext()
+            # A text template has no autoescape: plain catalogue look-ups stand in for Jinja's.
+            context["_"] = context["gettext"] = words.gettext
             body = _sms(_template(f"sms/{message.kind}.txt").render(context))
             return Rendered(
                 subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
@@ -325,15 +335,16 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
     )
 
 
-def _facts(message, patient, appointment, course, moment, link, lookups: Lookups) -> dict:
+def _facts(message, patient, appointment, course, moment, link, lookups: Lookups, words: Words) -> dict:
     """What each kind's templates need, read now."""
+    say = partial(when, words=words)
     facts: dict = {}
     if appointment is not None:
         # Each format costs a Babel pass: an email says the long one, a text the short one.
         if message.channel == "email" or message.kind == "links":
-            facts["when_label"] = when(appointment.starts_at)
+            facts["when_label"] = say(appointment.starts_at)
         if message.channel == "sms":
-            facts["when_short"] = when(appointment.starts_at, short=True)
+            facts["when_short"] = say(appointment.starts_at, short=True)
         facts["visit_number"] = appointment.visit_number
         facts["visit_total"] = lookups.visit_total(appointment)
         facts["moved_from"] = appointment.moved_from
@@ -342,12 +353,12 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
     if message.kind == "course_welcome":
         visits = upcoming_visits(patient, moment, course) if course is not None else []
         facts["visits"] = [
-            {"appointment": v, "when": when(v.starts_at), "link": link(v) if message.channel == "email" else None}
+            {"appointment": v, "when": say(v.starts_at), "link": link(v) if message.channel == "email" else None}
             for v in visits
         ]
         if visits:
-            facts["when_label"] = when(visits[0].starts_at)
-            facts["when_short"] = when(visits[0].starts_at, short=True)
+            facts["when_label"] = say(visits[0].starts_at)
+            facts["when_short"] = say(visits[0].starts_at, short=True)
             if message.channel == "sms":
                 facts["link"] = link(visits[0])
         facts["visit_count"] = len(visits)
@@ -356,10 +367,10 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
         if message.channel == "sms":
             visits = visits[:1]  # one link fits a text; the rest are a call or an email away
             facts["more_visits"] = max(0, len(upcoming_visits(patient, moment)) - 1)
-        facts["visits"] = [{"appointment": v, "when": when(v.starts_at), "link": link(v)} for v in visits]
+        facts["visits"] = [{"appointment": v, "when": say(v.starts_at), "link": link(v)} for v in visits]
         if visits:
-            facts["when_label"] = when(visits[0].starts_at)
-            facts["when_short"] = when(visits[0].starts_at, short=True)
+            facts["when_label"] = say(visits[0].starts_at)
+            facts["when_short"] = say(visits[0].starts_at, short=True)
             facts["link"] = facts["visits"][0]["link"]
     elif message.kind == "links" and appointment is not None:
         facts["visits"] = [{"appointment": appointment, "when": facts["when_label"], "link": facts["link"]}]
@@ -367,15 +378,15 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
     return facts
 
 
-def _offer_facts(message: Message, moment: datetime) -> dict:
+def _offer_facts(message: Message, moment: datetime, words: Words) -> dict:
     from ..models import WaitlistOffer
     from ..services.waitlist_offers import take_url
 
     offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
     facts = {
-        "when_label": when(offer.starts_at),
-        "when_short": when(offer.starts_at, short=True),
-        "when_at": when_at(offer.starts_at),
+        "when_label": when(offer.starts_at, words=words),
+        "when_short": when(offer.starts_at, short=True, words=words),
+        "when_at": when_at(offer.starts_at, words),
         "hold_line": hold_line(offer.expires_at, moment),
     }
     if message.channel == "email":  # an email cannot be answered YES: it links to a page that takes it
