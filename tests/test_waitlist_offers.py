@@ -365,3 +365,19 @@ def test_the_hold_reads_right_at_one_o_clock_in_spanish(app):
             assert hold_line(until.replace(hour=22), moment) == "Se la guardamos hasta las 3:15 p.m."
         with force_locale("en_US"):
             assert hold_line(until, moment) == "We hold it for you until 1:15 PM."
+
+
+def test_a_hold_ending_in_the_repeated_hour_names_its_zone(app):
+    """On the night the clocks fall back, 1:30 comes twice: the hold says which one."""
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from scheduler.messaging.render import hold_line
+
+    # 2026-11-01 in Denver: 1:30 MDT is 07:30 UTC, 1:30 MST is 08:30 UTC.
+    moment = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    with app.test_request_context(), force_locale("en_US"):
+        assert hold_line(datetime(2026, 11, 1, 7, 30, tzinfo=UTC), moment) == "We hold it for you until 1:30 AM MDT."
+        assert hold_line(datetime(2026, 11, 1, 8, 30, tzinfo=UTC), moment) == "We hold it for you until 1:30 AM MST."
+        assert hold_line(datetime(2026, 11, 1, 10, 0, tzinfo=UTC), moment) == "We hold it for you until 3:00 AM."

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from babel import dates as babel_dates
 from babel.support import Translations
 from flask import current_app
-from flask_babel import force_locale, format_time, get_locale, get_translations, pgettext
+from flask_babel import force_locale, get_locale, get_translations
 from flask_babel import gettext as _
 
 from ..domain.patient_details import N_
@@ -207,14 +207,17 @@ def when_at(instant: datetime, words: Words | None = None) -> str:
     return " ".join(_at(day, _clock_label(local, words.locale), local, words).split())
 
 
-def hold_line(instant: datetime, moment: datetime) -> str:
-    """"We hold it for you until 8:30 AM." (with the day when it is not today); Spanish says
-    "hasta la 1:15", not "hasta las"."""
+def hold_line(instant: datetime, moment: datetime, words: Words | None = None) -> str:
+    """"We hold it for you until 8:30 AM." (with the day when it is not today; with the zone in
+    the hour the clocks repeat); Spanish says "hasta la 1:15", not "hasta las"."""
+    words = words or current_words()
     local, today = instant.astimezone(_tz()), moment.astimezone(_tz()).date()
-    until = format_time(local, "h:mm a") if local.date() == today else when(instant, short=True)
-    if local.date() == today and local.hour % 12 == 1:
-        return _one_stop(pgettext("one o'clock", "We hold it for you until %(until)s.", until=until))
-    return _one_stop(_("We hold it for you until %(until)s.", until=until))
+    if local.date() != today:
+        return _one_stop(words.gettext("We hold it for you until %(until)s.", until=when(instant, short=True, words=words)))
+    until = _clock_label(local, words.locale)
+    if local.hour % 12 == 1:
+        return _one_stop(words.pgettext("one o'clock", "We hold it for you until %(until)s.", until=until))
+    return _one_stop(words.gettext("We hold it for you until %(until)s.", until=until))
 
 
 _DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
@@ -387,7 +390,7 @@ def _offer_facts(message: Message, moment: datetime, words: Words) -> dict:
         "when_label": when(offer.starts_at, words=words),
         "when_short": when(offer.starts_at, short=True, words=words),
         "when_at": when_at(offer.starts_at, words),
-        "hold_line": hold_line(offer.expires_at, moment),
+        "hold_line": hold_line(offer.expires_at, moment, words),
     }
     if message.channel == "email":  # an email cannot be answered YES: it links to a page that takes it
         facts["link"] = take_url(offer)
