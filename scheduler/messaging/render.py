@@ -156,6 +156,17 @@ def current_words() -> Words:
     return Words(str(get_locale()), get_translations())
 
 
+def words_for(language: str) -> Words:
+    """A patient's language's words, looked up once per process: the compiled catalogues do
+    not change while it runs."""
+    known: dict[str, Words] = current_app.extensions.setdefault("message_words", {})
+    words = known.get(language)
+    if words is None:
+        with force_locale(_locale(language)):
+            words = known[language] = current_words()
+    return words
+
+
 def when(instant: datetime, *, short: bool = False, words: Words | None = None) -> str:
     """In clinic time and the patient's language: "Tuesday, December 8 at 3:00 PM" / "martes
     8 de diciembre a las 3:00 p.m."; short, for texts: "Tue Dec 8, 3:00 PM" / "mar 8 dic,
@@ -301,32 +312,33 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
     appointment = db.session.get(Appointment, message.appointment_id) if message.appointment_id else None
     course = db.session.get(Course, message.course_id) if message.course_id else None
     moment = now()
-    with force_locale(_locale(language)):
-        words = current_words()
-        context = {
-            "kind": message.kind,
-            "patient": patient,
-            "clinic": _clinic(language),
-            "appointment": appointment,
-            "course": course,
-            "language": language,
-            "format_when": partial(when, words=words),
-        }
-        context.update(_facts(message, patient, appointment, course, moment, link, lookups, words))
-        if message.waitlist_offer_id is not None:
-            context.update(_offer_facts(message, moment, words))
-            if context.get("link"):
-                minted.append(context["link"])
-        if message.channel == "sms":
-            context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
-            # A text template has no autoescape: plain catalogue look-ups stand in for Jinja's.
-            context["_"] = context["gettext"] = words.gettext
-            body = _sms(_template(f"sms/{message.kind}.txt").render(context))
-            return Rendered(
-                subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
-                ics_filename=None, stored_body=redact(body, minted), to_address=patient.phone_e164,
-                language=language,
-            )
+    words = words_for(language)
+    context = {
+        "kind": message.kind,
+        "patient": patient,
+        "clinic": _clinic(language),
+        "appointment": appointment,
+        "course": course,
+        "language": language,
+        "format_when": partial(when, words=words),
+    }
+    context.update(_facts(message, patient, appointment, course, moment, link, lookups, words))
+    if message.waitlist_offer_id is not None:
+        context.update(_offer_facts(message, moment, words))
+        if context.get("link"):
+            minted.append(context["link"])
+    if message.channel == "sms":
+        # Every word of a text comes from `words`: a text template has no autoescape, and
+        # plain catalogue look-ups stand in for Jinja's gettext.
+        context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
+        context["_"] = context["gettext"] = words.gettext
+        body = _sms(_template(f"sms/{message.kind}.txt").render(context))
+        return Rendered(
+            subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
+            ics_filename=None, stored_body=redact(body, minted), to_address=patient.phone_e164,
+            language=language,
+        )
+    with force_locale(_locale(language)):  # an email's HTML escapes: Jinja's own gettext, in this locale
         subject = _(SUBJECTS[message.kind], when=context.get("when_label", ""), clinic=context["clinic"]["name"])
         text = _one_stop(_tidy(_template(f"email/{message.kind}.txt").render(context)))
         html = _one_stop(_template(f"email/{message.kind}.html").render(context, subject=subject))
