@@ -46,10 +46,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4,
                         help="WORKER_CONCURRENCY of each worker (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=50, help="WORKER_BATCH_SIZE (default: %(default)s)")
+    parser.add_argument("--provider-latency-ms", type=float, default=0.0,
+                        help="the sink holds each answer this long, like a provider across the internet "
+                             "(default: %(default)s: the sink answers at once)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.messages < 1:
         parser.error("--messages must be positive")
+    if args.provider_latency_ms < 0:
+        parser.error("--provider-latency-ms cannot be negative")
     return args
 
 
@@ -145,12 +150,14 @@ def run(args: argparse.Namespace) -> dict:
         "date": date.today().isoformat(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "postgresql": server_version(args.database_url), "platform": platform.platform()},
-        "settings": {"messages": args.messages, "concurrency": args.concurrency, "batch_size": args.batch_size},
+        "settings": {"messages": args.messages, "concurrency": args.concurrency, "batch_size": args.batch_size,
+                     "provider_latency_ms": args.provider_latency_ms},
         "load_average_before": os.getloadavg(),
     }
     port = free_port()
     sink_url = f"http://127.0.0.1:{port}"
-    sink = subprocess.Popen([sys.executable, "-m", "benchmarks.sms_sink", str(port)], cwd=ROOT)
+    sink = subprocess.Popen([sys.executable, "-m", "benchmarks.sms_sink", str(port), str(args.provider_latency_ms)],
+                            cwd=ROOT)
     try:
         _wait_for(sink_url)
         with temporary_database(args.database_url) as url:
@@ -216,7 +223,8 @@ def report(results: dict) -> str:
     settings = results["settings"]
     cores = results["machine"]["cpus"]
     return "\n".join([
-        f"\n{settings['messages']:,} messages, worker concurrency {settings['concurrency']}, batch {settings['batch_size']}",
+        f"\n{settings['messages']:,} messages, worker concurrency {settings['concurrency']}, batch {settings['batch_size']}, "
+        f"provider latency {settings['provider_latency_ms']:g} ms",
         f"| | messages per second | worker CPU per message | cores busy (of {cores}), whole machine |",
         "|---|---|---|---|",
         f"| bare loop of SDK calls | {bare['per_second']:,} | | {bare['cores_busy']} |",

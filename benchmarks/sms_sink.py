@@ -2,7 +2,10 @@
 share the measured process's interpreter): answers every POST like Twilio's Messages
 resource, counts what arrives, and tells the time of the first and last message.
 
-    python -m benchmarks.sms_sink PORT
+    python -m benchmarks.sms_sink PORT [LATENCY_MS]
+
+LATENCY_MS (default 0) holds each answer that long, as a provider across the internet does
+(Twilio's API answers in tens to hundreds of milliseconds); requests are answered in parallel.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ class Sink:
                     "duplicates": sum(1 for n in self.recipients.values() if n > 1)}
 
 
-def serve(port: int) -> None:
+def serve(port: int, latency_seconds: float = 0.0) -> None:
     sink = Sink()
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,6 +71,8 @@ def serve(port: int) -> None:
         def do_POST(self) -> None:  # noqa: N802
             form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
             to = form.get("To", [""])[0]
+            if latency_seconds:
+                time.sleep(latency_seconds)
             sink.record(to)
             self._answer(201, {"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": to,
                                "account_sid": "AC" + "0" * 32, "num_segments": "1"})
@@ -78,4 +83,4 @@ def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0)
