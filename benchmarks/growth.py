@@ -31,7 +31,7 @@ from .plans import explain_appointment_queries
 from .plans import report as plans_report
 from .run import CpuMeter, _throughput_json, log
 from .seed import EVALUATION, appointments_between, seed
-from .server import Gunicorn
+from .server import Gunicorn, serving
 
 AVAILABILITY_DAYS = 42
 CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Denver")
@@ -290,11 +290,7 @@ def run(args: argparse.Namespace) -> dict:
             "appointments_in_6_week_window": window, "seconds_to_build": round(time.perf_counter() - started, 1),
         }
         results["load_average_before"] = os.getloadavg()
-        server = Gunicorn(url, workers=args.workers, threads=args.threads)
-        backends = None
-        try:
-            backends = BackendCpu(args.database_url, url)
-            log(f"gunicorn on {server.url}: {args.workers} workers x {args.threads} gthread threads")
+        with serving(args.database_url, url, workers=args.workers, threads=args.threads, log=log) as (server, backends):
             last_seeded = _last_appointment_id(url)
             results["small"] = measure_size(args, server, backends, summary, rng)
             results["overlapping_live_pairs_small"] = overlapping_live_pairs(url, first)
@@ -310,14 +306,6 @@ def run(args: argparse.Namespace) -> dict:
             results["large_plans"] = explain_appointment_queries(
                 url, EVALUATION, first, first + timedelta(days=AVAILABILITY_DAYS - 1), next_weekday(first))
             results["peak_rss_kib"] = server.peak_rss_kib()
-        except BaseException:
-            log("gunicorn log (tail):\n" + server.log_tail())
-            raise
-        finally:
-            if backends is not None:
-                backends.close()
-            server.stop()
-            server.remove_log()
     results["ratios"] = ratios(results["small"], results["large"])
     results["goals"] = {
         key: {"goal": f"{label} {op} {limit}", "value": results["ratios"][key],

@@ -22,7 +22,7 @@ from . import measure
 from .command import run_and_report
 from .database import DEFAULT_SERVER_URL, BackendCpu, flask_command, server_version, temporary_database
 from .seed import EVALUATION, appointments_between, seed
-from .server import Gunicorn
+from .server import Gunicorn, serving
 
 AVAILABILITY_DAYS = 42  # six weeks: today .. today + 41 days
 
@@ -105,11 +105,7 @@ def run(args: argparse.Namespace) -> dict:
             print(profile_request(url, path), flush=True)
 
         results["load_average_before"] = os.getloadavg()
-        server = Gunicorn(url, workers=args.workers, threads=args.threads)
-        backends = None
-        try:
-            backends = BackendCpu(args.database_url, url)
-            log(f"gunicorn on {server.url}: {args.workers} workers x {args.threads} gthread threads")
+        with serving(args.database_url, url, workers=args.workers, threads=args.threads, log=log) as (server, backends):
             params = measure.availability_params(EVALUATION, first, last)
             log(f"latency: {args.latency_requests} sequential requests each, after {args.warmup} warm-up")
             latency = measure.sequential_latency(
@@ -154,14 +150,6 @@ def run(args: argparse.Namespace) -> dict:
             }
             results["peak_rss_kib"] = server.peak_rss_kib()
             results["load_average_after"] = os.getloadavg()
-        except BaseException:
-            log("gunicorn log (tail):\n" + server.log_tail())
-            raise
-        finally:
-            if backends is not None:
-                backends.close()
-            server.stop()
-            server.remove_log()
     log(f"database {results['database']} dropped, gunicorn stopped")
     return results
 

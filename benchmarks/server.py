@@ -7,11 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-from .database import ROOT
+from .database import ROOT, BackendCpu
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -113,3 +115,24 @@ class Gunicorn:
 
     def remove_log(self) -> None:
         Path(self.log.name).unlink(missing_ok=True)
+
+
+@contextmanager
+def serving(server_url: str, url: str, *, workers: int, threads: int,
+            log: Callable[[str], None]) -> Iterator[tuple[Gunicorn, BackendCpu]]:
+    """gunicorn on the database `url`, with a meter of that database's backends' CPU. On a
+    failure the tail of gunicorn's log is printed; both are stopped and the log removed."""
+    server = Gunicorn(url, workers=workers, threads=threads)
+    backends = None
+    try:
+        backends = BackendCpu(server_url, url)
+        log(f"gunicorn on {server.url}: {workers} workers x {threads} gthread threads")
+        yield server, backends
+    except BaseException:
+        log("gunicorn log (tail):\n" + server.log_tail())
+        raise
+    finally:
+        if backends is not None:
+            backends.close()
+        server.stop()
+        server.remove_log()
