@@ -89,9 +89,23 @@ def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
     # Offers first, so an offer written now goes out in the same pass.
     results: dict[str, object] = {"expire_stale": expire_stale_messages(), "offer_waitlist": offer_waitlist(),
                                   "send_due": send_due_messages()}
-    if digest_mode != "skip":
+    if digest_mode != "skip" and not _stopping.is_set():
         results["evening_digest"] = evening_digest(force=digest_mode == "force")
     return results
+
+
+def stop_on_signals() -> None:
+    """For `worker --once` (cron, a service manager): SIGTERM or Ctrl-C lets the send in hand
+    finish and record its batches, and claims no more. The handler only raises the flag (it
+    runs on the thread doing the work, which never waits on this Event's lock)."""
+    _stopping.clear()
+
+    def stop(_signum, _frame) -> None:
+        _stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, stop)
 
 
 def run_forever() -> None:

@@ -206,22 +206,25 @@ def test_a_worker_killed_mid_run_loses_nothing(pg, pg_url, sink):
     assert len(duplicates) <= BATCH
 
 
-def test_a_worker_stopped_mid_run_records_its_batches_and_leaves_the_rest(pg, pg_url, sink):
-    """SIGTERM (the start script's stop, a deploy) while a backlog is going out: the worker
-    finishes the batches it holds, records them, claims no more and exits; nothing is left
-    `sending`, so the next worker sends the rest at once and nothing twice."""
+@pytest.mark.parametrize("args, last_words", [((), "worker stopped"), (("--once", "--digest", "skip"), "send_due=")],
+                         ids=["long-running", "once"])
+def test_a_worker_stopped_mid_run_records_its_batches_and_leaves_the_rest(pg, pg_url, sink, args, last_words):
+    """SIGTERM (the start script's stop, a deploy, a service manager stopping a cron run)
+    while a backlog is going out: the worker finishes the batches it holds, records them,
+    claims no more and exits; nothing is left `sending`, so the next worker sends the rest at
+    once and nothing twice."""
     due_messages(300)
     sink.delay = 0.01
     env = worker_env(pg_url, sink.url, WORKER_BATCH_SIZE=BATCH, WORKER_SEND_INTERVAL_SECONDS=1,
                      WORKER_CONCURRENCY=CONCURRENCY)
-    worker = start_worker(env)
+    worker = start_worker(env, *args)
     deadline = time.monotonic() + 60
     while len(sink.delivered()) < 70 and time.monotonic() < deadline:
         time.sleep(0.02)
     worker.process.send_signal(signal.SIGTERM)
     output = worker.wait(timeout=20)
     assert worker.process.returncode == 0, output
-    assert "worker stopped" in output
+    assert last_words in output
     after_stop = statuses()
     assert "sending" not in after_stop, after_stop
     assert 70 <= after_stop["sent"] < 300  # it stopped early rather than working off the backlog
