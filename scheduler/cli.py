@@ -125,8 +125,8 @@ def register_cli(app: Flask) -> None:
         # The SDK logs each request with the patient's number and text at INFO: not in our logs.
         logging.getLogger("twilio").setLevel(logging.WARNING)
         if once:
-            worker.stop_on_signals()
-            results = worker.run_once(digest_mode=digest.replace("-", "_"))
+            with worker.stopping_on_signals():
+                results = worker.run_once(digest_mode=digest.replace("-", "_"))
             click.echo(" ".join(f"{job}={outcome}" for job, outcome in results.items()))
         else:
             worker.run_forever()

@@ -11,7 +11,8 @@ import logging
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from flask import Flask, current_app
 
@@ -94,18 +95,24 @@ def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
     return results
 
 
-def stop_on_signals() -> None:
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
     """For `worker --once` (cron, a service manager): SIGTERM or Ctrl-C lets the send in hand
     finish and record its batches, and claims no more. The handler only raises the flag (it
-    runs on the thread doing the work, which never waits on this Event's lock)."""
+    runs on the thread doing the work, which never waits on this Event's lock). The previous
+    handlers are put back afterwards."""
     _stopping.clear()
 
     def stop(_signum, _frame) -> None:
         _stopping.set()
 
-    signal.signal(signal.SIGTERM, stop)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, stop)
+    signals = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else [])
+    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_forever() -> None:

@@ -377,3 +377,18 @@ def test_a_stopping_worker_records_what_it_claimed_and_claims_no_more(client, si
     assert all(m.claimed_until is None for m in messages() if m.status == "pending")
     monkeypatch.setattr(sending, "claim_due", real_claim)
     assert sending.send_due() == {"sent": 1}  # the next pass sends the rest
+
+
+def test_a_once_run_stops_on_sigterm_and_puts_the_handlers_back():
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with worker.stopping_on_signals():
+            assert not worker._stopping.is_set()
+            os.kill(os.getpid(), signal.SIGTERM)  # a service manager stopping the cron run
+            assert worker._stopping.is_set()  # the pass in hand sees it and claims no more
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        worker._stopping.clear()
