@@ -95,6 +95,15 @@ def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:
     return results
 
 
+def _on_stop_signals(handler) -> dict[int, object]:
+    """SIGTERM and Ctrl-C's SIGINT to `handler` (SIGINT only where it is not ignored, as a
+    shell ignores it for a background job). Returns the handlers it replaced."""
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signals.append(signal.SIGINT)
+    return {signum: signal.signal(signum, handler) for signum in signals}
+
+
 @contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """For `worker --once` (cron, a service manager): SIGTERM or Ctrl-C lets the send in hand
@@ -106,8 +115,7 @@ def stopping_on_signals() -> Iterator[None]:
     def stop(_signum, _frame) -> None:
         _stopping.set()
 
-    signals = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN else [])
-    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    previous = _on_stop_signals(stop)
     try:
         yield
     finally:
@@ -155,9 +163,7 @@ def run_forever() -> None:
     def take_over_signals(_event) -> None:
         # Installed once the scheduler runs, so a shutdown always finds it running. Until
         # then SIGTERM ends the process the default way: nothing has been claimed yet.
-        signal.signal(signal.SIGTERM, stop)
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a shell's background job ignores it
-            signal.signal(signal.SIGINT, stop)
+        _on_stop_signals(stop)
 
     _stopping.clear()
     scheduler.add_listener(take_over_signals, EVENT_SCHEDULER_STARTED)
