@@ -266,6 +266,13 @@ def _tidy(text: str) -> str:
     return "\n".join(tidy) + "\n"
 
 
+def _text(template: str, context: dict, words: Words) -> str:
+    """A text message from its template. Every word comes from `words`, without switching
+    flask_babel's locale: a text template has no autoescape, and plain catalogue look-ups
+    stand in for Jinja's gettext."""
+    return _sms(_template(template).render(context, _=words.gettext, gettext=words.gettext))
+
+
 def _sms(text: str) -> str:
     """One paragraph, GSM-7 letters only."""
     return fold_to_gsm7(_one_stop(" ".join(text.split())))
@@ -328,11 +335,8 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
         if context.get("link"):
             minted.append(context["link"])
     if message.channel == "sms":
-        # Every word of a text comes from `words`: a text template has no autoescape, and
-        # plain catalogue look-ups stand in for Jinja's gettext.
         context["first_text"] = lookups.first_text(patient.phone_e164, message.id)
-        context["_"] = context["gettext"] = words.gettext
-        body = _sms(_template(f"sms/{message.kind}.txt").render(context))
+        body = _text(f"sms/{message.kind}.txt", context, words)
         return Rendered(
             subject="", text="", html="", sms_body=body, ics_bytes=None, ics_method=None,
             ics_filename=None, stored_body=redact(body, minted), to_address=patient.phone_e164,
@@ -436,11 +440,11 @@ def render_reply(
     language = language_of(patient, language) if patient is not None else (
         language if language in current_app.config["LANGUAGES"] else "en"
     )
-    with force_locale(_locale(language)):
-        context = {
-            "clinic": _clinic(language),
-            "when_short": when(appointment.starts_at, short=True) if appointment is not None else "",
-            "link": link or "",
-        }
-        body = _sms(_template(f"sms/replies/{kind}.txt").render(context))
+    words = words_for(language)
+    context = {
+        "clinic": _clinic(language),
+        "when_short": when(appointment.starts_at, short=True, words=words) if appointment is not None else "",
+        "link": link or "",
+    }
+    body = _text(f"sms/replies/{kind}.txt", context, words)
     return RenderedReply(body=body, stored_body=redact(body, [link] if link else []))
