@@ -136,8 +136,8 @@ def _tz() -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Words:
-    """One language's catalogue and Babel locale, looked up once per message: flask_babel
-    finds both through the app context again on every call, and a text makes a dozen."""
+    """One language's catalogue and Babel locale, held together: flask_babel finds both
+    through the app context again on every call, and a text makes a dozen such calls."""
 
     locale: str  # "en_US", "es_US"
     catalogue: Translations
