@@ -6,42 +6,16 @@ read on their own again, a lookup done twice) fails here and says which.
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest
-from sqlalchemy import event
-
-from scheduler.extensions import db
 
 from .conftest import make_closure, make_provider, make_service
+from .statements import statement_kinds
 
 # The service asked for; the bookable providers with their hours (one query); the busy times
 # and time off of those providers; the closures in the range.
 ANSWER = ["SELECT services", "SELECT providers", "SELECT appointments", "SELECT closures"]
-
-
-def statement_kinds(work) -> list[str]:
-    """Runs `work`; the statements it sent (transaction control left out), each as its verb
-    and the table of its first column."""
-    sent: list[str] = []
-
-    def remember(_conn, _cursor, statement, _parameters, _context, _many):
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        work()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-    kinds = []
-    for statement in sent:
-        verb = statement.split(None, 1)[0].upper()
-        if verb in ("BEGIN", "COMMIT", "ROLLBACK"):
-            continue
-        table = re.search(r"\b(\w+)\.\w+", statement)
-        kinds.append(f"{verb} {table.group(1) if table else '?'}")
-    return kinds
 
 
 def check_statements(app) -> None:

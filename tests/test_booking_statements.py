@@ -7,17 +7,16 @@ statement) fails here and says which.
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask import g
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Message, Patient
 from scheduler.services import clinic_versions
 
 from .conftest import make_provider, make_service, patient_payload
+from .statements import statement_kinds
 
 FIRST = "2026-12-01T08:00:00-07:00"  # the Tuesday after the frozen clock's Monday
 SECOND = "2026-12-01T10:00:00-07:00"
@@ -37,30 +36,6 @@ NEW_PATIENT = [
     "INSERT messages",  # confirmation and reminders, one round trip
     "INSERT audit_events",  # patient created and appointment booked, one round trip
 ]
-
-
-def statement_kinds(work) -> list[str]:
-    """Runs `work`; the statements it sent, each as its verb and first table."""
-    sent: list[str] = []
-
-    def remember(_conn, _cursor, statement, _parameters, _context, _many):
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        work()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-    return [kind(statement) for statement in sent]
-
-
-def kind(statement: str) -> str:
-    """"INSERT <table>", or "SELECT <table of the first column>" (a subquery's FROM may come first)."""
-    if "pg_advisory_xact_lock" in statement:
-        return "SELECT pg_advisory_xact_lock"
-    verb = statement.split(None, 1)[0].upper()
-    table = re.search(r"\bINTO\s+(\w+)" if verb == "INSERT" else r"\b(\w+)\.\w+", statement)
-    return f"{verb} {table.group(1) if table else '?'}"
 
 
 def booking(client, provider_id: int, start: str):

@@ -214,18 +214,10 @@ def test_errors_are_logged_without_emails_phone_numbers_or_statement_values(data
 def test_health_asks_the_database_two_questions(backend):
     """Load balancers ask often: the worker's passes and the outbox backlog, nothing more
     (the database's own "SELECT 1" only after one of them failed)."""
-    from sqlalchemy import event
+    from .statements import is_transaction_control, statements_sent
 
-    seen: list[str] = []
-
-    def statement(conn, cursor, sql, *args) -> None:
-        if not sql.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")):
-            seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with statements_sent() as sent:
         assert backend.test_client().get("/api/v1/health").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
+    seen = [statement for statement in sent if not is_transaction_control(statement)]
     assert len(seen) == 2, seen
     assert "worker_runs" in seen[0] and "messages" in seen[1]

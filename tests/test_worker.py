@@ -16,6 +16,7 @@ from scheduler.services.clock import now
 
 from .messaging_support import book, close_transports, messages, messaging_app, token_of
 from .peers import mime_parts
+from .statements import statements_sent
 
 THURSDAY_10 = "2026-12-03T10:00:00-07:00"  # the clock starts Monday 2026-11-30 08:00 in Denver
 
@@ -307,23 +308,14 @@ def _statements_to_send(count: int, client, sink, *, first: str, last: str) -> i
     """Books `count` patients (a confirmation text and email each), then counts the SQL
     statements the worker issues to send them all as one batch, one message at a time."""
     from flask import current_app
-    from sqlalchemy import event
 
     for n, start in enumerate(_open_starts(client, first, last, count)):
         book(client, start, phone=f"915-555-{first[-2:]}{n:02d}", first_name=f"Pat{n}",
              email=f"pat{first}.{n}@example.com")
-    seen: list[str] = []
-
-    def statement(conn, cursor, sql, *args) -> None:
-        seen.append(sql)
-
     with current_app.app_context():  # as the worker's pass: nothing cached from the bookings
         claims = sending.claim_due(100)
-        event.listen(db.engine, "before_cursor_execute", statement)
-        try:
+        with statements_sent() as seen:
             outcomes = sending.send_claims(claims)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", statement)
     assert outcomes == ["sent"] * (2 * count)
     assert len(sink.delivered()) == count
     return len(seen)
