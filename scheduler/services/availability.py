@@ -17,7 +17,6 @@ from ..domain.availability import (
     Slot,
     WeeklyWindow,
     find_open_times,
-    find_slots,
     from_micros,
     last_bookable_day,
 )
@@ -253,19 +252,20 @@ def open_times(
         ignore_appointment_id=ignore_appointment_id,
         count_appointments=not include_booked,
     )
-    return _find_open_times(service, schedules, first_day, last_day)
+    return search(schedules, rules_for(service), first_day, last_day)
 
 
-def _find_open_times(service: Service, schedules: list[ProviderSchedule], first_day: date,
-                     last_day: date) -> OpenTimes:
+def search(schedules: list[ProviderSchedule], rules: BookingRules, first_day: date, last_day: date,
+           closures: Closures | None = None) -> OpenTimes:
+    """The domain's search in clinic time, as of now; the closures are read unless given."""
     return find_open_times(
         schedules,
-        rules_for(service),
+        rules,
         tz=clinic_tz(),
         now=now(),
         first_day=first_day,
         last_day=last_day,
-        closures=load_closures(first_day, last_day),
+        closures=load_closures(first_day, last_day) if closures is None else closures,
     )
 
 
@@ -283,21 +283,13 @@ def open_times_of(
     ):
         busy[provider_id].append(Interval(starts_at, ends_at))
     schedules = [ProviderSchedule(pid, hours[pid], tuple(busy[pid])) for pid in ids]
-    return _find_open_times(service, schedules, first_day, last_day)
+    return search(schedules, rules_for(service), first_day, last_day)
 
 
 def slots_from(
     service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures
 ) -> list[Slot]:
-    return find_slots(
-        schedules,
-        rules_for(service),
-        tz=clinic_tz(),
-        now=now(),
-        first_day=first_day,
-        last_day=last_day,
-        closures=closures,
-    )
+    return search(schedules, rules_for(service), first_day, last_day, closures).slots()
 
 
 def open_days(times: OpenTimes, first_day: date, last_day: date) -> dict[date, int]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from ..domain.availability import BookingRules, Slot, find_slots, nearest
+from ..domain.availability import BookingRules, Slot, nearest
 from ..domain.patient_details import N_
 from ..domain.visit_fit import BUSY, CLOSED, OUTSIDE_HOURS, misfit
 from ..models import Service
-from .availability import load_closures, load_schedules
+from .availability import load_closures, load_schedules, search
 from .clock import clinic_tz, now
 from .errors import SlotUnavailable, ValidationFailed
 
@@ -47,15 +47,7 @@ def staff_slots(
     if not provider_ids:
         return []
     schedules = load_schedules(provider_ids, first_day, last_day, ignore_appointment_id=ignore_appointment_id)
-    return find_slots(
-        schedules,
-        staff_rules(service),
-        tz=clinic_tz(),
-        now=now(),
-        first_day=first_day,
-        last_day=last_day,
-        closures=load_closures(first_day, last_day),
-    )
+    return search(schedules, staff_rules(service), first_day, last_day).slots()
 
 
 def staff_alternatives(
