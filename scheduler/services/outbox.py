@@ -68,21 +68,10 @@ def plan_booked(appointment: Appointment, *, cause: str) -> None:
     _ensure_id(appointment)
     moment = now()
     patient = appointment.patient
-    reachable = channels_for(patient)
-    current = policy()
-    tz = clinic_tz()
-    rows = [
-        _new_row(patient, planned, cause, moment, appointment)
-        for planned in plan_notice("confirmation", reachable, cause, moment, appointment.starts_at, current.window, tz)
-    ]
-    if appointment.status in OPEN_STATUSES:
-        # A reminder is the system's, whoever booked: it always waits for the window.
-        rows += [
-            _new_row(patient, planned, "system", moment, appointment)
-            for planned in plan_reminders(
-                appointment.starts_at, moment, reachable, _cadence_of(appointment), current, tz
-            )
-        ]
+    rows = [_new_row(patient, planned, cause, moment, appointment=appointment)
+            for planned in _notice_plans("confirmation", appointment, cause, moment)]
+    rows += [_new_row(patient, planned, "system", moment, appointment=appointment)
+             for planned in _reminder_plans(appointment, _cadence_of(appointment), moment)]
     if rows:
         db.session.connection().execute(_INSERT_MESSAGE, rows)
 
@@ -114,7 +103,7 @@ def plan_moved(appointment: Appointment, *, cause: str) -> None:
                 message.updated_at = moment
             continue
         _add(patient, planned, cause, moment, appointment=appointment)
-    _add_reminders(appointment, _cadence_of(appointment), moment, cause)
+    _add_reminders(appointment, _cadence_of(appointment), moment)
 
 
 def plan_cancelled(appointment: Appointment, *, cause: str) -> None:
@@ -158,7 +147,7 @@ def plan_course_booked(course: Course, visits: list[Appointment], *, cause: str)
         .limit(1)
     )
     for visit, cadence in zip(visits, course_cadences([v.starts_at for v in visits], earlier), strict=True):
-        _add_reminders(visit, cadence, moment, cause)
+        _add_reminders(visit, cadence, moment)
 
 
 def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> None:
@@ -286,23 +275,27 @@ def _cadence_of(appointment: Appointment) -> Cadence:
     return course_cadences([appointment.starts_at], previous)[0]
 
 
-def _add_notices(kind: str, appointment: Appointment, cause: str, moment: datetime) -> None:
-    patient = appointment.patient
-    for planned in plan_notice(
-        kind, channels_for(patient), cause, moment, appointment.starts_at, policy().window, clinic_tz()
-    ):
-        _add(patient, planned, cause, moment, appointment=appointment)
+def _notice_plans(kind: str, appointment: Appointment, cause: str, moment: datetime) -> list[Planned]:
+    return plan_notice(kind, channels_for(appointment.patient), cause, moment, appointment.starts_at,
+                       policy().window, clinic_tz())
 
 
-def _add_reminders(appointment: Appointment, cadence: Cadence, moment: datetime, cause: str) -> None:
+def _reminder_plans(appointment: Appointment, cadence: Cadence, moment: datetime) -> list[Planned]:
+    """A reminder is the system's, whoever booked: it always waits for the window."""
     if appointment.status not in OPEN_STATUSES:
-        return
-    patient = appointment.patient
-    for planned in plan_reminders(
-        appointment.starts_at, moment, channels_for(patient), cadence, policy(), clinic_tz()
-    ):
-        # A reminder is the system's, whoever booked: it always waits for the window.
-        _add(patient, planned, "system", moment, appointment=appointment)
+        return []
+    return plan_reminders(appointment.starts_at, moment, channels_for(appointment.patient), cadence, policy(),
+                          clinic_tz())
+
+
+def _add_notices(kind: str, appointment: Appointment, cause: str, moment: datetime) -> None:
+    for planned in _notice_plans(kind, appointment, cause, moment):
+        _add(appointment.patient, planned, cause, moment, appointment=appointment)
+
+
+def _add_reminders(appointment: Appointment, cadence: Cadence, moment: datetime) -> None:
+    for planned in _reminder_plans(appointment, cadence, moment):
+        _add(appointment.patient, planned, "system", moment, appointment=appointment)
 
 
 def _cancel_pending(appointment: Appointment, *, kinds, moment: datetime) -> None:
@@ -345,24 +338,8 @@ def _add(
         if planned.kind == "reminder":
             return None  # already reminded at this very moment for this very time
         planned_for += ONE_TICK
-    message = Message(
-        patient_id=patient.id,
-        appointment_id=appointment.id if appointment is not None else None,
-        course_id=course.id if course is not None else (appointment.course_id if appointment is not None else None),
-        channel=planned.channel,
-        kind=planned.kind,
-        cause=cause,
-        planned_for=planned_for,
-        due_at=planned.due_at,
-        send_before=planned.send_before,
-        status=PENDING,
-        attempts=0,
-        to_address=_address(patient, planned.channel),
-        language=patient.language,
-        last_error="",
-        created_at=moment,
-        updated_at=moment,
-    )
+    message = Message(**_new_row(patient, planned, cause, moment, appointment=appointment, course=course,
+                                 planned_for=planned_for))
     db.session.add(message)
     return message
 
@@ -371,16 +348,22 @@ def _add(
 _INSERT_MESSAGE = insert(Message.__table__)
 
 
-def _new_row(patient: Patient, planned: Planned, cause: str, moment: datetime, appointment: Appointment) -> dict:
-    """The columns of a new message of `appointment`, as _add would write them."""
+def _new_row(patient: Patient, planned: Planned, cause: str, moment: datetime, *,
+             appointment: Appointment | None = None, course: Course | None = None,
+             planned_for: datetime | None = None) -> dict:
+    """The columns of a new pending message (`planned_for`: when a taken plan moved it on)."""
+    if course is None and appointment is not None:
+        course_id = appointment.course_id
+    else:
+        course_id = course.id if course is not None else None
     return {
         "patient_id": patient.id,
-        "appointment_id": appointment.id,
-        "course_id": appointment.course_id,
+        "appointment_id": appointment.id if appointment is not None else None,
+        "course_id": course_id,
         "channel": planned.channel,
         "kind": planned.kind,
         "cause": cause,
-        "planned_for": planned.planned_for,
+        "planned_for": planned_for or planned.planned_for,
         "due_at": planned.due_at,
         "send_before": planned.send_before,
         "status": PENDING,
