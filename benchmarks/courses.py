@@ -66,8 +66,8 @@ def staff_setup(database_url: str, patients: int) -> tuple[str, list[int], list[
     from scheduler import create_app
     from scheduler.extensions import db
     from scheduler.models import Patient, Provider
-    from scheduler.services.clock import now
-    from scheduler.services.staff import create_user, issue_api_token
+    from scheduler.services.common.clock import now
+    from scheduler.services.staff.accounts import create_user, issue_api_token
 
     app = create_app(Config, {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_ENABLED": False})
     with app.app_context():

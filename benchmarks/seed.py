@@ -33,8 +33,8 @@ from scheduler.models import (
     Service,
     WorkingHours,
 )
-from scheduler.services.clock import clinic_tz, now
-from scheduler.services.demo import WEEKLY_WINDOWS
+from scheduler.services.common.clock import clinic_tz, now
+from scheduler.services.operations.demo import WEEKLY_WINDOWS
 
 EVALUATION = "initial-evaluation"
 THERAPY = "therapy-session"

@@ -57,12 +57,12 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
-    from .web.input_guard import register_input_guard
-    from .web.request_log import register_request_log
+    from scheduler.web.common.input_guard import register_input_guard
+    from scheduler.web.common.request_log import register_request_log
 
     register_request_log(app)  # first: even a refused request gets its log line
     register_input_guard(app)  # then the input checks, before CSRF and every other hook
-    from .web.metrics import register_metrics
+    from scheduler.web.common.metrics import register_metrics
 
     register_metrics(app)  # counts every answer, refusals included
 
@@ -80,7 +80,7 @@ def create_app(config: type[Config] = Config, overrides: dict | None = None) -> 
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    from .web.site import select_locale
+    from scheduler.web.common.site import select_locale
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["CLINIC_TIMEZONE"])
 

@@ -7,7 +7,7 @@ from typing import NoReturn
 import click
 from flask import Flask
 
-from .services.errors import ValidationFailed
+from scheduler.services.common.errors import ValidationFailed
 
 
 def _fail(exc: ValidationFailed) -> NoReturn:
@@ -20,7 +20,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo clinic (safe to run again)."""
-        from .services.demo import seed_demo
+        from scheduler.services.operations.demo import seed_demo
 
         created = seed_demo()
         click.echo("Demo clinic ready: " + ", ".join(f"{n} {k} added" for k, n in created.items()))
@@ -32,7 +32,7 @@ def register_cli(app: Flask) -> None:
                   help="With --role provider: the id of the provider whose calendar the user sees")
     def create_user_command(email: str, role: str, provider_id: int | None) -> None:
         """Create a staff user; the password is read from a prompt, or from stdin when piped."""
-        from .services.staff import MIN_PASSWORD_LENGTH, create_user
+        from scheduler.services.staff.accounts import MIN_PASSWORD_LENGTH, create_user
 
         if sys.stdin.isatty():
             password = click.prompt(
@@ -52,7 +52,7 @@ def register_cli(app: Flask) -> None:
     @click.argument("provider_id", type=int)
     def link_provider_command(email: str, provider_id: int) -> None:
         """Let an existing provider user see one provider's calendar (day sheet and staff API)."""
-        from .services.staff import link_provider
+        from scheduler.services.staff.accounts import link_provider
 
         try:
             provider = link_provider(email, provider_id)
@@ -65,7 +65,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--label", default="", help="What the token is for")
     def create_api_token_command(email: str, label: str) -> None:
         """Print a new bearer token for the staff API (shown once, stored hashed)."""
-        from .services.staff import issue_api_token
+        from scheduler.services.staff.accounts import issue_api_token
 
         try:
             token = issue_api_token(email, label)
@@ -79,8 +79,8 @@ def register_cli(app: Flask) -> None:
     @click.option("--keep", is_flag=True, help="Print the current link instead of issuing a new one")
     def provider_feed_url_command(provider_id: int, keep: bool) -> None:
         """Issue a provider's calendar feed link and print it; the link issued before stops working."""
-        from .services.calendar_feeds import provider_feed_url
-        from .services.errors import NotFound
+        from scheduler.services.calendars.files import provider_feed_url
+        from scheduler.services.common.errors import NotFound
 
         try:
             url = provider_feed_url(provider_id, rotate=not keep)
@@ -96,8 +96,9 @@ def register_cli(app: Flask) -> None:
         """A consistent copy of the SQLite database to PATH while the app keeps running."""
         from pathlib import Path
 
+        from scheduler.services.operations.backup import BackupRefused, backup_sqlite, pg_dump_hint, sqlite_file
+
         from .extensions import db
-        from .services.backup import BackupRefused, backup_sqlite, pg_dump_hint, sqlite_file
 
         url = db.engine.url
         if url.get_backend_name() != "sqlite":

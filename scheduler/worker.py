@@ -16,10 +16,12 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app
 
+from scheduler.services.common.clock import now
+from scheduler.services.messages import digest, sending
+from scheduler.services.operations.worker_runs import record_run
+from scheduler.services.waitlist import offers as waitlist_offers
+
 from .extensions import db
-from .services import digest, sending, waitlist_offers
-from .services.clock import now
-from .services.worker_runs import record_run
 
 log = logging.getLogger(__name__)
 

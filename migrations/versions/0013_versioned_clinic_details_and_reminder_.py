@@ -15,7 +15,7 @@ from alembic import op
 from flask import current_app
 
 import scheduler.models.types
-from scheduler.clinic_info import disclaimer_source
+from scheduler.services.clinic.contact import disclaimer_source
 
 
 # revision identifiers, used by Alembic.

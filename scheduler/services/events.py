@@ -67,12 +67,12 @@ def links_requested(appointments: list[Appointment], *, channel: str, cause: str
 
 
 def _waitlist():
-    from . import waitlist_offers
+    from scheduler.services.waitlist import offers as waitlist_offers
 
     return waitlist_offers
 
 
 def _outbox():
-    from . import outbox
+    from scheduler.services.messages import outbox
 
     return outbox

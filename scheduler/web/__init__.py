@@ -6,22 +6,25 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from scheduler.web.api import courses as staff_course_api  # noqa: F401
+    from scheduler.web.api import settings as settings_api  # noqa: F401  (add the staff routes to the api blueprint)
+    from scheduler.web.api import staff as staff_api  # noqa: F401
+    from scheduler.web.api.public import api
+    from scheduler.web.common.read_only import register_read_only_views
+    from scheduler.web.common.site import register_site
+    from scheduler.web.desk.calendar import desk
+    from scheduler.web.desk.courses import staff_courses
+    from scheduler.web.desk.day_sheet import staff
+    from scheduler.web.desk.messages import message_pages
+    from scheduler.web.desk.patients import patients
+    from scheduler.web.desk.settings import settings
+    from scheduler.web.desk.waitlist import waitlist_desk
+    from scheduler.web.patient.booking import booking
+    from scheduler.web.patient.feeds import feeds
+    from scheduler.web.patient.manage import manage, short_links
+    from scheduler.web.patient.waitlist import waitlist_pages
+
     from ..extensions import csrf
-    from . import settings_api, staff_api, staff_course_api  # noqa: F401  (add the staff routes to the api blueprint)
-    from .api import api
-    from .booking_pages import booking
-    from .desk_calendar import desk
-    from .feeds import feeds
-    from .manage_pages import manage, short_links
-    from .message_pages import message_pages
-    from .patient_pages import patients
-    from .read_only import register_read_only_views
-    from .settings_pages import settings
-    from .site import register_site
-    from .staff_course_pages import staff_courses
-    from .staff_pages import staff
-    from .waitlist_desk import waitlist_desk
-    from .waitlist_pages import waitlist_pages
     from .webhooks import webhooks
 
     register_read_only_views(app)  # first: before any hook touches the database

@@ -10,9 +10,10 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from scheduler.services.messages.inbound import handle_inbound, record_status
+from scheduler.web.common.input_guard import takes_any_text
+
 from ..domain.text_safety import without_forbidden
-from ..services.inbound_sms import handle_inbound, record_status
-from .input_guard import takes_any_text
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 

@@ -1,1 +1,0 @@
-"""What patients read: messages rendered in their language at send time."""

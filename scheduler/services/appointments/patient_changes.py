@@ -1,0 +1,162 @@
+"""What a patient's private link can do to an appointment: find it, cancel it, move it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from scheduler.domain.patient_details import N_, has_control_chars
+from scheduler.extensions import db
+from scheduler.models import Appointment, AppointmentLink, AppointmentStatus, Patient, Provider
+from scheduler.services import events
+from scheduler.services.appointments.booking import (
+    ALREADY_BOOKED,
+    AUDIT_FIELDS,
+    alternatives_near,
+    free_candidates,
+    overlapping_visit,
+)
+from scheduler.services.appointments.booking_input import check_timing, parse_provider_id, parse_start
+from scheduler.services.availability.open_times import bookable_providers
+from scheduler.services.common import audit
+from scheduler.services.common.clock import now
+from scheduler.services.common.errors import (
+    AlreadyBooked,
+    ChangeNotAllowed,
+    NotFound,
+    SlotUnavailable,
+    ValidationFailed,
+)
+from scheduler.services.common.tokens import manage_secret_hash
+from scheduler.services.common.write_guard import flush_in_savepoint
+
+
+def appointment_for_token(token: str) -> Appointment:
+    """The appointment of a private link: the one made at booking, or one a message carried."""
+    token_hash = manage_secret_hash(token)
+    appointment = None
+    if token_hash is not None:
+        appointment = db.session.scalar(
+            select(Appointment).where(Appointment.manage_token_hash == token_hash)
+        )
+        if appointment is None:
+            appointment = db.session.scalar(
+                select(Appointment).join(AppointmentLink, AppointmentLink.appointment_id == Appointment.id)
+                .where(AppointmentLink.token_hash == token_hash)
+            )
+    if appointment is None:
+        raise NotFound("This link is not valid or has expired.")
+    return appointment
+
+
+def online_change_deadline(appointment: Appointment) -> datetime:
+    return appointment.starts_at - timedelta(hours=appointment.service.cancel_window_hours)
+
+
+def can_change_online(appointment: Appointment) -> bool:
+    return appointment.is_open and now() < online_change_deadline(appointment)
+
+
+def _lock(appointment: Appointment) -> None:
+    """Re-read the row under FOR UPDATE (PostgreSQL) so two changes to one appointment
+    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises them."""
+    db.session.refresh(appointment, with_for_update=True)
+
+
+def _require_changeable(appointment: Appointment) -> None:
+    if not appointment.is_open:
+        raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
+    if now() >= online_change_deadline(appointment):
+        raise ChangeNotAllowed(
+            "inside_window", N_("It is too close to your visit to change it online. Please call us.")
+        )
+
+
+def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = audit.PATIENT_LINK) -> None:
+    """Cancel an open appointment. Patients are held to the service's cancellation window."""
+    _lock(appointment)
+    if actor.kind in (audit.PATIENT_LINK.kind,):
+        _require_changeable(appointment)
+    elif not appointment.is_open:
+        raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
+    if len(reason) > 200:
+        raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
+    if has_control_chars(reason, allow_newlines=True):
+        # The same rule as a booking's note: no BEL, no bidi overrides in what staff read.
+        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
+    before = audit.snapshot(appointment, AUDIT_FIELDS)
+    moment = now()
+    appointment.status = AppointmentStatus.CANCELLED.value
+    appointment.cancelled_at = moment
+    appointment.cancel_reason = " ".join(reason.split())
+    appointment.ical_sequence += 1
+    appointment.updated_at = moment
+    audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    events.appointment_cancelled(appointment, cause=events.cause_for(actor))
+    db.session.commit()
+
+
+def other_providers(appointment: Appointment) -> list[Provider]:
+    """Who else the patient may move this visit to online: providers taking online bookings,
+    for a service booked online, and never a visit of a course (its provider plans it)."""
+    if not appointment.service.online_bookable or appointment.course_id is not None:
+        return []
+    return [p for p in bookable_providers(online_only=True) if p.id != appointment.provider_id]
+
+
+def _new_provider(appointment: Appointment, raw_provider_id: object) -> Provider:
+    if raw_provider_id in (None, "", appointment.provider_id, str(appointment.provider_id)):
+        return appointment.provider
+    provider_id = parse_provider_id(raw_provider_id)
+    chosen = [p for p in other_providers(appointment) if p.id == provider_id]
+    if not chosen:
+        raise ValidationFailed({"provider_id": N_("Unknown provider.")})
+    return chosen[0]
+
+
+def reschedule(
+    appointment: Appointment,
+    raw_start: object,
+    *,
+    provider_id: object = None,
+    actor: audit.Actor = audit.PATIENT_LINK,
+) -> None:
+    """Move an open appointment to another open time, with the same provider unless
+    `provider_id` names another one the patient may choose. Commits."""
+    _lock(appointment)
+    _require_changeable(appointment)
+    start = parse_start(raw_start)
+    provider = _new_provider(appointment, provider_id)
+    service = appointment.service
+    if start == appointment.starts_at and provider.id == appointment.provider_id:
+        raise ValidationFailed({"start": N_("That is already the time of your appointment.")})
+    check_timing(service, start)
+    providers = [provider]
+    before = audit.snapshot(appointment, AUDIT_FIELDS)
+    previous_start = appointment.starts_at
+
+    def move() -> None:
+        # Read first: after a rolled-back attempt this reloads the row before anything is set.
+        appointment.ical_sequence += 1
+        appointment.provider_id = provider.id
+        appointment.starts_at = start
+        appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
+        appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
+        appointment.moved_from = previous_start
+        appointment.updated_at = now()
+
+    try:
+        ends_at = start + timedelta(minutes=service.duration_minutes)
+        if overlapping_visit(Patient.id == appointment.patient_id, start, ends_at, appointment.id):
+            raise AlreadyBooked(ALREADY_BOOKED)
+        free_candidates(service, providers, start, ignore_appointment_id=appointment.id)
+        moved = flush_in_savepoint(move)
+    except Exception:
+        db.session.rollback()
+        raise
+    if not moved:
+        db.session.rollback()
+        raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id))
+    audit.record(actor, "appointment.rescheduled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    events.appointment_moved(appointment, cause=events.cause_for(actor))
+    db.session.commit()

@@ -1,0 +1,202 @@
+"""What the front desk and the therapists do to any appointment: move, cancel, set status.
+
+Staff are not held to a service's minimum notice or online booking horizon, nor to the
+patient's cancellation window, but they may not book into the past or outside the
+provider's working hours. Every change is one transaction under the database's overlap
+check, audited with the staff user, and told to events.py with cause="staff".
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from scheduler.domain.patient_details import N_, has_control_chars
+from scheduler.extensions import db
+from scheduler.models import ActorKind, Appointment, AppointmentStatus, Patient, Provider
+from scheduler.services import events
+from scheduler.services.appointments.booking import AUDIT_FIELDS, overlapping_visit
+from scheduler.services.appointments.booking_input import collect_errors, parse_provider_id, parse_start
+from scheduler.services.availability.staff_times import check_staff_timing, require_fit, staff_alternatives
+from scheduler.services.common import audit
+from scheduler.services.common.clock import clinic_tz, now
+from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
+from scheduler.services.common.write_guard import flush_in_savepoint
+from scheduler.services.courses import state as course_state
+
+CAUSE = "staff"
+REASON_MAX = 200
+
+B, CF, CI, CO, NS, CA = (s.value for s in AppointmentStatus)
+# The only sensible steps from each status; anything else is refused (422).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    B: frozenset({CF, CI, NS, CA}),
+    CF: frozenset({CI, NS}),
+    CI: frozenset({CO}),
+}
+# Statuses that say the visit took place (or did not): never set before the visit's day.
+ON_THE_DAY = frozenset({CI, CO, NS})
+# What the status endpoint accepts (cancelling has its own, with a reason).
+STATUS_CHOICES = (CF, CI, CO, NS)
+
+PATIENT_BUSY = N_("The patient already has another visit at that time.")
+NOT_OPEN = N_("This appointment is cancelled or already past; it cannot be changed.")
+
+
+def staff_actor(user_id: int | None) -> audit.Actor:
+    return audit.Actor(ActorKind.STAFF, user_id)
+
+
+def _lock(appointment: Appointment) -> None:
+    """Re-read the row under FOR UPDATE (PostgreSQL); SQLite's IMMEDIATE transaction already
+    serialises writers."""
+    db.session.refresh(appointment, with_for_update=True)
+
+
+def _provider(raw: object, fields: dict[str, str]) -> Provider | None:
+    provider_id = collect_errors(fields, parse_provider_id, raw)
+    if "provider_id" in fields or provider_id is None:
+        if "provider_id" not in fields:
+            fields["provider_id"] = N_("Unknown provider.")
+        return None
+    provider = db.session.get(Provider, provider_id)
+    if provider is None or not provider.active:
+        fields["provider_id"] = N_("Unknown provider.")
+        return None
+    return provider
+
+
+def target_provider(appointment: Appointment, raw_provider_id: object) -> Provider:
+    """The provider a move goes to: the same one unless another is named (checked)."""
+    if raw_provider_id in (None, ""):
+        return appointment.provider
+    fields: dict[str, str] = {}
+    provider = _provider(raw_provider_id, fields)
+    if fields:
+        raise ValidationFailed(fields)
+    return provider
+
+
+def move(appointment: Appointment, raw_start: object, *, provider_id: object = None, actor: audit.Actor) -> Appointment:
+    """Move one open appointment (and only it) to another time and/or provider. Commits."""
+    try:
+        _lock(appointment)
+        if not appointment.is_open:
+            raise ChangeNotAllowed("not_open", NOT_OPEN)
+        fields: dict[str, str] = {}
+        start = collect_errors(fields, parse_start, raw_start)
+        provider = collect_errors(fields, target_provider, appointment, provider_id)
+        if start is not None:
+            collect_errors(fields, check_staff_timing, start)
+        if not fields and start == appointment.starts_at and provider.id == appointment.provider_id:
+            fields["start"] = N_("That is already the time of this appointment.")
+        if fields:
+            raise ValidationFailed(fields)
+        service = appointment.service
+        end = start + timedelta(minutes=service.duration_minutes)
+        blocks_until = end + timedelta(minutes=service.buffer_minutes)
+        require_fit(provider.id, start, end, blocks_until, ignore_appointment_id=appointment.id)
+        if overlapping_visit(Patient.id == appointment.patient_id, start, end, appointment.id):
+            raise AlreadyBooked(PATIENT_BUSY)
+        before = audit.snapshot(appointment, AUDIT_FIELDS)
+        previous_start = appointment.starts_at
+
+        def change() -> None:
+            # Read first: after a rolled-back attempt this reloads the row before anything is set.
+            appointment.ical_sequence += 1
+            appointment.moved_from = previous_start
+            appointment.provider_id = provider.id
+            appointment.starts_at = start
+            appointment.ends_at = end
+            appointment.blocks_until = blocks_until
+            appointment.updated_at = now()
+
+        if not flush_in_savepoint(change):
+            raise SlotUnavailable([])
+        audit.record(actor, "appointment.moved", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+        events.appointment_moved(appointment, cause=CAUSE)
+        course_state.visit_changed(appointment)
+        db.session.commit()
+    except SlotUnavailable as conflict:
+        db.session.rollback()
+        if not conflict.alternatives:
+            conflict.alternatives = staff_alternatives(
+                appointment.service, [provider.id], start, ignore_appointment_id=appointment.id
+            )
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
+    return appointment
+
+
+def _clean_reason(reason: object) -> str:
+    if not isinstance(reason, str):  # null too: the document says text (or no reason at all)
+        raise ValidationFailed({"reason": N_("Please enter text.")})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
+    if has_control_chars(reason, allow_newlines=True):
+        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
+    return " ".join(reason.split())
+
+
+def cancel_in_transaction(appointment: Appointment, reason: str, *, actor: audit.Actor) -> None:
+    """Cancel inside the caller's transaction (a course cancels many visits in one)."""
+    before = audit.snapshot(appointment, AUDIT_FIELDS)
+    moment = now()
+    appointment.status = CA
+    appointment.cancelled_at = moment
+    appointment.cancel_reason = reason
+    appointment.ical_sequence += 1
+    appointment.updated_at = moment
+    audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+    events.appointment_cancelled(appointment, cause=CAUSE)
+
+
+def cancel(appointment: Appointment, reason: object = "", *, actor: audit.Actor) -> Appointment:
+    """Cancel an open appointment, whenever it is (no cancellation window for staff). Commits."""
+    try:
+        _lock(appointment)
+        if not appointment.is_open:
+            raise ChangeNotAllowed("not_open", NOT_OPEN)
+        clean = _clean_reason(reason)
+        cancel_in_transaction(appointment, clean, actor=actor)
+        course_state.visit_changed(appointment)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return appointment
+
+
+def set_status(appointment: Appointment, status: object, *, actor: audit.Actor) -> Appointment:
+    """Confirm, check in, complete or mark a no-show, one sensible step at a time. Commits."""
+    known = {s.value for s in AppointmentStatus}
+    if not isinstance(status, str) or status not in known:
+        raise ValidationFailed({"status": N_("Unknown status.")})
+    if status == CA:
+        return cancel(appointment, "", actor=actor)
+    try:
+        _lock(appointment)
+        if status not in TRANSITIONS.get(appointment.status, frozenset()):
+            raise ValidationFailed({"status": N_("An appointment cannot go from this status to that one.")})
+        tz = clinic_tz()
+        moment = now()
+        if status in ON_THE_DAY and moment.astimezone(tz).date() < appointment.starts_at.astimezone(tz).date():
+            raise ValidationFailed({"status": N_("This can only be recorded on the day of the visit or later.")})
+        if status == NS and moment < appointment.starts_at:
+            raise ValidationFailed({"status": N_("A visit can be marked missed only once its time has begun.")})
+        before = audit.snapshot(appointment, AUDIT_FIELDS)
+        appointment.status = status
+        if status == CF:
+            appointment.confirmed_at = moment
+        elif status == CI:
+            appointment.checked_in_at = moment
+        appointment.updated_at = moment
+        audit.record(actor, f"appointment.{status}", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
+        if status == CF:
+            events.appointment_confirmed(appointment, cause=CAUSE)
+        course_state.visit_changed(appointment)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return appointment

@@ -1,0 +1,97 @@
+"""The front desk's view of messages: an appointment's messages, resending one, the inbox of
+texts nobody could act on, and each patient's SMS state. Small on purpose: the desk pages
+call these."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from scheduler.extensions import db
+from scheduler.models import ActorKind, Appointment, InboundMessage, Message, MessageCause, MessageStatus, Patient, User
+from scheduler.services.common import audit
+from scheduler.services.common.clock import now
+from scheduler.services.common.errors import NotFound
+
+
+def staff_actor(user: User) -> audit.Actor:
+    return audit.Actor(ActorKind.STAFF, user.id)
+
+
+def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Message]]:
+    appointment = db.session.get(Appointment, appointment_id, options=[joinedload(Appointment.patient)])
+    if appointment is None:
+        raise NotFound("No such appointment.")
+    messages = list(db.session.scalars(
+        select(Message).where(Message.appointment_id == appointment_id).order_by(Message.due_at, Message.id)
+    ))
+    return appointment, messages
+
+
+def resend(message_id: int, user: User) -> Message:
+    """A new message of the same kind and channel, caused by staff: it waits for the send
+    window like any staff message, and is re-checked (visit cancelled or begun) when sent."""
+    original = db.session.get(Message, message_id)
+    if original is None:
+        raise NotFound("No such message.")
+    patient = db.session.get(Patient, original.patient_id)
+    moment = now()
+    # One plan per (appointment, kind, channel, planned_for): a resend in the very microsecond
+    # of another plan of that kind takes the next one.
+    latest = db.session.scalar(select(func.max(Message.planned_for)).where(
+        Message.appointment_id == original.appointment_id, Message.kind == original.kind,
+        Message.channel == original.channel))
+    planned = moment if latest is None or latest < moment else latest + timedelta(microseconds=1)
+    copy = Message(
+        patient_id=original.patient_id, appointment_id=original.appointment_id, course_id=original.course_id,
+        channel=original.channel, kind=original.kind, cause=MessageCause.STAFF.value,
+        planned_for=planned, due_at=moment, send_before=original.send_before,
+        status=MessageStatus.PENDING.value, attempts=0,
+        to_address=(patient.phone_e164 if original.channel == "sms" else patient.email or ""),
+        language=patient.language, created_at=moment, updated_at=moment,
+    )
+    db.session.add(copy)
+    db.session.flush()
+    audit.record(staff_actor(user), "message.resent", copy, None, {"resends": original.id, "kind": copy.kind})
+    db.session.commit()
+    return copy
+
+
+def inbox(*, include_done: bool = False) -> list[InboundMessage]:
+    query = select(InboundMessage).where(InboundMessage.needs_attention.is_(True))
+    if not include_done:
+        query = query.where(InboundMessage.resolved_at.is_(None))
+    return list(db.session.scalars(query.order_by(InboundMessage.received_at.desc()).limit(200)))
+
+
+def mark_done(inbound_id: int, user: User) -> None:
+    inbound = db.session.get(InboundMessage, inbound_id)
+    if inbound is None or not inbound.needs_attention:
+        raise NotFound("No such text.")
+    if inbound.resolved_at is None:
+        inbound.resolved_at = now()
+        audit.record(staff_actor(user), "inbound.done", inbound, None, {"resolved_at": inbound.resolved_at.isoformat()})
+    db.session.commit()
+
+
+def patient_for_inbound(inbound: InboundMessage) -> Patient | None:
+    return db.session.get(Patient, inbound.patient_id) if inbound.patient_id else None
+
+
+@dataclass(frozen=True)
+class SmsState:
+    code: str  # texts, no_consent, opted_out, number_refused
+    since: object = None
+    detail: str = ""
+
+
+def sms_state(patient: Patient) -> SmsState:
+    if patient.number_refused:
+        return SmsState("number_refused", detail=patient.sms_failed_code)
+    if patient.opted_out:
+        return SmsState("opted_out", since=patient.sms_opted_out_at)
+    if patient.sms_consent_at is None:
+        return SmsState("no_consent")
+    return SmsState("texts", since=patient.sms_consent_at)

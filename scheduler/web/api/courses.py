@@ -1,0 +1,112 @@
+"""Staff API for courses of care: preview and book, read, extend, cancel, change visits."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from scheduler.services.common.errors import ValidationFailed
+from scheduler.services.courses import prescription as course_input
+from scheduler.services.courses import series as courses
+from scheduler.services.courses.series import FollowingConflict, PlanConflict
+from scheduler.services.staff.access import may_act_for, may_plan
+from scheduler.web.api.public import api, json_body, staff_token_required
+from scheduler.web.api.staff import actor, require
+from scheduler.web.common.course_presenters import course_json, make_up_json, plan_json
+
+
+@api.errorhandler(PlanConflict)
+def _plan_conflict(exc: PlanConflict):
+    return jsonify({
+        "error": "slot_unavailable",
+        "message": "A visit of the plan was taken meanwhile; nothing was booked. Here is a fresh plan.",
+        "taken": exc.taken,
+        "plan": plan_json(exc.plan),
+    }), 409
+
+
+@api.errorhandler(FollowingConflict)
+def _following_conflict(exc: FollowingConflict):
+    return jsonify({
+        "error": "slot_unavailable",
+        "message": "Some visits cannot move to that time; nothing was moved.",
+        "taken": exc.taken,
+    }), 409
+
+
+def _course(course_id: int):
+    course = courses.get_course(course_id)
+    require(may_act_for(g.staff_user, course.provider_id))
+    return course
+
+
+def _optional_body() -> dict:
+    """A cancellation's body: none (no reason) or the documented object, nothing else."""
+    return json_body("CancelRequest") if request.get_data() else {}
+
+
+@api.post("/staff/courses")
+@staff_token_required
+def create_course():
+    body = json_body("CourseRequest")
+    try:
+        parsed = course_input.parse_course_request(body)
+    except ValidationFailed:
+        # A provider's token may plan only for their own calendar, whatever else is wrong.
+        provider = body.get("provider_id")
+        if isinstance(provider, int) and not isinstance(provider, bool):
+            require(may_act_for(g.staff_user, provider))
+        raise
+    require(may_plan(g.staff_user, parsed))
+    if parsed.preview:
+        return jsonify(plan_json(courses.preview(parsed)))
+    booked = courses.book(parsed, actor=actor())
+    return jsonify(course_json(booked.course, booked.tokens)), 201
+
+
+@api.get("/staff/courses/<int:course_id>")
+@staff_token_required
+def get_course(course_id: int):
+    return jsonify(course_json(_course(course_id)))
+
+
+@api.post("/staff/courses/<int:course_id>/extend")
+@staff_token_required
+def extend_course(course_id: int):
+    course = _course(course_id)
+    booked = courses.extend(course, json_body("ExtendRequest").get("weeks"), actor=actor())
+    return jsonify(course_json(course, booked.tokens))
+
+
+@api.post("/staff/courses/<int:course_id>/cancel")
+@staff_token_required
+def cancel_course(course_id: int):
+    course = _course(course_id)
+    courses.cancel_rest(course, _optional_body().get("reason", ""), actor=actor())
+    return jsonify(course_json(course))
+
+
+@api.post("/staff/courses/<int:course_id>/visits/<int:number>/cancel")
+@staff_token_required
+def cancel_course_visit(course_id: int, number: int):
+    course = _course(course_id)
+    _visit, options = courses.cancel_visit(course, number, _optional_body().get("reason", ""), actor=actor())
+    return jsonify({**course_json(course), "make_up": make_up_json(options, course)})
+
+
+@api.post("/staff/courses/<int:course_id>/make-up")
+@staff_token_required
+def add_make_up(course_id: int):
+    course = _course(course_id)
+    body = json_body("MakeUpRequest")
+    provider = body.get("provider_id")
+    if isinstance(provider, int) and not isinstance(provider, bool):
+        require(may_act_for(g.staff_user, provider))
+    booked = courses.book_make_up(course, body.get("start"), provider, actor=actor())
+    return jsonify(course_json(course, booked.tokens)), 201
+
+
+@api.post("/staff/courses/<int:course_id>/visits/<int:number>/reschedule-following")
+@staff_token_required
+def reschedule_following(course_id: int, number: int):
+    course = _course(course_id)
+    courses.reschedule_following(course, number, json_body("FollowingRequest").get("time"), actor=actor())
+    return jsonify(course_json(course))

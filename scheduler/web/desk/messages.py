@@ -1,0 +1,68 @@
+"""Staff pages for messages: an appointment with its messages (resend one), and the inbox of
+texts the system could not act on."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from scheduler.models import Role
+from scheduler.services.common.errors import NotFound
+from scheduler.services.messages import desk as message_admin
+from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
+
+message_pages = Blueprint("message_pages", __name__, url_prefix="/staff")
+
+
+@message_pages.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@message_pages.get("/appointments/<int:appointment_id>")
+@staff_only(*EVERY_ROLE)
+def appointment(appointment_id: int):
+    try:
+        visit, messages = message_admin.appointment_with_messages(appointment_id)
+    except NotFound:
+        abort(404)
+    if current_user.role == Role.PROVIDER.value and visit.provider.user_id != current_user.id:
+        abort(404)
+    return render_template(
+        "staff/appointment.html", visit=visit, messages=messages,
+        sms=message_admin.sms_state(visit.patient),
+        may_resend=current_user.role != Role.PROVIDER.value,
+    )
+
+
+# Resending and the inbox are the front desk's (and admins'), not a provider's.
+@message_pages.post("/messages/<int:message_id>/resend")
+@staff_only(*DESK)
+def resend(message_id: int):
+    try:
+        copy = message_admin.resend(message_id, current_user)
+    except NotFound:
+        abort(404)
+    flash(_("The message will be sent again (within the send window)."), "success")
+    return redirect(url_for("message_pages.appointment", appointment_id=copy.appointment_id), code=303)
+
+
+@message_pages.get("/inbox")
+@staff_only(*DESK)
+def inbox():
+    show_done = request.args.get("done") == "1"
+    texts = message_admin.inbox(include_done=show_done)
+    patients = {t.id: message_admin.patient_for_inbound(t) for t in texts}
+    return render_template("staff/inbox.html", texts=texts, patients=patients, show_done=show_done)
+
+
+@message_pages.post("/inbox/<int:inbound_id>/done")
+@staff_only(*DESK)
+def inbox_done(inbound_id: int):
+    try:
+        message_admin.mark_done(inbound_id, current_user)
+    except NotFound:
+        abort(404)
+    flash(_("Marked as done."), "success")
+    return redirect(url_for("message_pages.inbox"), code=303)

@@ -1,0 +1,96 @@
+"""The desk's patient pages: search by name, phone or email; one patient's record; language;
+merging a duplicate record into the one kept."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from scheduler.extensions import db
+from scheduler.models import ActorKind, Patient
+from scheduler.services.common import audit
+from scheduler.services.common.errors import ValidationFailed
+from scheduler.services.messages import desk as message_admin
+from scheduler.services.patients import directory as patient_directory
+from scheduler.services.patients import records as patient_records
+from scheduler.services.patients.history import history
+from scheduler.web.desk.presenters import SOURCE_LABELS, STATUS_LABELS
+from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
+
+patients = Blueprint("patients", __name__, url_prefix="/staff/patients")
+
+
+@patients.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor(ActorKind.STAFF, current_user.id)
+
+
+def _patient(patient_id: int) -> Patient:
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        abort(404)
+    return patient
+
+
+@patients.get("/")
+@staff_only(*EVERY_ROLE)
+def search():
+    query = request.args.get("query", "")
+    found, error = [], None
+    if query.strip():
+        try:
+            found = patient_directory.search(query)
+        except ValidationFailed as exc:
+            error = next(iter(exc.fields.values()))
+    duplicates = patient_records.all_possible_duplicates() if current_user.role in DESK else []
+    return render_template("staff/patients.html", query=query, found=found, error=error, duplicates=duplicates)
+
+
+@patients.get("/<int:patient_id>")
+@staff_only(*EVERY_ROLE)
+def show(patient_id: int):
+    patient = _patient(patient_id)
+    if patient.merged_into_id is not None:
+        flash("That record was merged into this one.", "success")
+        return redirect(url_for("patients.show", patient_id=patient.merged_into_id))
+    return render_template(
+        "staff/patient.html", patient=patient, h=history(patient),
+        duplicates=patient_records.possible_duplicates(patient),
+        sms=message_admin.sms_state(patient),
+        status_labels=STATUS_LABELS, source_labels=SOURCE_LABELS,
+    )
+
+
+@patients.post("/<int:patient_id>/language")
+@staff_only(*EVERY_ROLE)
+def language(patient_id: int):
+    patient = _patient(patient_id)
+    try:
+        patient_records.set_language(patient, request.form.get("language", ""), _actor())
+    except ValidationFailed as exc:
+        flash(next(iter(exc.fields.values())), "error")
+    else:
+        flash("Language saved.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id), code=303)
+
+
+@patients.post("/<int:patient_id>/merge")
+@staff_only(*DESK)
+def merge(patient_id: int):
+    """Merge the record named in the form (duplicate_id) into this one."""
+    kept = _patient(patient_id)
+    raw = request.form.get("duplicate_id", "")
+    duplicate = db.session.get(Patient, int(raw)) if raw.isdigit() else None
+    if duplicate is None:
+        abort(404)
+    try:
+        moved = patient_records.merge(kept, duplicate, _actor())
+    except ValidationFailed as exc:
+        flash(next(iter(exc.fields.values())), "error")
+    else:
+        flash(f"Merged {duplicate.full_name} (#{duplicate.id}) into this record; {moved} appointment(s) moved.", "success")
+    return redirect(url_for("patients.show", patient_id=kept.id), code=303)

@@ -1,0 +1,71 @@
+"""The desk calendar's JSON: EventCalendar's resources and events, in clinic wall time.
+
+Times go out without an offset ("2026-12-01T09:00:00") and the calendar runs in UTC mode, so
+it shows clinic time whatever the browser's zone, and sends back wall times the server reads
+in the clinic's zone (refusing the skipped and repeated ones of a DST change)."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from scheduler.domain.calendar_shading import Shade
+from scheduler.models import Appointment, Provider
+
+STATUS_LABELS = {
+    "booked": "Booked", "confirmed": "Confirmed", "checked_in": "Checked in",
+    "completed": "Completed", "no_show": "No-show", "cancelled": "Cancelled",
+}
+SOURCE_LABELS = {"online": "online", "desk": "front desk", "sms": "text message", "api": "website"}
+EDITABLE_STATUSES = {"booked", "confirmed"}
+SHADE_LABELS = {"off_hours": "Not working", "time_off": "Time off", "closure": "Clinic closed"}
+
+
+def wall(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def resource_json(provider: Provider) -> dict:
+    return {"id": provider.id, "title": provider.name, "extendedProps": {"colour": provider.colour}}
+
+
+def course_progress(appointment: Appointment, course_sizes: dict[int, int]) -> str:
+    if appointment.course_id is None:
+        return ""
+    return f"visit {appointment.visit_number} of {course_sizes.get(appointment.course_id, appointment.visit_number)}"
+
+
+def appointment_event(appointment: Appointment, colours: dict[int, str], course_sizes: dict[int, int], tz: ZoneInfo) -> dict:
+    status = appointment.status
+    title = f"{appointment.patient.full_name} · {appointment.service.name}"
+    if status != "booked":
+        title += f" ({STATUS_LABELS[status]})"
+    return {
+        "id": str(appointment.id),
+        "resourceIds": [appointment.provider_id],
+        "start": wall(appointment.starts_at, tz),
+        "end": wall(appointment.ends_at, tz),
+        "title": title,
+        "editable": status in EDITABLE_STATUSES,
+        "backgroundColor": colours.get(appointment.provider_id, "#2f6f9f"),
+        "classNames": ["visit-event", f"status-{status}"],
+        "extendedProps": {
+            "appointment_id": appointment.id,
+            "status": status,
+            "patient": appointment.patient.full_name,
+            "service": appointment.service.slug,
+            "course": course_progress(appointment, course_sizes),
+        },
+    }
+
+
+def shade_event(shade: Shade, index: int, tz: ZoneInfo) -> dict:
+    return {
+        "id": f"shade-{index}",
+        "resourceIds": [shade.provider_id],
+        "start": wall(shade.start, tz),
+        "end": wall(shade.end, tz),
+        "display": "background",
+        "title": shade.label or SHADE_LABELS[shade.kind],
+        "classNames": [f"shade-{shade.kind.replace('_', '-')}"],
+        "extendedProps": {"kind": shade.kind},
+    }

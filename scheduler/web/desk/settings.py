@@ -1,0 +1,162 @@
+"""Clinic settings, for admins: providers and their weekly hours, time off, closures and
+holidays, services. Adding a closure or time off shows the visits it hits first."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from scheduler.extensions import db
+from scheduler.models import ActorKind, Closure, Provider, Service, TimeOff, WorkingHours
+from scheduler.services.clinic import settings as clinic_settings
+from scheduler.services.clinic import versions as clinic_versions
+from scheduler.services.common import audit
+from scheduler.services.common.errors import ValidationFailed
+from scheduler.web.desk.roles import ADMIN, EVERY_ROLE, staff_only
+
+settings = Blueprint("settings", __name__, url_prefix="/staff/settings")
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@settings.after_request
+def private_page(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor(ActorKind.STAFF, current_user.id)
+
+
+def _page(status: int = 200, **extra):
+    closures, time_off = clinic_settings.upcoming()
+    context = dict(
+        providers=db.session.scalars(select(Provider).order_by(Provider.id)).all(),
+        services=db.session.scalars(select(Service).order_by(Service.id)).all(),
+        closures=closures, time_off=time_off, weekdays=WEEKDAYS,
+        form=request.form if request.method == "POST" else {}, errors={}, preview=None, preview_of=None,
+        details=clinic_versions.current_details(), details_history=clinic_versions.details_history(),
+        policy_values=clinic_versions.policy_form_values(),
+    )
+    context.update(extra)
+    return render_template("staff/settings.html", **context), status
+
+
+@settings.get("/")
+@staff_only(*ADMIN)
+def index():
+    return _page()
+
+
+def _blocking(kind: str, change):
+    """A closure or time off: a preview lists the visits; saving says what was cancelled."""
+    data = request.form.to_dict()
+    try:
+        result = change(data, actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"{kind}.{k}": v for k, v in exc.fields.items()}, preview_of=kind)
+    if result.saved is None:
+        return _page(preview=result.affected, preview_of=kind)
+    label = "Closure" if kind == "closure" else "Time off"
+    flash(f"{label} saved; {len(result.cancelled)} visit(s) cancelled and their patients notified."
+          if result.cancelled else f"{label} saved.", "success")
+    return redirect(url_for("settings.index"), code=303)
+
+
+@settings.post("/closures")
+@staff_only(*ADMIN)
+def add_closure():
+    return _blocking("closure", clinic_settings.closure)
+
+
+@settings.post("/time-off")
+@staff_only(*ADMIN)
+def add_time_off():
+    return _blocking("time_off", clinic_settings.time_off)
+
+
+@settings.post("/hours")
+@staff_only(*ADMIN)
+def add_hours():
+    try:
+        clinic_settings.add_hours(request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"hours.{k}": v for k, v in exc.fields.items()}, preview_of="hours")
+    flash("Working hours added.", "success")
+    return redirect(url_for("settings.index"), code=303)
+
+
+REMOVABLE = {"closure": Closure, "time-off": TimeOff, "hours": WorkingHours}
+
+
+@settings.post("/<kind>/<int:row_id>/remove")
+@staff_only(*ADMIN)
+def remove(kind: str, row_id: int):
+    model = REMOVABLE.get(kind)
+    row = db.session.get(model, row_id) if model else None
+    if row is None:
+        abort(404)
+    clinic_settings.remove(row, _actor())
+    flash("Removed.", "success")
+    return redirect(url_for("settings.index"), code=303)
+
+
+@settings.post("/services/<int:service_id>")
+@staff_only(*ADMIN)
+def update_service(service_id: int):
+    service = db.session.get(Service, service_id) or abort(404)
+    try:
+        clinic_settings.update_service(service, request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"service{service_id}.{k}": v for k, v in exc.fields.items()}, preview_of="service")
+    flash(f"{service.name} saved.", "success")
+    return redirect(url_for("settings.index"), code=303)
+
+
+@settings.post("/providers")
+@settings.post("/providers/<int:provider_id>")
+@staff_only(*ADMIN)
+def save_provider(provider_id: int | None = None):
+    provider = None
+    if provider_id is not None:
+        provider = db.session.get(Provider, provider_id) or abort(404)
+    key = f"provider{provider_id or 'new'}"
+    try:
+        saved = clinic_settings.save_provider(provider, request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
+    flash(f"{saved.name} saved.", "success")
+    return redirect(url_for("settings.index"), code=303)
+
+
+@settings.get("/clinic-details/<int:version_id>")
+@staff_only(*EVERY_ROLE)
+def clinic_details_version(version_id: int):
+    """One version of the clinic's details as patients saw it (linked from a visit's panel)."""
+    version = clinic_versions.details_version(version_id) or abort(404)
+    return render_template("staff/clinic_version.html", version=version,
+                           current=version.id == clinic_versions.current_details().version_id)
+
+
+@settings.post("/clinic-details")
+@staff_only(*ADMIN)
+def save_clinic_details():
+    """A new version of the clinic's name, numbers, address and disclaimers."""
+    try:
+        saved = clinic_versions.save_details(request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"details.{k}": v for k, v in exc.fields.items()}, preview_of="details")
+    flash(f"Clinic details saved as version {saved.id}.", "success")
+    return redirect(url_for("settings.index") + "#clinic-details", code=303)
+
+
+@settings.post("/reminders")
+@staff_only(*ADMIN)
+def save_reminder_policy():
+    """The send window and reminder offsets for messages planned from now on."""
+    try:
+        clinic_versions.save_policy(request.form.to_dict(), actor=_actor())
+    except ValidationFailed as exc:
+        return _page(422, errors={f"policy.{k}": v for k, v in exc.fields.items()}, preview_of="policy")
+    flash("Reminder policy saved; it applies to messages planned from now on.", "success")
+    return redirect(url_for("settings.index") + "#reminders", code=303)
