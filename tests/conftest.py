@@ -10,9 +10,8 @@ from config import TestingConfig
 from scheduler import create_app
 from scheduler.extensions import db
 from scheduler.models import Closure, Provider, Service, WorkingHours
-from scheduler.services.demo import seed_demo
-
-from .support import FROZEN_NOW, ROOT, migrate, postgres_available, require_or_skip, temporary_pg_database
+from scheduler.services.operations.demo import seed_demo
+from tests.support.helpers import FROZEN_NOW, ROOT, migrate, postgres_available, require_or_skip, temporary_pg_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -144,7 +143,7 @@ def patient_payload(**overrides) -> dict:
 @pytest.fixture(scope="module")
 def prism():
     """Prism serving Twilio's own OpenAPI description: the SDK's requests checked for real."""
-    from .peers import Prism
+    from tests.support.peers import Prism
 
     server = Prism()
     yield server
@@ -154,7 +153,7 @@ def prism():
 @pytest.fixture(scope="module")
 def sink(prism):
     """A real HTTP server in front of Prism that counts what arrives and can fail on demand."""
-    from .peers import TwilioSink
+    from tests.support.peers import TwilioSink
 
     server = TwilioSink(upstream=prism.url)
     yield server
@@ -164,7 +163,7 @@ def sink(prism):
 @pytest.fixture(scope="module")
 def smtp():
     """aiosmtpd on 127.0.0.1, keeping what it received."""
-    from .peers import SmtpServer
+    from tests.support.peers import SmtpServer
 
     server = SmtpServer()
     yield server

@@ -1,0 +1,164 @@
+"""The front desk's message pages: an appointment's messages and their states, resending,
+patients' SMS state, and the inbox of texts nobody could act on."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from flask import g
+
+from config import TestingConfig
+from scheduler import create_app, worker
+from scheduler.extensions import db
+from scheduler.models import AuditEvent, InboundMessage, Patient, Provider, User
+from scheduler.services.common.clock import now
+from scheduler.services.messages.inbound import handle_inbound
+from scheduler.services.staff.accounts import create_user
+from tests.support.messaging import book, messages
+
+PASSWORD = "a long enough password"
+THURSDAY_10 = "2026-12-03T10:00:00-07:00"
+
+
+@pytest.fixture
+def app(tmp_path, migrated_sqlite_template, clock):
+    """Console transports (no Twilio, no SMTP settings) and CSRF on, as in production."""
+    path = tmp_path / "scheduler.db"
+    shutil.copyfile(migrated_sqlite_template, path)
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "CLOCK": clock,
+                                     "WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, email: str, role: str = "front_desk") -> None:
+    create_user(email, PASSWORD, role)
+    token = csrf_token(client.get("/staff/login").get_data(as_text=True))
+    assert client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf_token": token}).status_code == 303
+    g.pop("_login_user", None)
+
+
+@pytest.fixture
+def booked(client):
+    booking = book(client, THURSDAY_10)
+    worker.run_once()  # confirmations recorded by the console backends
+    return booking
+
+
+def page_of(client, appointment_id: int):
+    g.pop("_login_user", None)
+    return client.get(f"/staff/appointments/{appointment_id}")
+
+
+def test_the_appointment_page_needs_sign_in(client, booked):
+    response = page_of(client, booked["id"])
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+
+
+def test_staff_see_each_message_and_its_state(client, booked):
+    sign_in(client, "desk@example.com")
+    page = page_of(client, booked["id"]).get_data(as_text=True)
+    assert "Ana Garcia" in page
+    rows = re.findall(r'<tr class="message message-(\w+)" id="message-(\d+)">', page)
+    by_id = {m.id: m for m in messages(appointment_id=booked["id"])}
+    assert {int(i): status for status, i in rows} == {m.id: m.status for m in by_id.values()}
+    assert {"sent", "pending"} <= {status for status, _ in rows}
+    # The console backend recorded the confirmations; the page says they never left.
+    assert page.count("Not really sent") == 2
+    assert "Waiting to be sent" in page and "Agreed to texts" in page
+
+
+def test_the_day_sheet_links_to_the_appointment(client, booked):
+    sign_in(client, "desk@example.com")
+    day = client.get("/staff/?date=2026-12-03").get_data(as_text=True)
+    assert f'/staff/appointments/{booked["id"]}' in day
+
+
+def test_resend_makes_a_new_staff_message_of_that_kind(client, clock, booked):
+    sign_in(client, "desk@example.com")
+    confirmation = messages(appointment_id=booked["id"], kind="confirmation", channel="sms")[0]
+    token = csrf_token(page_of(client, booked["id"]).get_data(as_text=True))
+    response = client.post(f"/staff/messages/{confirmation.id}/resend", data={"csrf_token": token})
+    assert response.status_code == 303
+    copies = [m for m in messages(appointment_id=booked["id"], kind="confirmation", channel="sms")
+              if m.id != confirmation.id]
+    assert len(copies) == 1
+    copy = copies[0]
+    assert (copy.cause, copy.status, copy.due_at, copy.to_address) == ("staff", "pending", now(), "+19155550123")
+    audit = db.session.scalars(db.select(AuditEvent).filter_by(action="message.resent")).one()
+    assert audit.actor_kind == "staff" and audit.after["resends"] == confirmation.id
+    assert worker.run_once()["send_due"] == {"sent": 1}  # 08:00 in Denver: inside the send window
+    # Pressed again in the same instant: another copy, not an error.
+    assert client.post(f"/staff/messages/{confirmation.id}/resend", data={"csrf_token": token}).status_code == 303
+    assert len(messages(appointment_id=booked["id"], kind="confirmation", channel="sms")) == 3
+
+
+def test_resend_keeps_csrf(client, booked):
+    sign_in(client, "desk@example.com")
+    message = messages(appointment_id=booked["id"])[0]
+    assert client.post(f"/staff/messages/{message.id}/resend").status_code == 400
+    assert len(messages(appointment_id=booked["id"])) == 5
+
+
+def test_a_provider_sees_only_their_own_appointments_and_cannot_resend(client, booked):
+    sign_in(client, "prov@example.com", role="provider")
+    assert page_of(client, booked["id"]).status_code == 404  # not their visit
+    provider = db.session.get(Provider, booked["provider_id"])
+    provider.user_id = db.session.scalars(db.select(User).filter_by(email="prov@example.com")).one().id
+    db.session.commit()
+    page = page_of(client, booked["id"])
+    assert page.status_code == 200 and "Resend" not in page.get_data(as_text=True)
+    token = csrf_token(client.get("/staff/").get_data(as_text=True))
+    message = messages(appointment_id=booked["id"])[0]
+    assert client.post(f"/staff/messages/{message.id}/resend", data={"csrf_token": token}).status_code == 403
+
+
+def test_failed_messages_and_refused_numbers_show(client, booked):
+    sign_in(client, "desk@example.com")
+    message = messages(appointment_id=booked["id"], channel="sms")[-1]
+    message.status, message.error_code, message.last_error = "failed", "21211", "not a valid phone number"
+    patient = db.session.get(Patient, message.patient_id)
+    patient.sms_failed_number, patient.sms_failed_code = patient.phone_e164, "21211"
+    db.session.commit()
+    page = page_of(client, booked["id"]).get_data(as_text=True)
+    assert "Error 21211" in page and "cannot receive texts" in page
+
+
+def test_an_opted_out_patient_shows_as_such(client, booked):
+    sign_in(client, "desk@example.com")
+    handle_inbound("SM" + "5" * 32, "+19155550123", "STOP")
+    assert "Opted out" in page_of(client, booked["id"]).get_data(as_text=True)
+
+
+def test_the_inbox_lists_texts_to_answer_until_marked_done(client, booked):
+    handle_inbound("SM" + "1" * 32, "+19155550123", "Can I bring my daughter?")
+    handle_inbound("SM" + "2" * 32, "+19155550123", "C")  # acted on: not in the inbox
+    g.pop("_login_user", None)
+    assert client.get("/staff/inbox").status_code == 302
+    sign_in(client, "desk@example.com")
+    page = client.get("/staff/inbox").get_data(as_text=True)
+    assert "Can I bring my daughter?" in page and "Ana Garcia" in page
+    assert page.count('class="inbound') == 1
+    inbound = db.session.scalars(db.select(InboundMessage).filter_by(needs_attention=True)).one()
+    assert client.post(f"/staff/inbox/{inbound.id}/done").status_code == 400  # CSRF kept
+    g.pop("_login_user", None)
+    response = client.post(f"/staff/inbox/{inbound.id}/done", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(InboundMessage, inbound.id).resolved_at == now()
+    g.pop("_login_user", None)
+    assert "Can I bring my daughter?" not in client.get("/staff/inbox").get_data(as_text=True)
+    g.pop("_login_user", None)
+    assert "Can I bring my daughter?" in client.get("/staff/inbox?done=1").get_data(as_text=True)
+
+
+def test_a_provider_has_no_inbox(client):
+    sign_in(client, "prov@example.com", role="provider")
+    assert client.get("/staff/inbox").status_code == 403
