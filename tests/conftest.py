@@ -1,17 +1,23 @@
-"""Fixtures: a fresh migrated database and app per test, a frozen clock, factories."""
+"""Fixtures: a fresh migrated database and app per test, a frozen clock, the real peers.
+Factories are in tests/support/factories.py, helpers in tests/support/helpers.py."""
 from __future__ import annotations
 
 import shutil
-from datetime import date, time, timedelta
 
 import pytest
 
-from config import TestingConfig
-from scheduler import create_app
 from scheduler.extensions import db
-from scheduler.models import Closure, Provider, Service, WorkingHours
 from scheduler.services.operations.demo import seed_demo
-from tests.support.helpers import FROZEN_NOW, ROOT, migrate, postgres_available, require_or_skip, temporary_pg_database
+from tests.support.helpers import (
+    FROZEN_NOW,
+    ROOT,
+    Clock,
+    build_app,
+    migrate,
+    postgres_available,
+    require_or_skip,
+    temporary_pg_database,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,34 +35,16 @@ def migrated_sqlite_template(tmp_path_factory):
     return path
 
 
-class Clock:
-    """A settable clock for the app (config CLOCK)."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock():
     return Clock(FROZEN_NOW)
-
-
-def _make_app(database_url: str, clock, **overrides):
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock, **overrides})
-    return app
 
 
 @pytest.fixture
 def app(tmp_path, migrated_sqlite_template, clock):
     path = tmp_path / "scheduler.db"
     shutil.copyfile(migrated_sqlite_template, path)
-    app = _make_app(f"sqlite:///{path}", clock)
+    app = build_app(f"sqlite:///{path}", clock)
     with app.app_context():
         yield app
         db.session.remove()
@@ -75,7 +63,7 @@ def pg_template_url():
 
 @pytest.fixture
 def pg_app(pg_template_url, clock):
-    app = _make_app(pg_template_url, clock)
+    app = build_app(pg_template_url, clock)
     with app.app_context():
         yield app
         db.session.remove()
@@ -95,46 +83,6 @@ def demo(app):
     """The demo clinic (3 providers, evaluation + therapy services, holidays)."""
     seed_demo()
     return app
-
-
-# --- factories ---------------------------------------------------------------------------
-
-
-def make_provider(name="Test Provider", *, windows=((time(8), time(12)), (time(13), time(17))),
-                  weekdays=range(5), online=True) -> Provider:
-    provider = Provider(name=name, active=True, accepts_online_booking=online)
-    provider.hours = [WorkingHours(weekday=d, start_time=s, end_time=e) for d in weekdays for s, e in windows]
-    db.session.add(provider)
-    db.session.commit()
-    return provider
-
-
-def make_service(slug="evaluation", **overrides) -> Service:
-    fields = dict(
-        slug=slug, name="Initial evaluation", duration_minutes=60, buffer_minutes=15, online_bookable=True,
-        active=True, min_notice_minutes=120, max_advance_days=60, slot_step_minutes=15, cancel_window_hours=24,
-    )
-    fields.update(overrides)
-    service = Service(**fields)
-    db.session.add(service)
-    db.session.commit()
-    return service
-
-
-def make_closure(day: date, name="Holiday") -> Closure:
-    closure = Closure(first_day=day, last_day=day, name=name)
-    db.session.add(closure)
-    db.session.commit()
-    return closure
-
-
-def patient_payload(**overrides) -> dict:
-    patient = {
-        "first_name": "Ana", "last_name": "Garcia", "phone": "915-555-0123",
-        "email": "ana@example.com", "sms_opt_in": True,
-    }
-    patient.update(overrides)
-    return patient
 
 
 # --- real peers for the messaging tests (one of each per test module) -------------------

@@ -12,7 +12,7 @@ from scheduler.extensions import db
 from scheduler.models import InboundMessage, Message, Patient
 from scheduler.services.common import audit
 from scheduler.services.waitlist import entries as waitlist
-from tests.support.staff_fixtures import PASSWORD, build_clinic, make_patient, make_visit
+from tests.support.factories import PASSWORD, build_clinic, make_patient, make_visit
 
 EVERYONE = {"admin", "desk", "maria"}
 DESK = {"admin", "desk"}

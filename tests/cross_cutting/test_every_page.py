@@ -1,30 +1,12 @@
 """Every public page shows the office and cell numbers and the scope-of-practice disclaimer."""
 from __future__ import annotations
 
-import re
-
 from flask import current_app
 
 from scheduler.services.clinic.contact import load_disclaimer
-from tests.conftest import patient_payload
+from tests.support.factories import patient_payload
 from tests.support.helpers import set_clinic_details
-
-NOT_HTML = ("/api/", "/static/", "/metrics")  # JSON, files, Prometheus text
-
-
-def _public_html_urls(app, token: str) -> list[str]:
-    # "code": a message's short link (unknown here: the 404 page)
-    values = {"slug": "initial-evaluation", "who": "any", "day": "2026-12-01", "token": token, "course_id": 1,
-              "code": "no-such-link", "appointment_id": 1, "patient_id": 1,
-              "version_id": 1}
-    urls = []
-    for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.rule.startswith(NOT_HTML) or rule.rule.endswith(".ics"):
-            continue
-        missing = set(rule.arguments) - values.keys()
-        assert not missing, f"add an example value for {missing} in {rule.rule}"
-        urls.append(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).format(**values))
-    return urls
+from tests.support.pages import public_html_urls
 
 
 def _assert_chrome(html: str, url: str) -> None:
@@ -41,7 +23,7 @@ def test_every_public_page_has_numbers_and_disclaimer(demo, client):
     })
     assert booked.status_code == 201, booked.get_json()
     token = booked.get_json()["manage_url"].rsplit("/", 1)[1]
-    urls = _public_html_urls(demo, token) + [
+    urls = public_html_urls(demo, token) + [
         "/book/initial-evaluation/any/details?start=2026-12-01T14:00:00-07:00",
         "/book/initial-evaluation/any/details?start=nonsense",  # 400 page
         "/no-such-page",                                          # 404 page

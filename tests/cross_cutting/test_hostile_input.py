@@ -22,8 +22,8 @@ from scheduler import create_app
 from scheduler.extensions import db
 from scheduler.models import ApiToken, Appointment, AuditEvent, Patient, User
 from scheduler.services.staff.accounts import create_user, issue_api_token
-from tests.conftest import Clock, make_provider, make_service, patient_payload
-from tests.support.helpers import FROZEN_NOW, postgres_available, require_or_skip
+from tests.support.factories import make_provider, make_service, patient_payload
+from tests.support.helpers import FROZEN_NOW, Clock, postgres_available, require_or_skip
 
 PASSWORD = "a long enough password"
 START = "2026-12-02T09:00:00-07:00"

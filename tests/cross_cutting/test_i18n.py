@@ -12,9 +12,9 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import patient_payload
-from tests.cross_cutting.test_every_page import _public_html_urls
+from tests.support.factories import patient_payload
 from tests.support.helpers import ROOT
+from tests.support.pages import public_html_urls
 
 TRANSLATIONS = ROOT / "scheduler" / "translations"
 ES_PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
@@ -233,7 +233,7 @@ def _english_phrases(es_catalogue: Catalog) -> list[str]:
 def test_no_english_left_on_any_page_in_spanish(demo, client, clock, es_catalogue):
     token = _book(client)
     client.get("/?lang=es")
-    urls = _public_html_urls(demo, token) + [
+    urls = public_html_urls(demo, token) + [
         f"/book/initial-evaluation/any/details?start={SLOT.replace('13:00', '14:00')}",
         "/book/initial-evaluation/any/details?start=nonsense",
         f"/appointments/{token}/booked",

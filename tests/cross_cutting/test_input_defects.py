@@ -25,7 +25,7 @@ from scheduler.models import Appointment, Patient, User
 from scheduler.services.appointments.booking_input import parse_provider_id, parse_start
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.staff.accounts import create_user
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.helpers import ROOT, LiveServer
 
 START = "2026-12-02T09:00:00-07:00"  # Wednesday, more than a day after the frozen clock

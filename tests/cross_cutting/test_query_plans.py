@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.helpers import FROZEN_NOW
 
 HISTORY_DAYS = 3 * 365

@@ -9,7 +9,7 @@ import redis
 from config import TestingConfig
 from scheduler import create_app
 from scheduler.extensions import db
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.helpers import require_or_skip
 
 

@@ -19,7 +19,7 @@ import recurring_ical_events
 from scheduler.extensions import db
 from scheduler.models import Appointment
 from scheduler.services.staff.accounts import create_user, issue_api_token
-from tests.conftest import make_closure, make_provider, make_service, patient_payload
+from tests.support.factories import make_closure, make_provider, make_service, patient_payload
 
 DENVER = ZoneInfo("America/Denver")
 MDT, MST = "-06:00", "-07:00"

@@ -9,7 +9,7 @@ from sqlalchemy.exc import StatementError
 
 from scheduler.extensions import db
 from scheduler.models import TimeOff
-from tests.conftest import make_provider
+from tests.support.factories import make_provider
 
 
 def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(app):

@@ -16,6 +16,9 @@ import psycopg
 import pytest
 import requests
 
+from config import TestingConfig
+from scheduler import create_app
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -151,3 +154,21 @@ def set_clinic_details(**changes: str) -> None:
     _db.session.add(ClinicInfoVersion(created_at=datetime.now(UTC), **values))
     _db.session.commit()
     g.pop(clinic_versions.DETAILS_KEY, None)
+
+
+class Clock:
+    """A settable clock for the app (config CLOCK)."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+def build_app(database_url: str, clock, **overrides):
+    """The app as the tests run it: TestingConfig on the given database, with the settable clock."""
+    return create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock, **overrides})

@@ -22,17 +22,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
+from tests.support.axe import AXE_JS, DESKTOP, Audit, axe_context
 from tests.support.browser import PHONE, module_fixtures
 from tests.support.helpers import ROOT
 
 pytestmark = pytest.mark.browser
 
-AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
-DESKTOP = dict(viewport={"width": 1280, "height": 800}, locale="en-US")
 SCREENS = {"phone": PHONE, "desktop": DESKTOP}
 PHONE_NUMBERS = (f"915-555-{n:04d}" for n in count(1301))
 
@@ -48,51 +43,6 @@ def staff_user(live):
     subprocess.run([sys.executable, "-m", "flask", "create-user", email, "--role", "front_desk"],
                    input=password + "\n", text=True, cwd=ROOT, env=env, check=True, capture_output=True)
     return email, password
-
-
-class Audit:
-    """Opens pages in one browser context and runs axe on each; keeps every violation."""
-
-    def __init__(self, page, language: str):
-        self.page = page
-        self.language = language
-        self.checked: list[str] = []
-        self.violations: dict[str, list[dict]] = {}
-
-    def go(self, url: str, status: int = 200):
-        response = self.page.goto(url)
-        assert response.status == status, f"{url}: {response.status}"
-
-    def follow(self, action, status: int = 200):
-        """Clicks or submits, waits for the next page and checks its status."""
-        with self.page.expect_navigation() as navigation:
-            action()
-        response = navigation.value
-        assert response.status == status, f"{response.url}: {response.status}"
-
-    def check(self, name: str) -> None:
-        page = self.page
-        assert page.locator("html").get_attribute("lang") == self.language, name
-        assert page.locator("h1").count() == 1, name
-        assert page.evaluate("typeof axe") == "object", "axe-core was not loaded into the page"
-        found = page.evaluate("async options => (await axe.run(document, options)).violations", AXE_OPTIONS)
-        self.checked.append(name)
-        if found:
-            self.violations[f"{name} ({urlsplit(page.url).path})"] = found
-
-    def report(self) -> str:
-        lines = []
-        for where, violations in self.violations.items():
-            lines.append(f"== {where}")
-            for v in violations:
-                lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
-                for node in v["nodes"][:5]:
-                    summary = " / ".join(s.strip() for s in (node.get("failureSummary") or "").splitlines()[1:])
-                    lines.append(f"    {' '.join(map(str, node['target']))}: {summary}")
-                    lines.append(f"      {node['html'][:160]}")
-                if len(v["nodes"]) > 5:
-                    lines.append(f"    ... and {len(v['nodes']) - 5} more")
-        return "\n".join(lines)
 
 
 def _details_args(url: str) -> tuple[str, str, str]:
@@ -125,17 +75,10 @@ def _book_via_api(live, slug: str, provider_id: str, start: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def _axe_context(browser, live, screen: dict):
-    context = browser.new_context(base_url=live.url, **screen)
-    context.add_init_script(path=str(AXE_JS))
-    context.set_default_timeout(10_000)
-    return context
-
-
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen, language):
-    context = _axe_context(browser, live, SCREENS[screen])
+    context = axe_context(browser, live, SCREENS[screen])
     page = context.new_page()
     server_errors = []
     page.on("response", lambda r: r.status >= 500 and server_errors.append(r.url))
@@ -228,7 +171,7 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
 
 def test_axe_reports_a_violation(browser, live):
     """The checker is live, under the app's CSP: an unlabelled field and faint text are reported."""
-    context = _axe_context(browser, live, DESKTOP)
+    context = axe_context(browser, live, DESKTOP)
     page = context.new_page()
     broken = (
         '<!doctype html><html lang="en"><head><title>Broken</title></head><body><main><h1>Form</h1>'

@@ -107,7 +107,7 @@ def test_create_user_prompts_for_the_password_on_a_terminal_without_echo(tmp_pat
 
 
 def test_a_provider_user_linked_from_the_command_line_sees_only_their_calendar(app, client):
-    from tests.conftest import make_provider, make_service, patient_payload
+    from tests.support.factories import make_provider, make_service, patient_payload
 
     maria = make_provider("Maria Lopez, PT")
     daniel = make_provider("Daniel Reyes, PT")
@@ -144,7 +144,7 @@ def test_a_provider_user_linked_from_the_command_line_sees_only_their_calendar(a
 
 
 def test_link_provider_links_an_existing_user_and_moves_the_link(app):
-    from tests.conftest import make_provider
+    from tests.support.factories import make_provider
 
     maria = make_provider("Maria Lopez, PT")
     daniel = make_provider("Daniel Reyes, PT")

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from tests.support.axe import AXE_JS, DESKTOP, Audit, axe_context
 from tests.support.browser import PHONE, module_fixtures
 from tests.support.helpers import ROOT
-from tests.system.test_accessibility import AXE_JS, DESKTOP, Audit, _axe_context
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def course(live):
 
 
 def test_course_pages_have_no_wcag_violations(browser, live, course):
-    context = _axe_context(browser, live, DESKTOP)
+    context = axe_context(browser, live, DESKTOP)
     page = context.new_page()
     server_errors = []
     page.on("response", lambda r: r.status >= 500 and server_errors.append(r.url))
@@ -83,7 +83,7 @@ def test_course_pages_have_no_wcag_violations(browser, live, course):
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_a_course_visits_private_page_has_no_wcag_violations(browser, live, course, language):
-    context = _axe_context(browser, live, PHONE)
+    context = axe_context(browser, live, PHONE)
     page = context.new_page()
     audit = Audit(page, language)
     try:

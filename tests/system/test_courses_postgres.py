@@ -15,6 +15,7 @@ from scheduler import create_app
 from scheduler.extensions import db
 from scheduler.models import Appointment, Course
 from scheduler.services.staff.accounts import create_user, issue_api_token
+from tests.support.factories import build_clinic, make_patient, make_visit
 from tests.support.helpers import (
     LiveServer,
     migrate,
@@ -23,7 +24,7 @@ from tests.support.helpers import (
     seed_demo_clinic,
     temporary_pg_database,
 )
-from tests.support.staff_fixtures import build_clinic, make_patient, make_visit, staff_api_for
+from tests.support.staff_api import staff_api_for
 
 pytestmark = pytest.mark.postgres
 CLINIC_TZ = ZoneInfo("America/Denver")

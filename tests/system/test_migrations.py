@@ -62,7 +62,7 @@ def _populate(url: str, clock) -> None:
     from scheduler.services.operations.demo import seed_demo
     from scheduler.services.staff.accounts import create_user, issue_api_token
     from scheduler.worker import run_once
-    from tests.conftest import patient_payload
+    from tests.support.factories import patient_payload
 
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url, "CLOCK": clock})
     with app.app_context():

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
 from scheduler.services.common.write_guard import DEADLOCK_RETRIES
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.helpers import FROZEN_NOW
 
 pytestmark = pytest.mark.postgres

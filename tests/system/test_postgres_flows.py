@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Patient
 from scheduler.services.operations.demo import seed_demo
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 
 pytestmark = pytest.mark.postgres
 

@@ -31,7 +31,7 @@ import redis
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import patient_payload
+from tests.support.factories import patient_payload
 from tests.support.helpers import (
     ROOT,
     LiveServer,

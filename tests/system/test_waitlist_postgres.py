@@ -9,11 +9,19 @@ import pytest
 from scheduler import worker
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, WaitlistOffer
-from tests.conftest import _make_app
-from tests.services.waitlist.test_offers import BEA, THURSDAY_10, ana_cancels, book, join, texts_to
-from tests.support.messaging import close_transports
+from tests.support.helpers import build_app
+from tests.support.messaging import (
+    BEA,
+    THURSDAY_10,
+    ana_cancels,
+    book,
+    close_transports,
+    join,
+    reply_of,
+    text,
+    texts_to,
+)
 from tests.support.peers import smtp_settings, twilio_settings
-from tests.web.test_webhooks import reply_of, text
 
 pytestmark = pytest.mark.postgres
 RACERS = 4
@@ -22,7 +30,7 @@ RACERS = 4
 @pytest.fixture
 def app(pg_template_url, clock, sink, smtp):
     sink.reset()
-    app = _make_app(pg_template_url, clock, PUBLIC_BASE_URL="https://clinic.example", WTF_CSRF_ENABLED=True,
+    app = build_app(pg_template_url, clock, PUBLIC_BASE_URL="https://clinic.example", WTF_CSRF_ENABLED=True,
                     **twilio_settings(sink.url), **smtp_settings(smtp.port))
     with app.app_context():
         yield app

@@ -1,7 +1,6 @@
 """Twilio's webhooks: signatures, what patients text back, and delivery reports."""
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -11,12 +10,19 @@ from scheduler import worker
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, InboundMessage, Message, Patient
 from scheduler.services.common.clock import now
-from tests.support.messaging import book, close_transports, messages, messaging_app
+from tests.support.messaging import (
+    ANA,
+    BASE,
+    THURSDAY_10,
+    book,
+    close_transports,
+    messages,
+    messaging_app,
+    reply_of,
+    signed_post,
+    text,
+)
 from tests.support.peers import AUTH_TOKEN
-
-BASE = "https://clinic.example"
-THURSDAY_10 = "2026-12-03T10:00:00-07:00"
-ANA = "+19155550123"
 
 
 @pytest.fixture
@@ -35,27 +41,6 @@ def app(tmp_path, migrated_sqlite_template, clock, sink, smtp, overrides):
         close_transports(app)
         db.session.remove()
         db.engine.dispose()
-
-
-def signed_post(client, path: str, params: dict, *, token: str = AUTH_TOKEN, tamper: dict | None = None,
-                signature: str | None = None):
-    signature = signature if signature is not None else RequestValidator(token).compute_signature(BASE + path, params)
-    sent = {**params, **(tamper or {})}
-    headers = {"X-Twilio-Signature": signature} if signature != "" else {}
-    return client.post(path, data=sent, headers=headers)
-
-
-def text(client, body: str, sender: str = ANA, sid: str | None = None):
-    params = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "From": sender, "To": "+19155550100", "Body": body,
-              "AccountSid": "AC" + "0" * 32, "NumMedia": "0"}
-    return signed_post(client, "/webhooks/twilio/sms", params)
-
-
-def reply_of(response) -> str:
-    assert response.status_code == 200
-    assert response.mimetype == "application/xml"
-    body = response.get_data(as_text=True)
-    return body.split("<Message>")[1].split("</Message>")[0] if "<Message>" in body else ""
 
 
 def patient() -> Patient:

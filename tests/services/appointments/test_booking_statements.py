@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Message, Patient
 from scheduler.services.clinic import versions as clinic_versions
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.statements import statement_kinds
 
 FIRST = "2026-12-01T08:00:00-07:00"  # the Tuesday after the frozen clock's Monday

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import make_closure, make_provider, make_service
+from tests.support.factories import make_closure, make_provider, make_service
 from tests.support.statements import statement_kinds
 
 # The service asked for; the bookable providers with their hours (one query); the busy times

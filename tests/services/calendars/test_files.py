@@ -35,7 +35,7 @@ from scheduler.services.common import audit
 from scheduler.services.common.tokens import manage_token_for, new_secret, sha256_hex
 from scheduler.services.staff.accounts import create_user, issue_api_token
 from scheduler.web.api.openapi.document import openapi_document
-from tests.conftest import make_provider, make_service
+from tests.support.factories import make_provider, make_service
 from tests.support.helpers import set_clinic_details
 from tests.support.openapi_check import ApiContract
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Closure, Service, TimeOff, WorkingHours
 from scheduler.services.messages import outbox
-from tests.support.staff_fixtures import PASSWORD, build_clinic, make_patient, make_visit, staff_api_for
+from tests.support.factories import PASSWORD, build_clinic, make_patient, make_visit
+from tests.support.staff_api import staff_api_for
 
 CLOSURES = "/api/v1/staff/closures"
 

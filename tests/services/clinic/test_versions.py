@@ -15,9 +15,7 @@ from scheduler.services.clinic import versions as clinic_versions
 from scheduler.services.messages.links import link_for
 from scheduler.services.messages.render import render
 from scheduler.services.staff.accounts import create_user, issue_api_token
-from tests.conftest import patient_payload
-from tests.support.message_factories import local, providers, wall
-from tests.support.staff_fixtures import PASSWORD
+from tests.support.factories import PASSWORD, demo_providers, local, patient_payload, wall
 
 SETTINGS = "/staff/settings/"
 DETAILS = {
@@ -107,7 +105,7 @@ def test_an_edit_is_a_new_version_that_pages_and_messages_show_and_earlier_booki
 def test_course_and_desk_bookings_store_the_version(staff):
     token = issue_api_token("desk@example.com")
     patient = book(staff, local(2026, 12, 2, 9, 0)).patient
-    therapist = providers()[-1]
+    therapist = demo_providers()[-1]
     course = staff.post("/api/v1/staff/courses", headers={"Authorization": f"Bearer {token}"}, json={
         "patient_id": patient.id, "provider_id": therapist.id, "service": "therapy-session",
         "first_date": "2026-12-07", "weeks": 2, "visits_per_week": 1, "weekdays": ["tue"],

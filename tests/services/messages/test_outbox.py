@@ -34,15 +34,15 @@ from scheduler.services.common.tokens import new_secret, sha256_hex
 from scheduler.services.messages.links import link_for
 from scheduler.services.messages.outbox import send_decision_for
 from scheduler.services.operations.demo import seed_demo
-from tests.conftest import patient_payload
-from tests.support.message_factories import (
+from tests.support.factories import (
     DENVER,
+    demo_course,
+    demo_patient,
+    demo_providers,
+    demo_service,
+    demo_visit,
     local,
-    make_course,
-    make_patient,
-    make_visit,
-    providers,
-    service,
+    patient_payload,
     wall,
 )
 
@@ -50,13 +50,13 @@ STAFF = audit.Actor(ActorKind.STAFF, 1)
 
 
 def evaluation() -> Service:
-    return service("initial-evaluation")
+    return demo_service("initial-evaluation")
 
 
 def slot_at(start: datetime, chosen: Service | None = None):
     chosen = chosen or evaluation()
     day = start.astimezone(DENVER).date()
-    for slot in open_slots(chosen, providers(), day, day):
+    for slot in open_slots(chosen, demo_providers(), day, day):
         if slot.start == start:
             return slot
     raise AssertionError(f"no open slot at {wall(start)}")
@@ -109,7 +109,7 @@ def test_channels_follow_consent_and_address(demo):
     no_texts = book(VISIT, sms_opt_in=False, phone="915-555-0150", email="b@example.com").appointment
     assert {m.channel for m in rows(no_texts.id)} == {"email"}
     # The desk may book a patient who gave no email
-    no_email = make_visit(make_patient(email=None), local(2026, 12, 10, 15, 0))
+    no_email = demo_visit(demo_patient(email=None), local(2026, 12, 10, 15, 0))
     events.appointment_booked(no_email, cause="staff")
     assert {m.channel for m in rows(no_email.id)} == {"sms"}
 
@@ -232,8 +232,8 @@ COURSE_STARTS = [local(2026, 12, d, 10, 0) for d in (1, 3, 8, 10)] + [local(2026
 
 
 def test_course_welcome_and_cadence(demo):
-    patient = make_patient()
-    course, visits = make_course(patient, COURSE_STARTS)
+    patient = demo_patient()
+    course, visits = demo_course(patient, COURSE_STARTS)
     events.course_booked(course, visits, cause="staff")
     db.session.commit()
     welcome = rows(kind="course_welcome")
@@ -255,8 +255,8 @@ def test_course_welcome_and_cadence(demo):
 
 
 def test_weeks_added_to_a_course_continue_its_cadence(demo):
-    patient = make_patient()
-    course, visits = make_course(patient, COURSE_STARTS[:2])
+    patient = demo_patient()
+    course, visits = demo_course(patient, COURSE_STARTS[:2])
     events.course_booked(course, visits, cause="staff")
     more = [local(2026, 12, 8, 10, 0), local(2026, 12, 10, 10, 0)]
     therapy = visits[0].service_id
@@ -320,8 +320,8 @@ def test_send_decision_for_rereads_the_appointment_and_the_patient(demo, clock):
 
 
 def test_send_decision_for_a_course_welcome_of_a_cancelled_course(demo):
-    patient = make_patient()
-    course, visits = make_course(patient, COURSE_STARTS)
+    patient = demo_patient()
+    course, visits = demo_course(patient, COURSE_STARTS)
     events.course_booked(course, visits, cause="staff")
     welcome = rows(kind="course_welcome", channel="email")[0]
     assert send_decision_for(welcome, local(2026, 11, 30, 9, 0)).action == "send"
@@ -436,8 +436,8 @@ change_steps = st.lists(
 @given(steps=change_steps, cancel_at_end=st.booleans())
 def test_any_sequence_of_moves_keeps_one_plan_for_the_current_time(demo, clock, steps, cancel_at_end):
     clock.now = datetime(2026, 11, 30, 15, tzinfo=UTC)
-    patient = make_patient(phone_e164=f"+1915555{len(rows()) % 10000:04d}")
-    visit = make_visit(patient, MOVE_TIMES[0])
+    patient = demo_patient(phone_e164=f"+1915555{len(rows()) % 10000:04d}")
+    visit = demo_visit(patient, MOVE_TIMES[0])
     events.appointment_booked(visit, cause="patient")
     db.session.flush()
     planned_at = clock.now

@@ -19,8 +19,8 @@ from scheduler.services import events
 from scheduler.services.appointments import patient_changes as appointment_changes
 from scheduler.services.messages.links import LINK_PLACEHOLDER, link_for
 from scheduler.services.messages.render import REPLY_KINDS, render, render_reply
+from tests.support.factories import DENVER, demo_course, demo_patient, demo_visit, local
 from tests.support.helpers import ROOT
-from tests.support.message_factories import DENVER, local, make_course, make_patient, make_visit
 
 # A realistic public address (37 characters): links in texts are this plus /l/ and 22 characters.
 PUBLIC_BASE_URL = "https://citas.injurymedicalclinic.com"
@@ -46,11 +46,11 @@ def world(demo, app):
     app.config["PUBLIC_BASE_URL"] = PUBLIC_BASE_URL
     people = {}
     for number, language in enumerate(("en", "es")):
-        patient = make_patient(language=language, phone_e164=f"+1915555017{number}",
+        patient = demo_patient(language=language, phone_e164=f"+1915555017{number}",
                                email=f"p{number}@example.com", first_name="Ana" if language == "en" else "Rosa")
         # The longest dates: a Wednesday (miércoles) in September, at 12:45 PM
-        visit = make_visit(patient, local(2027, 9, 29, 12, 45) if number else local(2027, 9, 29, 10, 45))
-        course, visits = make_course(patient, [local(2027, 9, d, 9, 0) for d in (20, 22, 27, 29)] +
+        visit = demo_visit(patient, local(2027, 9, 29, 12, 45) if number else local(2027, 9, 29, 10, 45))
+        course, visits = demo_course(patient, [local(2027, 9, d, 9, 0) for d in (20, 22, 27, 29)] +
                                      [local(2027, 10, 4, 9, 0)])
         people[language] = {"patient": patient, "visit": visit, "course": course, "visits": visits}
     db.session.commit()
@@ -280,11 +280,11 @@ def test_every_email_has_both_numbers_and_the_disclaimer(world, language, kind):
 
 
 def test_email_dates_in_clinic_time_on_both_sides_of_dst(demo, app):
-    patient = make_patient(language="es")
-    before = make_visit(patient, local(2026, 10, 30, 9, 0))   # MDT, UTC-6
-    after = make_visit(patient, local(2026, 11, 2, 13, 0))    # MST, UTC-7
-    twice = make_visit(patient, local(2026, 11, 1, 1, 30), provider_index=2)  # the repeated hour
-    spring = make_visit(patient, local(2027, 3, 15, 9, 0), provider_index=2)
+    patient = demo_patient(language="es")
+    before = demo_visit(patient, local(2026, 10, 30, 9, 0))   # MDT, UTC-6
+    after = demo_visit(patient, local(2026, 11, 2, 13, 0))    # MST, UTC-7
+    twice = demo_visit(patient, local(2026, 11, 1, 1, 30), provider_index=2)  # the repeated hour
+    spring = demo_visit(patient, local(2027, 3, 15, 9, 0), provider_index=2)
     texts = [render(message(patient, "reminder", "email", appointment=v), link_for=link_for).text
              for v in (before, after, twice, spring)]
     assert "viernes 30 de octubre a las 9:00 a.m." in texts[0]
@@ -306,8 +306,8 @@ def test_subjects(world):
 
 
 def test_html_escapes_what_patients_typed(demo, app):
-    patient = make_patient(language="en", first_name='<script>alert("x")</script>')
-    visit = make_visit(patient, local(2026, 12, 9, 15, 0))
+    patient = demo_patient(language="en", first_name='<script>alert("x")</script>')
+    visit = demo_visit(patient, local(2026, 12, 9, 15, 0))
     rendered = render(message(patient, "confirmation", "email", appointment=visit), link_for=link_for)
     assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
 
@@ -358,8 +358,8 @@ def test_course_welcome_lists_the_visits_ahead(world, clock):
 
 
 def test_a_moved_visits_reminder_carries_the_new_time(demo, app, client):
-    patient = make_patient(language="en")
-    visit = make_visit(patient, local(2026, 12, 9, 15, 0))
+    patient = demo_patient(language="en")
+    visit = demo_visit(patient, local(2026, 12, 9, 15, 0))
     events.appointment_booked(visit, cause="staff")
     db.session.commit()
     reminder = db.session.scalars(db.select(Message).where(Message.kind == "reminder", Message.channel == "sms")

@@ -17,7 +17,7 @@ from scheduler import create_app
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Provider
 from scheduler.services.operations.demo import seed_demo
-from tests.conftest import patient_payload
+from tests.support.factories import patient_payload
 from tests.support.helpers import ROOT
 
 DENVER = ZoneInfo("America/Denver")

@@ -19,13 +19,24 @@ from scheduler.models import (
     WaitlistOffer,
     WaitlistOpening,
 )
-from scheduler.services.appointments import patient_changes as appointment_changes
 from scheduler.services.common import audit
-from tests.support.messaging import PATIENT, book, close_transports, first_provider_id, messaging_app
-from tests.web.test_webhooks import reply_of, text
+from tests.support.messaging import (
+    ANA,
+    BEA,
+    PATIENT,
+    THURSDAY_10,
+    ana_cancels,
+    book,
+    close_transports,
+    first_provider_id,
+    join,
+    messaging_app,
+    reply_of,
+    text,
+    texts_to,
+)
 
-THURSDAY_10 = "2026-12-03T10:00:00-07:00"
-ANA, BEA, CARL = "+19155550123", "+19155550124", "+19155550125"
+CARL = "+19155550125"
 
 
 @pytest.fixture
@@ -38,26 +49,6 @@ def app(tmp_path, migrated_sqlite_template, clock, sink, smtp):
         close_transports(app)
         db.session.remove()
         db.engine.dispose()
-
-
-def join(client, first_name: str, phone: str, language: str = "en", **preferences) -> int:
-    body = {"service": "initial-evaluation", "earliest_date": "2026-12-01", "latest_date": "2026-12-10",
-            "patient": {**PATIENT, "first_name": first_name, "phone": phone, "email": f"{first_name}@example.com"},
-            **preferences}
-    response = client.post(f"/api/v1/waitlist?lang={language}", json=body)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def texts_to(sink, number: str) -> list[str]:
-    return [r["form"]["Body"] for r in sink.requests if r["form"].get("To") == number and not r["failed"]]
-
-
-def ana_cancels() -> Appointment:
-    ana = db.session.scalars(db.select(Patient).filter_by(phone_e164=ANA)).one()
-    visit = db.session.scalars(db.select(Appointment).filter_by(patient_id=ana.id)).one()
-    appointment_changes.cancel(visit, actor=audit.PATIENT_LINK)
-    return visit
 
 
 def booked_for(number: str) -> list[Appointment]:
@@ -146,13 +137,13 @@ def test_preferences_decide_who_is_offered(client, sink):
 
 
 def test_a_patient_in_an_active_course_comes_first_in_their_course_week(client, sink):
-    from tests.support.message_factories import local, make_course
+    from tests.support.factories import demo_course, local
 
     book(client, THURSDAY_10)
     join(client, "Bea", "915-555-0124")
     join(client, "Carl", "915-555-0125")
     carl = db.session.scalars(db.select(Patient).filter_by(phone_e164=CARL)).one()
-    course, _visits = make_course(carl, [local(2026, 12, 1, 15, 0), local(2026, 12, 8, 15, 0)])
+    course, _visits = demo_course(carl, [local(2026, 12, 1, 15, 0), local(2026, 12, 8, 15, 0)])
     course.status = "active"
     db.session.commit()
     ana_cancels()

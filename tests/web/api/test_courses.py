@@ -13,7 +13,8 @@ from sqlalchemy import event, func, select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Course
 from scheduler.services.messages import outbox
-from tests.support.staff_fixtures import build_clinic, make_patient, make_visit, staff_api_for
+from tests.support.factories import build_clinic, make_patient, make_visit
+from tests.support.staff_api import staff_api_for
 
 
 @pytest.fixture

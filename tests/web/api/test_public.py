@@ -18,7 +18,7 @@ from scheduler.extensions import db
 from scheduler.models import ApiToken, Appointment, AuditEvent, Patient, Provider, Service
 from scheduler.services.availability.open_times import bookable_hours
 from scheduler.services.staff.accounts import create_user, issue_api_token
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.openapi_check import ApiContract
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, User
 from scheduler.services.messages import outbox
-from tests.support.staff_fixtures import NO_BODY, build_clinic, make_patient, make_visit, staff_api_for
+from tests.support.factories import build_clinic, make_patient, make_visit
+from tests.support.staff_api import NO_BODY, staff_api_for
 
 TUESDAY_9 = "2026-12-01T09:00:00-07:00"
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import AuditEvent, Patient, WaitlistEntry
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 from tests.support.openapi_check import ApiContract
 
 
@@ -106,7 +106,7 @@ def test_weekdays_as_json_numbers_and_repeated(client, contract, clinic):
 
 def test_the_desk_adds_a_caller_sees_the_line_and_takes_someone_off(app, client):
     from scheduler.services.staff.accounts import create_user
-    from tests.support.staff_fixtures import PASSWORD, make_patient
+    from tests.support.factories import PASSWORD, make_patient
 
     make_service("therapy-session", name="Therapy session", online_bookable=False)
     caller = make_patient("Rosa", "Diaz", "+19155550177", None)  # a desk patient: no email

@@ -14,7 +14,7 @@ from scheduler.extensions import db
 from scheduler.models import Message, Patient, Provider, WorkerRun
 from scheduler.services.common.clock import now
 from scheduler.services.operations.demo import seed_demo
-from tests.conftest import patient_payload
+from tests.support.factories import patient_payload
 from tests.support.helpers import LiveServer, seed_demo_clinic
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Course, Message, Patient, TimeOff
 from scheduler.services.messages import outbox
-from tests.support.staff_fixtures import PASSWORD, build_clinic, make_patient, make_visit
+from tests.support.factories import PASSWORD, build_clinic, make_patient, make_visit
 
 TUESDAY_9 = "2026-12-01T09:00:00-07:00"
 WEEK = "/staff/calendar/events?start=2026-11-30&end=2026-12-07"

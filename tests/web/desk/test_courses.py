@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, Course
-from tests.support.staff_fixtures import PASSWORD, build_clinic, make_visit, staff_api_for
+from tests.support.factories import PASSWORD, build_clinic, make_visit
+from tests.support.staff_api import staff_api_for
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_planner_errors_keep_what_was_typed(client, clinic):
 def test_a_taken_visit_gives_a_fresh_plan_on_the_page(client, clinic):
     sign_in(client)
     rows = rows_of(client.post("/staff/courses/new", data=form(clinic)).get_data(as_text=True))
-    from tests.support.staff_fixtures import make_patient
+    from tests.support.factories import make_patient
     make_visit(make_patient("Luis", "Reyes", "+19155550188", "luis@example.com"), clinic.maria, clinic.therapy,
                "2026-12-09T09:00:00-07:00")
     answer = client.post("/staff/courses/new", data={**form(clinic), **rows_form(rows, clinic), "action": "book"})
@@ -158,7 +159,7 @@ def test_a_provider_sees_only_courses_on_their_calendar(client, clinic):
 
 
 def test_start_a_course_from_an_evaluation_on_the_day_sheet(client, clinic):
-    from tests.conftest import make_service
+    from tests.support.factories import make_service
     evaluation = make_service("initial-evaluation")
     visit = make_visit(clinic.patient, clinic.maria, evaluation, "2026-12-01T09:00:00-07:00")
     sign_in(client)

@@ -8,7 +8,7 @@ import pytest
 from scheduler.extensions import db
 from scheduler.models import Provider
 from scheduler.services.staff.accounts import create_user, issue_api_token
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 
 PASSWORD = "a long enough password"
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Message, Patient
-from tests.support.staff_fixtures import PASSWORD, build_clinic, make_patient, make_visit
+from tests.support.factories import PASSWORD, build_clinic, make_patient, make_visit
 
 
 @pytest.fixture

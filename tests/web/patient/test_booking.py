@@ -13,7 +13,7 @@ from config import TestingConfig
 from scheduler import create_app
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent, Patient, Provider
-from tests.conftest import make_closure, make_provider, make_service
+from tests.support.factories import make_closure, make_provider, make_service
 
 DETAILS = {
     "first_name": "Ana", "last_name": "Garcia", "phone": "(915) 555-0123",

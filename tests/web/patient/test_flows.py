@@ -13,7 +13,7 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent
 from scheduler.services.messages import outbox
-from tests.conftest import make_closure, make_provider, make_service, patient_payload
+from tests.support.factories import make_closure, make_provider, make_service, patient_payload
 
 DETAILS = {
     "first_name": "Ana", "last_name": "Garcia", "phone": "(915) 555-0123",

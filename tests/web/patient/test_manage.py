@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, AuditEvent
-from tests.conftest import make_provider, make_service, patient_payload
+from tests.support.factories import make_provider, make_service, patient_payload
 
 
 def _book(client, provider_id, start="2026-12-02T09:00:00-07:00"):
