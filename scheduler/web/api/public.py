@@ -195,7 +195,7 @@ def create_booking():
     sent_token, user = _bearer_user()
     if sent_token and user is None:
         return _unauthorized()
-    actor = audit.staff(user.id) if user is not None else audit.API_CLIENT
+    actor = audit.actor_for(user) if user is not None else audit.API_CLIENT
     body = json_body("BookingRequest")
     booked = booking.book(body, online=True, source=BookingSource.API, actor=actor, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201

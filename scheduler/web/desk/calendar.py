@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Appointment, AppointmentStatus, Course, Message, Service
+from scheduler.models import Appointment, AppointmentStatus, Course, Message, Service
 from scheduler.services.appointments import desk_booking, visit_length
 from scheduler.services.appointments import staff_changes as staff_appointments
 from scheduler.services.appointments.day_sheet import providers_visible_to
@@ -43,10 +43,6 @@ MAX_RANGE_DAYS = 62
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
-
-
-def staff_actor() -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, current_user.id)
 
 
 def _fields_json(fields: dict[str, str]):
@@ -143,7 +139,9 @@ def book_caller():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": "Send a JSON object."})
-    appointment = desk_booking.book_for_caller(body, visible=providers_visible_to(current_user), actor=staff_actor())
+    appointment = desk_booking.book_for_caller(
+        body, visible=providers_visible_to(current_user), actor=audit.actor_for(current_user)
+    )
     event = appointment_event(appointment, {appointment.provider_id: appointment.provider.colour}, {}, clinic_tz())
     duplicates = patient_records.possible_duplicates(appointment.patient)
     return jsonify({"event": event, "possible_duplicates": [p.id for p in duplicates]}), 201
@@ -213,7 +211,7 @@ def move(appointment_id: int):
     target = body.get("provider_id")
     if target not in (None, "") and str(target).isdigit() and not may_act_for(current_user, int(target)):
         abort(403)
-    staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=staff_actor())
+    staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=audit.actor_for(current_user))
     return _changed(appointment, "Moved.")
 
 
@@ -222,7 +220,7 @@ def move(appointment_id: int):
 def resize(appointment_id: int):
     """{"end"}: the visit's end dragged to another time."""
     appointment = visible_appointment(appointment_id)
-    visit_length.resize(appointment, _payload().get("end"), actor=staff_actor())
+    visit_length.resize(appointment, _payload().get("end"), actor=audit.actor_for(current_user))
     return _changed(appointment, "Length changed.")
 
 
@@ -234,7 +232,7 @@ def set_status(appointment_id: int):
     status = _payload().get("status")
     if status not in staff_appointments.STATUS_CHOICES:
         raise ValidationFailed({"status": "Use confirmed, checked_in, completed or no_show."})
-    staff_appointments.set_status(appointment, status, actor=staff_actor())
+    staff_appointments.set_status(appointment, status, actor=audit.actor_for(current_user))
     return _changed(appointment, f"Marked {STATUS_LABELS[status].lower()}.")
 
 
@@ -266,5 +264,5 @@ def resend_reminder(appointment_id: int):
 def cancel(appointment_id: int):
     """{"reason"}: cancelled by the clinic; the patient is told (events, cause "staff")."""
     appointment = visible_appointment(appointment_id)
-    staff_appointments.cancel(appointment, _payload().get("reason", ""), actor=staff_actor())
+    staff_appointments.cancel(appointment, _payload().get("reason", ""), actor=audit.actor_for(current_user))
     return _changed(appointment, "Cancelled.")
