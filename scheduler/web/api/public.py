@@ -14,7 +14,7 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, BookingSource, Service
 from scheduler.services.appointments import booking, booking_input
 from scheduler.services.appointments import patient_changes as appointment_changes
-from scheduler.services.appointments.day_sheet import appointments_on, providers_visible_to
+from scheduler.services.appointments.day_sheet import appointments_on
 from scheduler.services.availability.open_times import bookable_hours, bookable_providers, open_times_of
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
@@ -26,6 +26,7 @@ from scheduler.services.common.errors import (
     ValidationFailed,
 )
 from scheduler.services.operations.health import check_health
+from scheduler.services.staff.access import visible_providers
 from scheduler.services.staff.accounts import user_for_api_token
 from scheduler.services.waitlist import entries as waitlist
 from scheduler.web.api.openapi.document import openapi_document, unknown_fields
@@ -262,7 +263,7 @@ def staff_appointments():
     day = parse_day(raw, today_local()) if raw != "" else None  # absent: today; empty: a mistake
     if day is None:
         return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
-    rows = appointments_on(day, providers_visible_to(g.staff_user))
+    rows = appointments_on(day, visible_providers(g.staff_user))
     return jsonify(
         {
             "date": day.isoformat(),

@@ -13,7 +13,6 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, Course, Message, Service
 from scheduler.services.appointments import desk_booking, visit_length
 from scheduler.services.appointments import staff_changes as staff_appointments
-from scheduler.services.appointments.day_sheet import providers_visible_to
 from scheduler.services.calendars.desk_calendar import calendar_range
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
@@ -21,7 +20,7 @@ from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, Sl
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.patients import records as patient_records
-from scheduler.services.staff.access import may_act_for
+from scheduler.services.staff.access import may_act_for, visible_providers
 from scheduler.web.common.presenters import parse_day, slot_json, today_local
 from scheduler.web.desk.presenters import (
     SOURCE_LABELS,
@@ -78,7 +77,7 @@ def _not_allowed(exc: ChangeNotAllowed):
 def calendar():
     today = today_local()
     shown = parse_day(request.args.get("date"), today) or today
-    providers = providers_visible_to(current_user)
+    providers = visible_providers(current_user)
     services = db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id)).all()
     worked = {hours.weekday for p in providers for hours in p.hours}
     hidden_days = sorted((weekday + 1) % 7 for weekday in range(7) if weekday not in worked) if worked else []
@@ -108,7 +107,7 @@ def calendar_events():
             fields["end"] = "Ask for at most 62 days at a time."
     if fields:
         return _fields_json(fields)
-    providers = providers_visible_to(current_user)
+    providers = visible_providers(current_user)
     data = calendar_range(first, end - timedelta(days=1), providers)
     tz = clinic_tz()
     colours = {p.id: p.colour for p in providers}
@@ -140,7 +139,7 @@ def book_caller():
     if not isinstance(body, dict):
         raise ValidationFailed({"body": "Send a JSON object."})
     appointment = desk_booking.book_for_caller(
-        body, visible=providers_visible_to(current_user), actor=audit.actor_for(current_user)
+        body, visible=visible_providers(current_user), actor=audit.actor_for(current_user)
     )
     event = appointment_event(appointment, {appointment.provider_id: appointment.provider.colour}, {}, clinic_tz())
     duplicates = patient_records.possible_duplicates(appointment.patient)
@@ -177,7 +176,7 @@ def panel_context(appointment: Appointment) -> dict:
         "source_labels": SOURCE_LABELS,
         "wall": lambda instant: wall(instant, clinic_tz()),
         "duplicates": patient_records.possible_duplicates(appointment.patient),
-        "providers": providers_visible_to(current_user),
+        "providers": visible_providers(current_user),
         "reminder": _latest_reminder(appointment) if current_user.role in DESK else None,
         "sms": message_admin.sms_state(appointment.patient),
     }
