@@ -99,8 +99,9 @@ def add_make_up(course_id: int):
     course = _course(course_id)
     body = json_body("MakeUpRequest")
     provider = body.get("provider_id")
-    if isinstance(provider, int) and not isinstance(provider, bool):
-        require(may_act_for(g.staff_user, provider))
+    named = course_input.whole_number(provider)  # as the booking reads it: 2.0 is provider 2
+    if named is not None:
+        require(may_act_for(g.staff_user, named))
     booked = courses.book_make_up(course, body.get("start"), provider, actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(course, booked.tokens)), 201
 

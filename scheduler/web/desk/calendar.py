@@ -13,6 +13,7 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, Course, Message, Service
 from scheduler.services.appointments import desk_booking, visit_length
 from scheduler.services.appointments import staff_changes as staff_appointments
+from scheduler.services.appointments.booking_input import parse_provider_id
 from scheduler.services.calendars.desk_calendar import calendar_range
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
@@ -201,6 +202,15 @@ def _changed(appointment: Appointment, message: str):
     return redirect(url_for("desk.calendar", date=day, open=appointment.id), code=303)
 
 
+def _named_provider(raw: object) -> int | None:
+    """The provider a move names, read as the move itself reads it (so 2.0 is provider 2);
+    None when it names none or nothing readable, which the move then refuses on its own."""
+    try:
+        return parse_provider_id(raw)
+    except ValidationFailed:
+        return None
+
+
 @desk.post("/appointments/<int:appointment_id>/move")
 @staff_only(*EVERY_ROLE)
 def move(appointment_id: int):
@@ -208,7 +218,8 @@ def move(appointment_id: int):
     appointment = visible_appointment(appointment_id)
     body = _payload()
     target = body.get("provider_id")
-    if target not in (None, "") and str(target).isdigit() and not may_act_for(current_user, int(target)):
+    named = _named_provider(target)
+    if named is not None and not may_act_for(current_user, named):
         abort(403)
     staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=audit.actor_for(current_user))
     return _changed(appointment, "Moved.")

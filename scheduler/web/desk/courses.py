@@ -277,8 +277,9 @@ def cancel_visit(course_id: int, number: int):
 def make_up(course_id: int):
     course = _course(course_id)
     provider_id = request.form.get("provider_id", "")
-    if provider_id.isdigit():
-        _allowed(int(provider_id))
+    named = course_input.whole_number(provider_id)  # as the booking reads it: " 2" is provider 2
+    if named is not None:
+        _allowed(named)
     start = request.form.get("start") or f"{request.form.get('date', '')}T{request.form.get('time', '')}"
     try:
         courses.book_make_up(course, start, provider_id, actor=audit.actor_for(current_user))
