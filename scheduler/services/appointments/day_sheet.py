@@ -1,4 +1,4 @@
-"""A day's appointments for the clinic's staff, limited to what each role may see."""
+"""A day's appointments for the clinic's staff, in the columns services.staff.access lets each user see."""
 from __future__ import annotations
 
 from datetime import date, time, timedelta
@@ -8,16 +8,8 @@ from sqlalchemy.orm import joinedload
 
 from scheduler.domain.wall_time import to_instant_lenient
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Appointment, AuditEvent, Provider, Role, User
+from scheduler.models import ActorKind, Appointment, AuditEvent, Provider, User
 from scheduler.services.common.clock import clinic_tz
-
-
-def providers_visible_to(user: User) -> list[Provider]:
-    """Admins and the front desk see every provider; a provider sees their own column."""
-    query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
-    if user.role == Role.PROVIDER.value:
-        query = query.where(Provider.user_id == user.id)
-    return list(db.session.scalars(query))
 
 
 def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from scheduler.domain.patient_details import N_, has_control_chars
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Appointment, AppointmentStatus, Patient, Provider
+from scheduler.models import Appointment, AppointmentStatus, Patient, Provider
 from scheduler.services import events
 from scheduler.services.appointments.booking import AUDIT_FIELDS, overlapping_visit
 from scheduler.services.appointments.booking_input import collect_errors, parse_provider_id, parse_start
@@ -39,10 +39,6 @@ STATUS_CHOICES = (CF, CI, CO, NS)
 
 PATIENT_BUSY = N_("The patient already has another visit at that time.")
 NOT_OPEN = N_("This appointment is cancelled or already past; it cannot be changed.")
-
-
-def staff_actor(user_id: int | None) -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, user_id)
 
 
 def _lock(appointment: Appointment) -> None:

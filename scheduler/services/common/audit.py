@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from scheduler.extensions import db
-from scheduler.models import ActorKind, AuditEvent
+from scheduler.models import ActorKind, AuditEvent, User
 from scheduler.services.common.clock import now
 
 
@@ -24,9 +24,10 @@ PATIENT_LINK = Actor(ActorKind.PATIENT_LINK)
 API_CLIENT = Actor(ActorKind.API)  # the public API without a staff token
 
 
-def staff(user_id: int) -> Actor:
-    """A signed-in staff user, or the user an API token belongs to."""
-    return Actor(ActorKind.STAFF, user_id)
+def actor_for(user: User) -> Actor:
+    """The one way a staff user (signed in, or the owner of an API token) is named in the audit
+    trail. Pure: reads nothing, writes nothing."""
+    return Actor(ActorKind.STAFF, user.id)
 
 
 def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:

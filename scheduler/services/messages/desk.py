@@ -10,14 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Appointment, InboundMessage, Message, MessageCause, MessageStatus, Patient, User
+from scheduler.models import Appointment, InboundMessage, Message, MessageCause, MessageStatus, Patient, User
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
 from scheduler.services.common.errors import NotFound
-
-
-def staff_actor(user: User) -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, user.id)
 
 
 def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Message]]:
@@ -54,7 +50,7 @@ def resend(message_id: int, user: User) -> Message:
     )
     db.session.add(copy)
     db.session.flush()
-    audit.record(staff_actor(user), "message.resent", copy, None, {"resends": original.id, "kind": copy.kind})
+    audit.record(audit.actor_for(user), "message.resent", copy, None, {"resends": original.id, "kind": copy.kind})
     db.session.commit()
     return copy
 
@@ -72,7 +68,7 @@ def mark_done(inbound_id: int, user: User) -> None:
         raise NotFound("No such text.")
     if inbound.resolved_at is None:
         inbound.resolved_at = now()
-        audit.record(staff_actor(user), "inbound.done", inbound, None, {"resolved_at": inbound.resolved_at.isoformat()})
+        audit.record(audit.actor_for(user), "inbound.done", inbound, None, {"resolved_at": inbound.resolved_at.isoformat()})
     db.session.commit()
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.courses import prescription as course_input
 from scheduler.services.courses import series as courses
 from scheduler.services.courses.series import FollowingConflict, PlanConflict
 from scheduler.services.staff.access import may_act_for, may_plan
 from scheduler.web.api.public import api, json_body, staff_token_required
-from scheduler.web.api.staff import actor, require
+from scheduler.web.api.staff import require
 from scheduler.web.common.course_presenters import course_json, make_up_json, plan_json
 
 
@@ -58,7 +59,7 @@ def create_course():
     require(may_plan(g.staff_user, parsed))
     if parsed.preview:
         return jsonify(plan_json(courses.preview(parsed)))
-    booked = courses.book(parsed, actor=actor())
+    booked = courses.book(parsed, actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(booked.course, booked.tokens)), 201
 
 
@@ -72,7 +73,7 @@ def get_course(course_id: int):
 @staff_token_required
 def extend_course(course_id: int):
     course = _course(course_id)
-    booked = courses.extend(course, json_body("ExtendRequest").get("weeks"), actor=actor())
+    booked = courses.extend(course, json_body("ExtendRequest").get("weeks"), actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(course, booked.tokens))
 
 
@@ -80,7 +81,7 @@ def extend_course(course_id: int):
 @staff_token_required
 def cancel_course(course_id: int):
     course = _course(course_id)
-    courses.cancel_rest(course, _optional_body().get("reason", ""), actor=actor())
+    courses.cancel_rest(course, _optional_body().get("reason", ""), actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(course))
 
 
@@ -88,7 +89,7 @@ def cancel_course(course_id: int):
 @staff_token_required
 def cancel_course_visit(course_id: int, number: int):
     course = _course(course_id)
-    _visit, options = courses.cancel_visit(course, number, _optional_body().get("reason", ""), actor=actor())
+    _visit, options = courses.cancel_visit(course, number, _optional_body().get("reason", ""), actor=audit.actor_for(g.staff_user))
     return jsonify({**course_json(course), "make_up": make_up_json(options, course)})
 
 
@@ -98,9 +99,10 @@ def add_make_up(course_id: int):
     course = _course(course_id)
     body = json_body("MakeUpRequest")
     provider = body.get("provider_id")
-    if isinstance(provider, int) and not isinstance(provider, bool):
-        require(may_act_for(g.staff_user, provider))
-    booked = courses.book_make_up(course, body.get("start"), provider, actor=actor())
+    named = course_input.whole_number(provider)  # as the booking reads it: 2.0 is provider 2
+    if named is not None:
+        require(may_act_for(g.staff_user, named))
+    booked = courses.book_make_up(course, body.get("start"), provider, actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(course, booked.tokens)), 201
 
 
@@ -108,5 +110,5 @@ def add_make_up(course_id: int):
 @staff_token_required
 def reschedule_following(course_id: int, number: int):
     course = _course(course_id)
-    courses.reschedule_following(course, number, json_body("FollowingRequest").get("time"), actor=actor())
+    courses.reschedule_following(course, number, json_body("FollowingRequest").get("time"), actor=audit.actor_for(g.staff_user))
     return jsonify(course_json(course))

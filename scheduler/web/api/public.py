@@ -14,7 +14,7 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, BookingSource, Service
 from scheduler.services.appointments import booking, booking_input
 from scheduler.services.appointments import patient_changes as appointment_changes
-from scheduler.services.appointments.day_sheet import appointments_on, providers_visible_to
+from scheduler.services.appointments.day_sheet import appointments_on
 from scheduler.services.availability.open_times import bookable_hours, bookable_providers, open_times_of
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
@@ -26,6 +26,7 @@ from scheduler.services.common.errors import (
     ValidationFailed,
 )
 from scheduler.services.operations.health import check_health
+from scheduler.services.staff.access import visible_providers
 from scheduler.services.staff.accounts import user_for_api_token
 from scheduler.services.waitlist import entries as waitlist
 from scheduler.web.api.openapi.document import openapi_document, unknown_fields
@@ -195,7 +196,7 @@ def create_booking():
     sent_token, user = _bearer_user()
     if sent_token and user is None:
         return _unauthorized()
-    actor = audit.staff(user.id) if user is not None else audit.API_CLIENT
+    actor = audit.actor_for(user) if user is not None else audit.API_CLIENT
     body = json_body("BookingRequest")
     booked = booking.book(body, online=True, source=BookingSource.API, actor=actor, language=current_language())
     return jsonify(appointment_json(booked.appointment, booked.manage_token)), 201
@@ -262,7 +263,7 @@ def staff_appointments():
     day = parse_day(raw, today_local()) if raw != "" else None  # absent: today; empty: a mistake
     if day is None:
         return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
-    rows = appointments_on(day, providers_visible_to(g.staff_user))
+    rows = appointments_on(day, visible_providers(g.staff_user))
     return jsonify(
         {
             "date": day.isoformat(),

@@ -11,6 +11,7 @@ from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
 from scheduler.services.appointments import staff_changes as staff_appointments
+from scheduler.services.common import audit
 from scheduler.services.common.errors import NotFound, ValidationFailed
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.staff.access import may_act_for, may_manage_patients
@@ -70,10 +71,6 @@ def _staff_appointment(appointment_id: int) -> Appointment:
     return appointment
 
 
-def actor():
-    return staff_appointments.staff_actor(g.staff_user.id)
-
-
 @api.post("/staff/appointments/<int:appointment_id>/move")
 @staff_token_required
 def staff_move(appointment_id: int):
@@ -88,7 +85,7 @@ def staff_move(appointment_id: int):
             target = None
         if target is not None:
             require(may_act_for(g.staff_user, target))
-    staff_appointments.move(appointment, body.get("start"), provider_id=provider_id, actor=actor())
+    staff_appointments.move(appointment, body.get("start"), provider_id=provider_id, actor=audit.actor_for(g.staff_user))
     return jsonify(staff_appointment_json(appointment))
 
 
@@ -100,7 +97,7 @@ def staff_cancel(appointment_id: int):
     reason = body.get("reason", "")
     if reason is None:  # the document says text: null is refused, not read as no reason
         raise ValidationFailed({"reason": N_("Please enter text.")})
-    staff_appointments.cancel(appointment, reason, actor=actor())
+    staff_appointments.cancel(appointment, reason, actor=audit.actor_for(g.staff_user))
     return jsonify(staff_appointment_json(appointment))
 
 
@@ -111,7 +108,7 @@ def staff_status(appointment_id: int):
     status = json_body("StaffStatusRequest").get("status")
     if status not in staff_appointments.STATUS_CHOICES:
         raise ValidationFailed({"status": N_("Use confirmed, checked_in, completed or no_show.")})
-    staff_appointments.set_status(appointment, status, actor=actor())
+    staff_appointments.set_status(appointment, status, actor=audit.actor_for(g.staff_user))
     return jsonify(staff_appointment_json(appointment))
 
 
@@ -128,7 +125,7 @@ def staff_patients():
 def staff_add_patient():
     require(may_manage_patients(g.staff_user))
     body = json_body("PatientCreate")
-    added = patient_directory.add(body, language=body.get("language"), actor=actor())
+    added = patient_directory.add(body, language=body.get("language"), actor=audit.actor_for(g.staff_user))
     # 201 either way (the patient record the booking fields name); "existing" tells the
     # same person (mobile number and name) was already known and nothing new was made.
     return jsonify({**patient_json(added.patient), "existing": not added.created}), 201

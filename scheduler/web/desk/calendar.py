@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Appointment, AppointmentStatus, Course, Message, Service
+from scheduler.models import Appointment, AppointmentStatus, Course, Message, Service
 from scheduler.services.appointments import desk_booking, visit_length
 from scheduler.services.appointments import staff_changes as staff_appointments
-from scheduler.services.appointments.day_sheet import providers_visible_to
+from scheduler.services.appointments.booking_input import parse_provider_id
 from scheduler.services.calendars.desk_calendar import calendar_range
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
@@ -21,7 +21,7 @@ from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, Sl
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.patients import records as patient_records
-from scheduler.services.staff.access import may_act_for
+from scheduler.services.staff.access import may_act_for, visible_providers
 from scheduler.web.common.presenters import parse_day, slot_json, today_local
 from scheduler.web.desk.presenters import (
     SOURCE_LABELS,
@@ -43,10 +43,6 @@ MAX_RANGE_DAYS = 62
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
-
-
-def staff_actor() -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, current_user.id)
 
 
 def _fields_json(fields: dict[str, str]):
@@ -82,7 +78,7 @@ def _not_allowed(exc: ChangeNotAllowed):
 def calendar():
     today = today_local()
     shown = parse_day(request.args.get("date"), today) or today
-    providers = providers_visible_to(current_user)
+    providers = visible_providers(current_user)
     services = db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id)).all()
     worked = {hours.weekday for p in providers for hours in p.hours}
     hidden_days = sorted((weekday + 1) % 7 for weekday in range(7) if weekday not in worked) if worked else []
@@ -112,7 +108,7 @@ def calendar_events():
             fields["end"] = "Ask for at most 62 days at a time."
     if fields:
         return _fields_json(fields)
-    providers = providers_visible_to(current_user)
+    providers = visible_providers(current_user)
     data = calendar_range(first, end - timedelta(days=1), providers)
     tz = clinic_tz()
     colours = {p.id: p.colour for p in providers}
@@ -143,7 +139,9 @@ def book_caller():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": "Send a JSON object."})
-    appointment = desk_booking.book_for_caller(body, visible=providers_visible_to(current_user), actor=staff_actor())
+    appointment = desk_booking.book_for_caller(
+        body, visible=visible_providers(current_user), actor=audit.actor_for(current_user)
+    )
     event = appointment_event(appointment, {appointment.provider_id: appointment.provider.colour}, {}, clinic_tz())
     duplicates = patient_records.possible_duplicates(appointment.patient)
     return jsonify({"event": event, "possible_duplicates": [p.id for p in duplicates]}), 201
@@ -179,7 +177,7 @@ def panel_context(appointment: Appointment) -> dict:
         "source_labels": SOURCE_LABELS,
         "wall": lambda instant: wall(instant, clinic_tz()),
         "duplicates": patient_records.possible_duplicates(appointment.patient),
-        "providers": providers_visible_to(current_user),
+        "providers": visible_providers(current_user),
         "reminder": _latest_reminder(appointment) if current_user.role in DESK else None,
         "sms": message_admin.sms_state(appointment.patient),
     }
@@ -204,6 +202,15 @@ def _changed(appointment: Appointment, message: str):
     return redirect(url_for("desk.calendar", date=day, open=appointment.id), code=303)
 
 
+def _named_provider(raw: object) -> int | None:
+    """The provider a move names, read as the move itself reads it (so 2.0 is provider 2);
+    None when it names none or nothing readable, which the move then refuses on its own."""
+    try:
+        return parse_provider_id(raw)
+    except ValidationFailed:
+        return None
+
+
 @desk.post("/appointments/<int:appointment_id>/move")
 @staff_only(*EVERY_ROLE)
 def move(appointment_id: int):
@@ -211,9 +218,10 @@ def move(appointment_id: int):
     appointment = visible_appointment(appointment_id)
     body = _payload()
     target = body.get("provider_id")
-    if target not in (None, "") and str(target).isdigit() and not may_act_for(current_user, int(target)):
+    named = _named_provider(target)
+    if named is not None and not may_act_for(current_user, named):
         abort(403)
-    staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=staff_actor())
+    staff_appointments.move(appointment, body.get("start"), provider_id=target, actor=audit.actor_for(current_user))
     return _changed(appointment, "Moved.")
 
 
@@ -222,7 +230,7 @@ def move(appointment_id: int):
 def resize(appointment_id: int):
     """{"end"}: the visit's end dragged to another time."""
     appointment = visible_appointment(appointment_id)
-    visit_length.resize(appointment, _payload().get("end"), actor=staff_actor())
+    visit_length.resize(appointment, _payload().get("end"), actor=audit.actor_for(current_user))
     return _changed(appointment, "Length changed.")
 
 
@@ -234,7 +242,7 @@ def set_status(appointment_id: int):
     status = _payload().get("status")
     if status not in staff_appointments.STATUS_CHOICES:
         raise ValidationFailed({"status": "Use confirmed, checked_in, completed or no_show."})
-    staff_appointments.set_status(appointment, status, actor=staff_actor())
+    staff_appointments.set_status(appointment, status, actor=audit.actor_for(current_user))
     return _changed(appointment, f"Marked {STATUS_LABELS[status].lower()}.")
 
 
@@ -266,5 +274,5 @@ def resend_reminder(appointment_id: int):
 def cancel(appointment_id: int):
     """{"reason"}: cancelled by the clinic; the patient is told (events, cause "staff")."""
     appointment = visible_appointment(appointment_id)
-    staff_appointments.cancel(appointment, _payload().get("reason", ""), actor=staff_actor())
+    staff_appointments.cancel(appointment, _payload().get("reason", ""), actor=audit.actor_for(current_user))
     return _changed(appointment, "Cancelled.")

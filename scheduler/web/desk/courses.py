@@ -13,6 +13,7 @@ from scheduler.domain.courses import WEEKDAY_NAMES
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient, Provider, Service
 from scheduler.services.appointments import staff_changes as staff_appointments
+from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz
 from scheduler.services.common.errors import (
     AlreadyBooked,
@@ -39,10 +40,6 @@ PRESCRIPTION_FIELDS = ("patient_id", "provider_id", "service", "first_date", "we
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
-
-
-def _actor():
-    return staff_appointments.staff_actor(current_user.id)
 
 
 def _allowed(provider_id: int | None) -> None:
@@ -180,7 +177,7 @@ def plan_or_book():
             abort(403)
         if parsed.preview:
             return _planner_page(typed, rows=_rows_from_plan(courses.preview(parsed)))
-        booked = courses.book(parsed, actor=_actor())
+        booked = courses.book(parsed, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _planner_page(typed, rows=rows, errors=_row_errors(exc.fields, kept), status=422)
     except PlanConflict as conflict:
@@ -247,7 +244,7 @@ def move_visit(course_id: int, number: int):
     typed = {f"move-{number}-date": request.form.get("date", ""), f"move-{number}-time": request.form.get("time", "")}
     start = f"{request.form.get('date', '')}T{request.form.get('time', '')}"
     try:
-        staff_appointments.move(visit, start, actor=_actor())
+        staff_appointments.move(visit, start, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={f"move-{number}": _(next(iter(exc.fields.values())))}, typed=typed, status=422)
     except SlotUnavailable as conflict:
@@ -265,7 +262,7 @@ def cancel_visit(course_id: int, number: int):
     course = _course(course_id)
     reason = request.form.get("reason", "")
     try:
-        visit, options = courses.cancel_visit(course, number, reason, actor=_actor())
+        visit, options = courses.cancel_visit(course, number, reason, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={f"cancel-{number}": _(next(iter(exc.fields.values())))},
                             typed={f"cancel-{number}-reason": reason}, status=422)
@@ -280,11 +277,12 @@ def cancel_visit(course_id: int, number: int):
 def make_up(course_id: int):
     course = _course(course_id)
     provider_id = request.form.get("provider_id", "")
-    if provider_id.isdigit():
-        _allowed(int(provider_id))
+    named = course_input.whole_number(provider_id)  # as the booking reads it: " 2" is provider 2
+    if named is not None:
+        _allowed(named)
     start = request.form.get("start") or f"{request.form.get('date', '')}T{request.form.get('time', '')}"
     try:
-        courses.book_make_up(course, start, provider_id, actor=_actor())
+        courses.book_make_up(course, start, provider_id, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={"make-up": _(next(iter(exc.fields.values())))},
                             typed={"make-up-date": request.form.get("date", ""),
@@ -300,7 +298,7 @@ def change_following(course_id: int, number: int):
     course = _course(course_id)
     raw = request.form.get("time", "")
     try:
-        courses.reschedule_following(course, number, raw, actor=_actor())
+        courses.reschedule_following(course, number, raw, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={f"following-{number}": _(next(iter(exc.fields.values())))},
                             typed={f"following-{number}-time": raw}, status=422)
@@ -319,7 +317,7 @@ def extend(course_id: int):
     course = _course(course_id)
     raw = request.form.get("weeks", "")
     try:
-        booked = courses.extend(course, raw, actor=_actor())
+        booked = courses.extend(course, raw, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={"extend": _(next(iter(exc.fields.values())))}, typed={"extend-weeks": raw},
                             status=422)
@@ -337,7 +335,7 @@ def cancel_rest(course_id: int):
     course = _course(course_id)
     reason = request.form.get("reason", "")
     try:
-        cancelled = courses.cancel_rest(course, reason, actor=_actor())
+        cancelled = courses.cancel_rest(course, reason, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _course_page(course, errors={"cancel-rest": _(next(iter(exc.fields.values())))},
                             typed={"cancel-rest-reason": reason}, status=422)

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from scheduler.extensions import limiter, login_manager
-from scheduler.services.appointments.day_sheet import appointments_on, booked_by_staff, providers_visible_to
+from scheduler.services.appointments.day_sheet import appointments_on, booked_by_staff
+from scheduler.services.staff.access import visible_providers
 from scheduler.services.staff.accounts import authenticate, end_all_sessions, user_for_session
 from scheduler.web.common.presenters import parse_day, today_local
 from scheduler.web.desk.roles import EVERY_ROLE, staff_only
@@ -92,7 +93,7 @@ def day():
     shown = parse_day(request.args.get("date"), today)
     if shown is None:
         abort(400, _("That is not a valid date."))
-    providers = providers_visible_to(current_user)
+    providers = visible_providers(current_user)
     only = request.args.get("provider", "")
     if only:
         providers = [p for p in providers if str(p.id) == only]

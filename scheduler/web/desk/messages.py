@@ -6,9 +6,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from scheduler.models import Role
 from scheduler.services.common.errors import NotFound
 from scheduler.services.messages import desk as message_admin
+from scheduler.services.staff.access import may_see
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 
 message_pages = Blueprint("message_pages", __name__, url_prefix="/staff")
@@ -27,12 +27,12 @@ def appointment(appointment_id: int):
         visit, messages = message_admin.appointment_with_messages(appointment_id)
     except NotFound:
         abort(404)
-    if current_user.role == Role.PROVIDER.value and visit.provider.user_id != current_user.id:
+    if not may_see(current_user, visit.provider_id):
         abort(404)
     return render_template(
         "staff/appointment.html", visit=visit, messages=messages,
         sms=message_admin.sms_state(visit.patient),
-        may_resend=current_user.role != Role.PROVIDER.value,
+        may_resend=current_user.role in DESK,  # the roles the resend route below allows
     )
 
 

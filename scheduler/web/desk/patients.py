@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Patient
+from scheduler.models import Patient
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.messages import desk as message_admin
@@ -23,10 +23,6 @@ patients = Blueprint("patients", __name__, url_prefix="/staff/patients")
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _actor() -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, current_user.id)
 
 
 def _patient(patient_id: int) -> Patient:
@@ -70,7 +66,7 @@ def show(patient_id: int):
 def language(patient_id: int):
     patient = _patient(patient_id)
     try:
-        patient_records.set_language(patient, request.form.get("language", ""), _actor())
+        patient_records.set_language(patient, request.form.get("language", ""), audit.actor_for(current_user))
     except ValidationFailed as exc:
         flash(next(iter(exc.fields.values())), "error")
     else:
@@ -88,7 +84,7 @@ def merge(patient_id: int):
     if duplicate is None:
         abort(404)
     try:
-        moved = patient_records.merge(kept, duplicate, _actor())
+        moved = patient_records.merge(kept, duplicate, audit.actor_for(current_user))
     except ValidationFailed as exc:
         flash(next(iter(exc.fields.values())), "error")
     else:

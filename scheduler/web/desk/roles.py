@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, Role
-from scheduler.services.appointments.day_sheet import providers_visible_to
+from scheduler.services.staff.access import visible_providers
 
 EVERY_ROLE = (Role.ADMIN.value, Role.FRONT_DESK.value, Role.PROVIDER.value)
 DESK = (Role.ADMIN.value, Role.FRONT_DESK.value)
@@ -37,6 +37,6 @@ def staff_only(*roles: str):
 def visible_appointment(appointment_id: int) -> Appointment:
     """An appointment in a column the user may see; any other id is a 404, as if it did not exist."""
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None or appointment.provider_id not in {p.id for p in providers_visible_to(current_user)}:
+    if appointment is None or appointment.provider_id not in {p.id for p in visible_providers(current_user)}:
         abort(404)
     return appointment

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Closure, Provider, Service, TimeOff, WorkingHours
+from scheduler.models import Closure, Provider, Service, TimeOff, WorkingHours
 from scheduler.services.clinic import settings as clinic_settings
 from scheduler.services.clinic import versions as clinic_versions
 from scheduler.services.common import audit
@@ -22,10 +22,6 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _actor() -> audit.Actor:
-    return audit.Actor(ActorKind.STAFF, current_user.id)
 
 
 def _page(status: int = 200, **extra):
@@ -52,7 +48,7 @@ def _blocking(kind: str, change):
     """A closure or time off: a preview lists the visits; saving says what was cancelled."""
     data = request.form.to_dict()
     try:
-        result = change(data, actor=_actor())
+        result = change(data, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"{kind}.{k}": v for k, v in exc.fields.items()}, preview_of=kind)
     if result.saved is None:
@@ -79,7 +75,7 @@ def add_time_off():
 @staff_only(*ADMIN)
 def add_hours():
     try:
-        clinic_settings.add_hours(request.form.to_dict(), actor=_actor())
+        clinic_settings.add_hours(request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"hours.{k}": v for k, v in exc.fields.items()}, preview_of="hours")
     flash("Working hours added.", "success")
@@ -96,7 +92,7 @@ def remove(kind: str, row_id: int):
     row = db.session.get(model, row_id) if model else None
     if row is None:
         abort(404)
-    clinic_settings.remove(row, _actor())
+    clinic_settings.remove(row, audit.actor_for(current_user))
     flash("Removed.", "success")
     return redirect(url_for("settings.index"), code=303)
 
@@ -106,7 +102,7 @@ def remove(kind: str, row_id: int):
 def update_service(service_id: int):
     service = db.session.get(Service, service_id) or abort(404)
     try:
-        clinic_settings.update_service(service, request.form.to_dict(), actor=_actor())
+        clinic_settings.update_service(service, request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"service{service_id}.{k}": v for k, v in exc.fields.items()}, preview_of="service")
     flash(f"{service.name} saved.", "success")
@@ -122,7 +118,7 @@ def save_provider(provider_id: int | None = None):
         provider = db.session.get(Provider, provider_id) or abort(404)
     key = f"provider{provider_id or 'new'}"
     try:
-        saved = clinic_settings.save_provider(provider, request.form.to_dict(), actor=_actor())
+        saved = clinic_settings.save_provider(provider, request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
     flash(f"{saved.name} saved.", "success")
@@ -143,7 +139,7 @@ def clinic_details_version(version_id: int):
 def save_clinic_details():
     """A new version of the clinic's name, numbers, address and disclaimers."""
     try:
-        saved = clinic_versions.save_details(request.form.to_dict(), actor=_actor())
+        saved = clinic_versions.save_details(request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"details.{k}": v for k, v in exc.fields.items()}, preview_of="details")
     flash(f"Clinic details saved as version {saved.id}.", "success")
@@ -155,7 +151,7 @@ def save_clinic_details():
 def save_reminder_policy():
     """The send window and reminder offsets for messages planned from now on."""
     try:
-        clinic_versions.save_policy(request.form.to_dict(), actor=_actor())
+        clinic_versions.save_policy(request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"policy.{k}": v for k, v in exc.fields.items()}, preview_of="policy")
     flash("Reminder policy saved; it applies to messages planned from now on.", "success")

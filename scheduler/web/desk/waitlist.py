@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler.extensions import db
-from scheduler.models import ActorKind, Patient, Provider, Service, WaitlistEntry
+from scheduler.models import Patient, Provider, Service, WaitlistEntry
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.waitlist import entries as waitlist
@@ -61,7 +61,7 @@ def add():
         "time_of_day": form.get("time_of_day", "any"),
     }
     try:
-        waitlist.add_for_patient(patient, data, actor=audit.Actor(ActorKind.STAFF, current_user.id))
+        waitlist.add_for_patient(patient, data, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(form, errors=exc.fields, status=422)
     flash(f"{patient.full_name} is on the waitlist.", "success")
@@ -74,6 +74,6 @@ def remove(entry_id: int):
     entry = db.session.get(WaitlistEntry, entry_id)
     if entry is None:
         abort(404)
-    waitlist.leave(entry, actor=audit.Actor(ActorKind.STAFF, current_user.id))
+    waitlist.leave(entry, actor=audit.actor_for(current_user))
     flash("Taken off the waitlist.", "success")
     return redirect(url_for("waitlist_desk.index"), code=303)

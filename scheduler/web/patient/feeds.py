@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, jsonify
 
 from scheduler.extensions import db
-from scheduler.models import Course, Provider, Role
+from scheduler.models import Course
 from scheduler.services.calendars import files as calendar_feeds
 from scheduler.services.common.errors import NotFound
+from scheduler.services.staff.access import may_see
 from scheduler.web.api.public import staff_token_required
 from scheduler.web.common.limits import manage_limit
 from scheduler.web.common.presenters import external_url
@@ -69,20 +70,12 @@ def patient_feed_webcal_url(patient) -> str:
     return calendar_feeds.patient_webcal_url(patient)
 
 
-def _may_see(user, course: Course) -> bool:
-    """Admins and the front desk see every course; a provider user only their provider's."""
-    if user.role != Role.PROVIDER.value:
-        return True
-    provider = db.session.get(Provider, course.provider_id)
-    return provider is not None and provider.user_id == user.id
-
-
 @feeds.get("/api/v1/staff/courses/<int:course_id>.ics")
 @staff_token_required
 def staff_course(course_id: int):
     course = db.session.get(Course, course_id)
     if course is None:
         return jsonify({"error": "not_found", "message": "No such course."}), 404
-    if not _may_see(g.staff_user, course):
+    if not may_see(g.staff_user, course.provider_id):
         return jsonify({"error": "forbidden", "message": "This course belongs to another provider."}), 403
     return ics_response(calendar_feeds.course_calendar_bytes(course), f"course-{course.id}.ics")

@@ -336,3 +336,13 @@ def test_any_change_body_gets_a_documented_answer(staff_api, clinic, action, bod
     response = staff_api.client.post(url, json=body, headers=staff_api.headers())
     answer = staff_api.contract.check_response(response)
     assert response.status_code in (200, 201, 409, 422), (url, answer)
+
+
+def test_a_providers_token_cannot_add_a_make_up_on_another_calendar(staff_api, clinic):
+    """5.0 is an integer to the document and provider 5 to the booking, so it is to the check."""
+    course = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, allow_other_provider=True, preview=False), 201)
+    maria = staff_api.as_(clinic.maria_token)
+    url = f"/api/v1/staff/courses/{course['id']}/make-up"
+    maria.post(url, {"start": "2026-12-22T10:00:00-07:00", "provider_id": float(clinic.daniel.id)}, 403)
+    maria.post(url, {"start": "2026-12-22T10:00:00-07:00", "provider_id": str(clinic.daniel.id)}, 403, conforms=False)
+    assert count(Appointment) == course["counts"]["remaining"]

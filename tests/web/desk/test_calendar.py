@@ -314,3 +314,14 @@ def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
     assert resent.status_code == 200 and "sent again" in resent.get_json()["message"]
     copies = db.session.scalars(select(Message).where(Message.appointment_id == visit.id).order_by(Message.id)).all()
     assert [(m.kind, m.cause, m.status) for m in copies] == [("reminder", "system", "sent"), ("reminder", "staff", "pending")]
+
+
+@pytest.mark.parametrize("daniel", [lambda p: float(p.id), lambda p: str(p.id)], ids=["json-number", "text"])
+def test_a_provider_cannot_hand_a_visit_to_another_column_however_the_id_is_written(client, clinic, visit, daniel):
+    """The move reads 2.0 as provider 2, so the check must read it the same way."""
+    sign_in(client, "maria@example.com")
+    handed = client.post(f"/staff/appointments/{visit.id}/move",
+                         json={"start": "2026-12-01T11:00:00", "provider_id": daniel(clinic.daniel)})
+    assert handed.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Appointment, visit.id).provider_id == clinic.maria.id

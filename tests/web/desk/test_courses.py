@@ -205,3 +205,19 @@ def test_any_planner_form_gets_a_page_not_an_error(client, clinic, data):
     assert client.post("/staff/login", data={"email": "desk@example.com", "password": PASSWORD}).status_code in (302, 303)
     response = client.post("/staff/courses/new", data=data)
     assert response.status_code in (200, 303, 403, 409, 422), response.status_code
+
+
+def test_a_provider_cannot_add_a_make_up_on_another_calendar_however_the_id_is_written(client, clinic):
+    """The course lets another provider take visits (the desk set it up), but Maria may still
+    book only on her own calendar: " 2" is provider 2 to the booking, so it is to the check."""
+    api = staff_api_for(client, clinic.desk_token)
+    course = api.post("/api/v1/staff/courses", {"patient_id": clinic.patient.id, "provider_id": clinic.maria.id,
+                                                "first_date": "2026-12-07", "weeks": 2, "visits_per_week": 3,
+                                                "weekdays": ["mon", "wed", "fri"], "time": "09:00",
+                                                "allow_other_provider": True, "preview": False}, 201)
+    sign_in(client, "maria@example.com")
+    refused = client.post(f"/staff/courses/{course['id']}/make-up",
+                          data={"start": "2026-12-22T10:00", "provider_id": f" {clinic.daniel.id}"})
+    assert refused.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Appointment)
+                             .where(Appointment.provider_id == clinic.daniel.id)) == 0
