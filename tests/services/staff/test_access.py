@@ -16,9 +16,8 @@ from scheduler.models import ActorKind, AuditEvent, User
 from scheduler.services.common import audit
 from scheduler.services.staff import access
 from scheduler.services.staff.accounts import create_user
-from tests.conftest import make_provider
+from tests.support.factories import PASSWORD, make_provider
 
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture
