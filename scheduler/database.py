@@ -8,7 +8,7 @@ from contextvars import ContextVar
 
 from sqlalchemy import Engine, event
 
-# Set while a request known to only read is served (see web/read_only.py).
+# Set while a request known to only read is served (see web/common/read_only.py).
 _reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
 
 

@@ -1,6 +1,6 @@
 """iCalendar (RFC 5545) writer: plain event data in, `.ics` bytes out.
 
-No Flask and no database here: scheduler/services/calendar_feeds.py decides what each file
+No Flask and no database here: scheduler/services/calendars/files.py decides what each file
 says (language, links, which visits); this module only writes it safely:
 - instants in UTC (a `Z` time needs no VTIMEZONE, and a visit crossing a daylight-saving
   change keeps its real instant; calendars show it in their own zone),

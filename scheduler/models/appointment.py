@@ -53,7 +53,7 @@ class Appointment(db.Model):
         # On PostgreSQL the migration adds an exclusion constraint (no_overlap) over
         # tstzrange(starts_at, blocks_until) per provider for non-cancelled rows.
         # Migration 0011 adds ck_appointments_block_at_most_12_hours (written per dialect):
-        # range queries rely on it for a lower bound on starts_at (services/availability.py).
+        # range queries rely on it for a lower bound on starts_at (services/availability/open_times.py).
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
