@@ -1,7 +1,8 @@
 """Where a course's calendar file and a patient's private feed live.
 
-The feed routes (scheduler/web/feeds.py) serve these paths; answers that mention them (the
-staff course API, the course pages) call these two functions.
+The routes that serve these paths are scheduler/web/api/courses.py (the course's file, for
+staff) and scheduler/web/patient/feeds.py; answers that mention them (the staff course API,
+the course pages) call these two functions.
 """
 from __future__ import annotations
 
