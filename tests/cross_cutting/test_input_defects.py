@@ -367,7 +367,7 @@ def test_the_documents_character_ranges_are_this_pythons_control_and_format_char
     import sys
     import unicodedata
 
-    from scheduler.web.api.openapi.document import CONTROL_AND_FORMAT_RANGES
+    from scheduler.web.api.openapi.shapes import CONTROL_AND_FORMAT_RANGES
 
     listed = {point for first, last in CONTROL_AND_FORMAT_RANGES for point in range(first, last + 1)}
     actual = {point for point in range(sys.maxunicode + 1)

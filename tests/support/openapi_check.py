@@ -77,10 +77,12 @@ class ApiContract:
             if not path.startswith(self.base_path + "/"):
                 raise ContractViolation(f"{path} is not under the server URL {self.base_path}")
             path = path[len(self.base_path):]
-        # A literal template (/bookings) wins over a templated one (/bookings/{token}).
+        # A literal template (/bookings) wins over a templated one (/bookings/{token}), and of
+        # two with as many parameters the one with more literal text (/courses/{id}.ics over
+        # /courses/{id}): the document's order of paths means nothing.
         matches = sorted(
             (template for template, pattern in self._templates if pattern.match(path)),
-            key=lambda t: t.count("{"),
+            key=lambda t: (t.count("{"), -len(re.sub(r"\{[^}/]+\}", "", t))),
         )
         if not matches:
             raise ContractViolation(f"{path} is not described in the document")

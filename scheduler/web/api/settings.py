@@ -1,20 +1,20 @@
-"""Staff API for clinic settings (admins): closures, previewed with the visits they hit.
-
-Registered on the `api` blueprint, so its error answers are the public API's."""
+"""Staff API for clinic settings (admins): closures, previewed with the visits they hit."""
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import Blueprint, g, jsonify
 
 from scheduler.models import Role
 from scheduler.services.clinic import settings as clinic_settings
 from scheduler.services.common import audit
-from scheduler.web.api.public import api, json_body, staff_token_required
-from scheduler.web.api.staff import require, staff_appointment_json
+from scheduler.web.api.base import json_body, require, staff_token_required
+from scheduler.web.api.staff import staff_appointment_json
+
+settings_api = Blueprint("settings", __name__)
 
 
-@api.post("/staff/closures")
+@settings_api.post("/staff/closures")
 @staff_token_required
-def staff_add_closure():
+def add_closure():
     require(g.staff_user.role == Role.ADMIN.value)
     result = clinic_settings.closure(json_body("ClosureRequest"), actor=audit.actor_for(g.staff_user))
     affected = [staff_appointment_json(a) for a in result.affected]

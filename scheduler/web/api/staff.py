@@ -1,36 +1,22 @@
-"""Staff API: change any appointment, find and add patients (bearer token, role-checked).
-
-Registered on the `api` blueprint, so its error answers (422, 409, 404) are the public
-API's.
-"""
+"""Staff API: the day's appointments, change any appointment, find and add patients
+(bearer token, role-checked)."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
 from scheduler.services.appointments import staff_changes as staff_appointments
+from scheduler.services.appointments.day_sheet import appointments_on
 from scheduler.services.common import audit
 from scheduler.services.common.errors import NotFound, ValidationFailed
 from scheduler.services.patients import directory as patient_directory
-from scheduler.services.staff.access import may_act_for, may_manage_patients
-from scheduler.web.api.public import api, json_body, staff_token_required
-from scheduler.web.common.presenters import local_iso
+from scheduler.services.staff.access import may_act_for, may_manage_patients, visible_providers
+from scheduler.web.api.base import json_body, require, staff_token_required, validation_error
+from scheduler.web.common.presenters import local_iso, parse_day, today_local
 
-
-class Forbidden(Exception):
-    """403: the token's user may not act on this provider's calendar."""
-
-
-@api.errorhandler(Forbidden)
-def _forbidden(exc: Forbidden):
-    return jsonify({"error": "forbidden", "message": "Your role may not act on this calendar."}), 403
-
-
-def require(allowed: bool) -> None:
-    if not allowed:
-        raise Forbidden()
+staff_api = Blueprint("staff", __name__)
 
 
 def staff_appointment_json(appointment: Appointment) -> dict:
@@ -71,9 +57,39 @@ def _staff_appointment(appointment_id: int) -> Appointment:
     return appointment
 
 
-@api.post("/staff/appointments/<int:appointment_id>/move")
+@staff_api.get("/staff/appointments")
 @staff_token_required
-def staff_move(appointment_id: int):
+def appointments():
+    """The day's appointments (clinic-local date), for the front desk's own tools; a
+    provider's token sees only their own."""
+    raw = request.args.get("date")
+    day = parse_day(raw, today_local()) if raw != "" else None  # absent: today; empty: a mistake
+    if day is None:
+        return validation_error({"date": N_("Use a date as YYYY-MM-DD.")})
+    rows = appointments_on(day, visible_providers(g.staff_user))
+    return jsonify(
+        {
+            "date": day.isoformat(),
+            "appointments": [
+                {
+                    "id": a.id,
+                    "status": a.status,
+                    "start": local_iso(a.starts_at),
+                    "end": local_iso(a.ends_at),
+                    "provider_id": a.provider_id,
+                    "service": a.service.slug,
+                    "patient_name": a.patient.full_name,
+                    "source": a.source,
+                }
+                for a in rows
+            ],
+        }
+    )
+
+
+@staff_api.post("/staff/appointments/<int:appointment_id>/move")
+@staff_token_required
+def move(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
     body = json_body("StaffMoveRequest")
     provider_id = body.get("provider_id")
@@ -89,9 +105,9 @@ def staff_move(appointment_id: int):
     return jsonify(staff_appointment_json(appointment))
 
 
-@api.post("/staff/appointments/<int:appointment_id>/cancel")
+@staff_api.post("/staff/appointments/<int:appointment_id>/cancel")
 @staff_token_required
-def staff_cancel(appointment_id: int):
+def cancel(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
     body = json_body("CancelRequest") if request.get_data() else {}  # no body: no reason
     reason = body.get("reason", "")
@@ -101,9 +117,9 @@ def staff_cancel(appointment_id: int):
     return jsonify(staff_appointment_json(appointment))
 
 
-@api.post("/staff/appointments/<int:appointment_id>/status")
+@staff_api.post("/staff/appointments/<int:appointment_id>/status")
 @staff_token_required
-def staff_status(appointment_id: int):
+def set_status(appointment_id: int):
     appointment = _staff_appointment(appointment_id)
     status = json_body("StaffStatusRequest").get("status")
     if status not in staff_appointments.STATUS_CHOICES:
@@ -112,17 +128,17 @@ def staff_status(appointment_id: int):
     return jsonify(staff_appointment_json(appointment))
 
 
-@api.get("/staff/patients")
+@staff_api.get("/staff/patients")
 @staff_token_required
-def staff_patients():
+def find_patients():
     require(may_manage_patients(g.staff_user))
     found = patient_directory.search(request.args.get("query"))
     return jsonify({"patients": [patient_json(p) for p in found]})
 
 
-@api.post("/staff/patients")
+@staff_api.post("/staff/patients")
 @staff_token_required
-def staff_add_patient():
+def add_patient():
     require(may_manage_patients(g.staff_user))
     body = json_body("PatientCreate")
     added = patient_directory.add(body, language=body.get("language"), actor=audit.actor_for(g.staff_user))

@@ -1,7 +1,8 @@
 """Where a course's calendar file and a patient's private feed live.
 
-The feed routes (scheduler/web/patient/feeds.py) serve these paths; answers that mention them (the
-staff course API, the course pages) call these two functions.
+The routes that serve these paths are scheduler/web/api/courses.py (the course's file, for
+staff) and scheduler/web/patient/feeds.py; answers that mention them (the staff course API,
+the course pages) call these two functions.
 """
 from __future__ import annotations
 
@@ -22,5 +23,5 @@ def course_ics_url(course: Course) -> str:
 
 def patient_feed_url(patient: Patient) -> str:
     """The patient's private feed of every visit (/feeds/patients/<token>.ics); the feed key
-    is made the first time it is asked for (services/calendars/files.py)."""
+    is made the first time it is asked for (services/calendar_feeds.py)."""
     return calendar_feeds.patient_feed_url(patient)

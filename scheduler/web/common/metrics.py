@@ -188,8 +188,7 @@ def register_metrics(app: Flask) -> None:
         os.makedirs(multiprocess_dir(), exist_ok=True)
     app.extensions["metrics"] = ProcessCounters()
     app.extensions["metrics_networks"] = parse_networks(app.config.get("METRICS_ALLOWED_NETWORKS", ""))
-    app.after_request(_count)
-    app.register_blueprint(metrics)
+    app.after_request(_count)  # the /metrics route is the `metrics` blueprint (scheduler/web/__init__.py)
 
 
-__all__ = ["parse_networks", "register_metrics"]
+__all__ = ["metrics", "parse_networks", "register_metrics"]

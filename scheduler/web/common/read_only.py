@@ -12,12 +12,12 @@ from scheduler.database import _reading_only
 from scheduler.extensions import db
 
 READ_ONLY_VIEWS = frozenset({
-    "api.health", "api.services", "api.providers", "api.availability",
+    "api.public.health", "api.public.services", "api.public.providers", "api.public.availability",
     "booking.services", "booking.providers", "booking.days", "booking.times",
     "metrics.scrape",  # a scrape must never queue behind (or block) a booking
 })
 # Read-only views that never touch the database: no connection is checked out for them.
-VIEWS_WITHOUT_DATABASE = frozenset({"api.health"})
+VIEWS_WITHOUT_DATABASE = frozenset({"api.public.health"})
 
 
 def register_read_only_views(app: Flask) -> None:

@@ -1,35 +1,21 @@
-"""Calendar feeds and course files: patients' private feeds, providers' staff feeds, and a
-course's visits for the patient (by any of its visits' private links) and for staff (API token).
+"""Calendar feeds and course files behind private links: patients' feeds, providers' staff
+feeds, and a course's visits for the patient (by any of its visits' private links). The
+staff's course file, behind an API token, is the API's (scheduler/web/api/courses.py).
 
 Read-only GETs: no forms, so nothing here needs a CSRF exemption. The secret-link routes
 share the manage link's rate limit, so guessing feed links is as slow as guessing those.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, jsonify
+from flask import Blueprint, abort
 
-from scheduler.extensions import db
-from scheduler.models import Course
 from scheduler.services.calendars import files as calendar_feeds
 from scheduler.services.common.errors import NotFound
-from scheduler.services.staff.access import may_see
-from scheduler.web.api.public import staff_token_required
+from scheduler.web.common.calendar_files import ics_response
 from scheduler.web.common.limits import manage_limit
 from scheduler.web.common.presenters import external_url
 
 feeds = Blueprint("feeds", __name__)
-
-
-def ics_response(body: bytes, filename: str) -> Response:
-    """A calendar file: private to whoever holds the link, never kept by shared caches."""
-    return Response(
-        body,
-        content_type="text/calendar; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 @feeds.get("/feeds/patients/<token>.ics")
@@ -68,14 +54,3 @@ def patient_course(token: str):
 def patient_feed_webcal_url(patient) -> str:
     """For the patient's private page: their feed as webcal:// (made the first time)."""
     return calendar_feeds.patient_webcal_url(patient)
-
-
-@feeds.get("/api/v1/staff/courses/<int:course_id>.ics")
-@staff_token_required
-def staff_course(course_id: int):
-    course = db.session.get(Course, course_id)
-    if course is None:
-        return jsonify({"error": "not_found", "message": "No such course."}), 404
-    if not may_see(g.staff_user, course.provider_id):
-        return jsonify({"error": "forbidden", "message": "This course belongs to another provider."}), 403
-    return ics_response(calendar_feeds.course_calendar_bytes(course), f"course-{course.id}.ics")

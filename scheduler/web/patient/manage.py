@@ -1,4 +1,6 @@
-"""The patient's private link: see, cancel, move, add to calendar; and getting a link again."""
+"""The patient's private link: see, cancel, move, add to calendar; and getting a link again.
+
+The short links in texts and emails (/l/<code>) lead here: scheduler/web/patient/short_links.py."""
 from __future__ import annotations
 
 from flask import (
@@ -29,15 +31,12 @@ from scheduler.services.common.errors import (
 )
 from scheduler.services.courses.links import course_overview
 from scheduler.services.messages import link_requests
-from scheduler.services.messages import links as message_links
+from scheduler.web.common.calendar_files import ics_response
 from scheduler.web.common.limits import link_request_limit, manage_limit
 from scheduler.web.common.presenters import DayWindow, external_url, parse_day, today_local
 from scheduler.web.common.site import current_language
-from scheduler.web.patient.feeds import ics_response
 
 manage = Blueprint("manage", __name__, url_prefix="/appointments")
-# The short links texts and emails carry (/l/<code>), leading to the private page.
-short_links = Blueprint("short_links", __name__)
 
 
 @manage.after_request
@@ -288,15 +287,3 @@ def reschedule(token: str):
         )
     flash(_("Your appointment has been moved."), "success")
     return redirect(url_for("manage.show", token=token), code=303)
-
-
-
-@short_links.get("/l/<code>")
-@manage_limit
-def short_link(code: str):
-    token = message_links.manage_token_for_code(code)
-    if token is None:
-        abort(404)
-    response = redirect(url_for("manage.show", token=token), code=303)
-    response.headers["Cache-Control"] = "no-store"
-    return response

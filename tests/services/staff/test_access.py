@@ -19,7 +19,6 @@ from scheduler.services.staff.accounts import create_user
 from tests.support.factories import PASSWORD, make_provider
 
 
-
 @pytest.fixture
 def clinic(app):
     make_provider("Someone else")  # so a provider's id and a user's cannot line up by chance

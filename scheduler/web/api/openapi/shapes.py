@@ -1,9 +1,10 @@
-"""Shapes every part of the OpenAPI document shares, exactly as strict as the app: what the
-input guard refuses in any text, dates the app takes, ids."""
+"""What every part of the OpenAPI document shares: shapes exactly as strict as the app (what
+the input guard refuses in any text, dates the app takes, ids), the helpers that write
+references, bodies and answers, and the answers many operations give."""
 from __future__ import annotations
 
 # Control (Cc) and format (Cf) characters, as unicodedata of this Python names them
-# (tests/test_input_defects.py checks the list against it). Names, notes and reasons refuse
+# (tests/cross_cutting/test_input_defects.py checks the list against it). Names, notes and reasons refuse
 # them (domain/patient_details.py: has_control_chars), and the input guard refuses U+FFFD-U+FFFF.
 CONTROL_AND_FORMAT_RANGES = (
     (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
@@ -58,9 +59,11 @@ DATE_TIME = {
                r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
     "description": "ISO-8601 with UTC offset",
 }
+NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 # Clinic-local dates from 1900 to 2999 (the years the app takes), ASCII digits.
 DAY = {"type": "string", "format": "date",
        "pattern": "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}
+LOCAL_DAY = {**DAY, "description": "Clinic-local date, YYYY-MM-DD"}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"}
 # Row ids: PostgreSQL integer keys (int4), as the URL converter takes them (scheduler.RowIdConverter).
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -97,3 +100,39 @@ SEARCH_TEXT = {
 }
 # An appointment's status, in every answer about one.
 STATUS = {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed", "no_show", "cancelled"]}
+# What every answer about one appointment carries, public or staff.
+VISIT_FIELDS = {
+    "id": {"type": "integer"},
+    "status": STATUS,
+    "start": DATE_TIME,
+    "end": DATE_TIME,
+    "provider_id": {"type": "integer"},
+}
+
+
+# --- writing the document -------------------------------------------------------------
+
+
+def ref(name: str) -> dict:
+    """A reference to the schema of that name (components/schemas)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_response(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def request_body(name: str, required: bool = True) -> dict:
+    return {"required": required, "content": {"application/json": {"schema": ref(name)}}}
+
+
+def id_param(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": ID}
+
+
+SECURITY = [{"staffToken": []}]
+INVALID = json_response(ref("ValidationFailed"), "Invalid input, one message per field")
+RATE_LIMITED = json_response(ref("Error"), "Rate limited")
+UNAUTHORIZED = json_response(ref("Error"), "Missing, unknown or revoked bearer token")
+FORBIDDEN = json_response(ref("Error"), "The token's role may not act on this provider's calendar")
+NOT_FOUND = json_response(ref("Error"), "No such appointment, patient or course")

@@ -1,0 +1,20 @@
+"""The short links texts and emails carry (/l/<code>): each leads to one visit's private page."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, url_for
+
+from scheduler.services.messages import links as message_links
+from scheduler.web.common.limits import manage_limit
+
+short_links = Blueprint("short_links", __name__)
+
+
+@short_links.get("/l/<code>")
+@manage_limit
+def short_link(code: str):
+    token = message_links.manage_token_for_code(code)
+    if token is None:
+        abort(404)
+    response = redirect(url_for("manage.show", token=token), code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
