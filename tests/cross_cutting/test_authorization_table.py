@@ -22,39 +22,39 @@ ADMIN = {"admin"}
 # {visit} is Daniel's visit (Maria, a provider, may not touch it), {patient} a patient, {other}
 # a second record of the same phone, {row} an id of a working window.
 ROUTES = {
-    "staff.day": ("GET", "/staff/", EVERYONE, None, None),
-    "staff.logout": ("POST", "/staff/logout", EVERYONE, {}, None),
-    "desk.calendar": ("GET", "/staff/calendar", EVERYONE, None, None),
-    "desk.calendar_events": ("GET", "/staff/calendar/events?start=2026-11-30&end=2026-12-07", EVERYONE, None, None),
-    "desk.patient_lookup": ("GET", "/staff/patients/lookup?query=gar", EVERYONE, None, None),
-    "desk.book_caller": ("POST", "/staff/calendar/bookings", EVERYONE,
+    "desk.day_sheet.day": ("GET", "/staff/", EVERYONE, None, None),
+    "desk.day_sheet.logout": ("POST", "/staff/logout", EVERYONE, {}, None),
+    "desk.calendar.calendar": ("GET", "/staff/calendar", EVERYONE, None, None),
+    "desk.calendar.calendar_events": ("GET", "/staff/calendar/events?start=2026-11-30&end=2026-12-07", EVERYONE, None, None),
+    "desk.calendar.patient_lookup": ("GET", "/staff/patients/lookup?query=gar", EVERYONE, None, None),
+    "desk.calendar.book_caller": ("POST", "/staff/calendar/bookings", EVERYONE,
                          {"service": "therapy-session", "start": "2026-12-01T10:00:00", "provider_id": "{daniel}",
                           "patient_id": "{patient}"}, ("maria", 422)),
-    "desk.appointment_panel": ("GET", "/staff/appointments/{visit}/panel", EVERYONE, None, ("maria", 404)),
-    "desk.move": ("POST", "/staff/appointments/{visit}/move", EVERYONE, {"start": "2026-12-01T11:00:00"}, ("maria", 404)),
-    "desk.resize": ("POST", "/staff/appointments/{visit}/resize", EVERYONE, {"end": "2026-12-01T10:00:00"}, ("maria", 404)),
-    "desk.set_status": ("POST", "/staff/appointments/{visit}/status", EVERYONE, {"status": "confirmed"}, ("maria", 404)),
-    "desk.cancel": ("POST", "/staff/appointments/{visit}/cancel", EVERYONE, {"reason": "x"}, ("maria", 404)),
-    "patients.search": ("GET", "/staff/patients/?query=gar", EVERYONE, None, None),
-    "patients.show": ("GET", "/staff/patients/{patient}", EVERYONE, None, None),
-    "patients.language": ("POST", "/staff/patients/{patient}/language", EVERYONE, {"language": "es"}, None),
-    "patients.merge": ("POST", "/staff/patients/{patient}/merge", DESK, {"duplicate_id": "{other}"}, ("maria", 403)),
-    "settings.index": ("GET", "/staff/settings/", ADMIN, None, ("desk", 403)),
-    "settings.add_closure": ("POST", "/staff/settings/closures", ADMIN,
+    "desk.calendar.appointment_panel": ("GET", "/staff/appointments/{visit}/panel", EVERYONE, None, ("maria", 404)),
+    "desk.calendar.move": ("POST", "/staff/appointments/{visit}/move", EVERYONE, {"start": "2026-12-01T11:00:00"}, ("maria", 404)),
+    "desk.calendar.resize": ("POST", "/staff/appointments/{visit}/resize", EVERYONE, {"end": "2026-12-01T10:00:00"}, ("maria", 404)),
+    "desk.calendar.set_status": ("POST", "/staff/appointments/{visit}/status", EVERYONE, {"status": "confirmed"}, ("maria", 404)),
+    "desk.calendar.cancel": ("POST", "/staff/appointments/{visit}/cancel", EVERYONE, {"reason": "x"}, ("maria", 404)),
+    "desk.patients.search": ("GET", "/staff/patients/?query=gar", EVERYONE, None, None),
+    "desk.patients.show": ("GET", "/staff/patients/{patient}", EVERYONE, None, None),
+    "desk.patients.language": ("POST", "/staff/patients/{patient}/language", EVERYONE, {"language": "es"}, None),
+    "desk.patients.merge": ("POST", "/staff/patients/{patient}/merge", DESK, {"duplicate_id": "{other}"}, ("maria", 403)),
+    "desk.settings.index": ("GET", "/staff/settings/", ADMIN, None, ("desk", 403)),
+    "desk.settings.add_closure": ("POST", "/staff/settings/closures", ADMIN,
                              {"start_date": "2026-12-08", "end_date": "2026-12-08", "reason": "x", "preview": "true"},
                              ("desk", 403)),
-    "settings.add_time_off": ("POST", "/staff/settings/time-off", ADMIN,
+    "desk.settings.add_time_off": ("POST", "/staff/settings/time-off", ADMIN,
                               {"provider_id": "{daniel}", "start": "2026-12-08T09:00", "end": "2026-12-08T10:00",
                                "preview": "true"}, ("desk", 403)),
-    "settings.add_hours": ("POST", "/staff/settings/hours", ADMIN,
+    "desk.settings.add_hours": ("POST", "/staff/settings/hours", ADMIN,
                            {"provider_id": "{daniel}", "weekday": "5", "start_time": "09:00", "end_time": "12:00"},
                            ("maria", 403)),
-    "settings.remove": ("POST", "/staff/settings/hours/{row}/remove", ADMIN, {}, ("desk", 403)),
-    "settings.update_service": ("POST", "/staff/settings/services/{service}", ADMIN, {"name": ""}, ("desk", 403)),
-    "settings.save_provider": ("POST", "/staff/settings/providers/{daniel}", ADMIN, {"name": ""}, ("maria", 403)),
-    "settings.clinic_details_version": ("GET", "/staff/settings/clinic-details/1", EVERYONE, None, None),
-    "settings.save_clinic_details": ("POST", "/staff/settings/clinic-details", ADMIN, {"name": ""}, ("desk", 403)),
-    "settings.save_reminder_policy": ("POST", "/staff/settings/reminders", ADMIN, {"send_window": "late"},
+    "desk.settings.remove": ("POST", "/staff/settings/hours/{row}/remove", ADMIN, {}, ("desk", 403)),
+    "desk.settings.update_service": ("POST", "/staff/settings/services/{service}", ADMIN, {"name": ""}, ("desk", 403)),
+    "desk.settings.save_provider": ("POST", "/staff/settings/providers/{daniel}", ADMIN, {"name": ""}, ("maria", 403)),
+    "desk.settings.clinic_details_version": ("GET", "/staff/settings/clinic-details/1", EVERYONE, None, None),
+    "desk.settings.save_clinic_details": ("POST", "/staff/settings/clinic-details", ADMIN, {"name": ""}, ("desk", 403)),
+    "desk.settings.save_reminder_policy": ("POST", "/staff/settings/reminders", ADMIN, {"send_window": "late"},
                                       ("desk", 403)),
     # The staff API: bearer tokens
     "api.staff.appointments": ("GET", "/api/v1/staff/appointments?date=2026-12-01", EVERYONE, None, None),
@@ -72,22 +72,22 @@ ROUTES = {
                                  ("desk", 403)),
     # Courses of care ({course} is Daniel's three-visit course): every role, a provider only on their calendar
     # (an empty planner form: nothing of Daniel's shows until it is sent, refused below for Maria)
-    "staff_courses.new": ("GET", "/staff/courses/new?patient_id={patient}&provider_id={daniel}", EVERYONE, None, None),
-    "staff_courses.plan_or_book": ("POST", "/staff/courses/new", EVERYONE,
+    "desk.courses.new": ("GET", "/staff/courses/new?patient_id={patient}&provider_id={daniel}", EVERYONE, None, None),
+    "desk.courses.plan_or_book": ("POST", "/staff/courses/new", EVERYONE,
                                    {"patient_id": "{patient}", "provider_id": "{daniel}", "service": "therapy-session",
                                     "first_date": "2027-01-11", "weeks": "1", "visits_per_week": "1", "time": "09:00"},
                                    ("maria", 403)),
-    "staff_courses.show": ("GET", "/staff/courses/{course}", EVERYONE, None, ("maria", 403)),
-    "staff_courses.move_visit": ("POST", "/staff/courses/{course}/visits/1/move", EVERYONE,
+    "desk.courses.show": ("GET", "/staff/courses/{course}", EVERYONE, None, ("maria", 403)),
+    "desk.courses.move_visit": ("POST", "/staff/courses/{course}/visits/1/move", EVERYONE,
                                  {"date": "2027-01-05", "time": "11:00"}, ("maria", 403)),
-    "staff_courses.cancel_visit": ("POST", "/staff/courses/{course}/visits/2/cancel", EVERYONE, {"reason": "x"},
+    "desk.courses.cancel_visit": ("POST", "/staff/courses/{course}/visits/2/cancel", EVERYONE, {"reason": "x"},
                                    ("maria", 403)),
-    "staff_courses.make_up": ("POST", "/staff/courses/{course}/make-up", EVERYONE,
+    "desk.courses.make_up": ("POST", "/staff/courses/{course}/make-up", EVERYONE,
                               {"start": "2027-01-07T14:00:00-07:00", "provider_id": "{daniel}"}, ("maria", 403)),
-    "staff_courses.change_following": ("POST", "/staff/courses/{course}/visits/3/following", EVERYONE,
+    "desk.courses.change_following": ("POST", "/staff/courses/{course}/visits/3/following", EVERYONE,
                                        {"time": "10:00"}, ("maria", 403)),
-    "staff_courses.extend": ("POST", "/staff/courses/{course}/extend", EVERYONE, {"weeks": "1"}, ("maria", 403)),
-    "staff_courses.cancel_rest": ("POST", "/staff/courses/{course}/cancel", EVERYONE, {"reason": "x"}, ("maria", 403)),
+    "desk.courses.extend": ("POST", "/staff/courses/{course}/extend", EVERYONE, {"weeks": "1"}, ("maria", 403)),
+    "desk.courses.cancel_rest": ("POST", "/staff/courses/{course}/cancel", EVERYONE, {"reason": "x"}, ("maria", 403)),
     "api.courses.plan_or_book": ("POST", "/api/v1/staff/courses", EVERYONE,
                                  {"patient_id": "{patient}", "provider_id": "{daniel}", "first_date": "2027-01-11",
                                   "weeks": 1, "visits_per_week": 1, "time": "09:00", "preview": True}, ("maria", 403)),
@@ -103,24 +103,24 @@ ROUTES = {
                                          EVERYONE, {"time": "10:00"}, ("maria", 403)),
     "api.courses.calendar": ("GET", "/api/v1/staff/courses/{course}.ics", EVERYONE, None, ("maria", 403)),
     # Messages: the desk resends and reads the inbox; a provider sees their own visits' messages
-    "desk.resend_reminder": ("POST", "/staff/appointments/{visit}/resend-reminder", DESK, {}, ("maria", 403)),
-    "message_pages.appointment": ("GET", "/staff/appointments/{visit}", EVERYONE, None, ("maria", 404)),
-    "message_pages.resend": ("POST", "/staff/messages/{message}/resend", DESK, {}, ("maria", 403)),
-    "message_pages.inbox": ("GET", "/staff/inbox", DESK, None, ("maria", 403)),
-    "message_pages.inbox_done": ("POST", "/staff/inbox/{inbound}/done", DESK, {}, ("maria", 403)),
+    "desk.calendar.resend_reminder": ("POST", "/staff/appointments/{visit}/resend-reminder", DESK, {}, ("maria", 403)),
+    "desk.messages.appointment": ("GET", "/staff/appointments/{visit}", EVERYONE, None, ("maria", 404)),
+    "desk.messages.resend": ("POST", "/staff/messages/{message}/resend", DESK, {}, ("maria", 403)),
+    "desk.messages.inbox": ("GET", "/staff/inbox", DESK, None, ("maria", 403)),
+    "desk.messages.inbox_done": ("POST", "/staff/inbox/{inbound}/done", DESK, {}, ("maria", 403)),
     # The waitlist is the desk's: who waits, adding a caller, taking someone off
-    "waitlist_desk.index": ("GET", "/staff/waitlist", DESK, None, ("maria", 403)),
-    "waitlist_desk.add": ("POST", "/staff/waitlist", DESK,
+    "desk.waitlist.index": ("GET", "/staff/waitlist", DESK, None, ("maria", 403)),
+    "desk.waitlist.add": ("POST", "/staff/waitlist", DESK,
                           {"patient_id": "{patient}", "service": "therapy-session", "earliest_date": "2026-12-01",
                            "latest_date": "2026-12-20", "time_of_day": "any"}, ("maria", 403)),
-    "waitlist_desk.remove": ("POST", "/staff/waitlist/{entry}/remove", DESK, {}, ("maria", 403)),
+    "desk.waitlist.remove": ("POST", "/staff/waitlist/{entry}/remove", DESK, {}, ("maria", 403)),
 }
 EMAILS = {"admin": "admin@example.com", "desk": "desk@example.com", "maria": "maria@example.com"}
 
 
 def _staff_rules(app):
     return [r for r in app.url_map.iter_rules()
-            if (r.rule.startswith("/staff") and r.endpoint != "staff.login") or r.rule.startswith("/api/v1/staff")]
+            if (r.rule.startswith("/staff") and r.endpoint != "desk.day_sheet.login") or r.rule.startswith("/api/v1/staff")]
 
 
 def test_every_staff_route_is_in_the_table_and_checks_its_roles(app):
@@ -179,7 +179,7 @@ def _call(client, endpoint, ids, *, token=None):
     if method == "GET":
         return client.get(url, headers=headers)
     body = _fill(body, ids)
-    if api or endpoint.startswith("desk."):  # JSON, as the calendar sends it
+    if api or endpoint.startswith("desk.calendar."):  # JSON, as the calendar sends it
         return client.post(url, json=body, headers=headers)
     return client.post(url, data=body, headers=headers)
 

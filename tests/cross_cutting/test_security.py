@@ -195,7 +195,7 @@ def test_only_the_cookie_free_json_api_is_csrf_exempt(tmp_path, migrated_sqlite_
         unsafe = [r for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
         pages = [r for r in unsafe if not r.endpoint.startswith(("api.", "webhooks."))]
         assert {r.endpoint for r in pages} >= {
-            "booking.details", "manage.cancel", "manage.reschedule", "staff.login", "staff.logout"}
+            "patient.booking.details", "patient.manage.cancel", "patient.manage.reschedule", "desk.day_sheet.login", "desk.day_sheet.logout"}
         for rule in pages:  # any form POST added later is covered too
             url = rule.build({arg: samples[arg] for arg in rule.arguments})[1]
             for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:

@@ -69,7 +69,7 @@ def booked_visit_json(visit: Appointment, tokens: dict[int, str] | None = None) 
         "reason": visit.cancel_reason or None,
     }
     if tokens and visit.id in tokens:
-        answer["manage_url"] = external_url("manage.show", token=tokens[visit.id])
+        answer["manage_url"] = external_url("patient.manage.show", token=tokens[visit.id])
     return answer
 
 

@@ -115,6 +115,6 @@ def appointment_json(appointment: Appointment, token: str) -> dict:
         "start": local_iso(appointment.starts_at),
         "end": local_iso(appointment.ends_at),
         "provider_id": appointment.provider_id,
-        "manage_url": external_url("manage.show", token=token),
-        "ics_url": external_url("manage.calendar", token=token),
+        "manage_url": external_url("patient.manage.show", token=token),
+        "ics_url": external_url("patient.manage.calendar", token=token),
     }

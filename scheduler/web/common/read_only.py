@@ -13,7 +13,7 @@ from scheduler.extensions import db
 
 READ_ONLY_VIEWS = frozenset({
     "api.public.health", "api.public.services", "api.public.providers", "api.public.availability",
-    "booking.services", "booking.providers", "booking.days", "booking.times",
+    "patient.booking.services", "patient.booking.providers", "patient.booking.days", "patient.booking.times",
     "metrics.scrape",  # a scrape must never queue behind (or block) a booking
 })
 # Read-only views that never touch the database: no connection is checked out for them.

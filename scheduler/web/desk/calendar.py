@@ -34,12 +34,12 @@ from scheduler.web.desk.presenters import (
 )
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only, visible_appointment
 
-desk = Blueprint("desk", __name__, url_prefix="/staff")
+calendar_pages = Blueprint("calendar", __name__, url_prefix="/staff")
 
 MAX_RANGE_DAYS = 62
 
 
-@desk.after_request
+@calendar_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
@@ -49,12 +49,12 @@ def _fields_json(fields: dict[str, str]):
     return jsonify({"error": "validation_failed", "fields": fields}), 422
 
 
-@desk.errorhandler(ValidationFailed)
+@calendar_pages.errorhandler(ValidationFailed)
 def _invalid(exc: ValidationFailed):
     return _fields_json(exc.fields)
 
 
-@desk.errorhandler(SlotUnavailable)
+@calendar_pages.errorhandler(SlotUnavailable)
 def _taken(exc: SlotUnavailable):
     return jsonify({
         "error": "slot_unavailable",
@@ -63,17 +63,17 @@ def _taken(exc: SlotUnavailable):
     }), 409
 
 
-@desk.errorhandler(AlreadyBooked)
+@calendar_pages.errorhandler(AlreadyBooked)
 def _already(exc: AlreadyBooked):
     return jsonify({"error": "already_booked", "message": "The patient already has a visit at that time."}), 409
 
 
-@desk.errorhandler(ChangeNotAllowed)
+@calendar_pages.errorhandler(ChangeNotAllowed)
 def _not_allowed(exc: ChangeNotAllowed):
     return jsonify({"error": exc.reason, "message": exc.message}), 409
 
 
-@desk.get("/calendar")
+@calendar_pages.get("/calendar")
 @staff_only(*EVERY_ROLE)
 def calendar():
     today = today_local()
@@ -89,7 +89,7 @@ def calendar():
     )
 
 
-@desk.get("/calendar/events")
+@calendar_pages.get("/calendar/events")
 @staff_only(*EVERY_ROLE)
 def calendar_events():
     """?start=YYYY-MM-DD&end=YYYY-MM-DD (end exclusive, as the calendar asks): the visible
@@ -120,7 +120,7 @@ def calendar_events():
     })
 
 
-@desk.get("/patients/lookup")
+@calendar_pages.get("/patients/lookup")
 @staff_only(*EVERY_ROLE)
 def patient_lookup():
     """The booking panel's search: a few patients by name, phone or email."""
@@ -133,7 +133,7 @@ def patient_lookup():
     })
 
 
-@desk.post("/calendar/bookings")
+@calendar_pages.post("/calendar/bookings")
 @staff_only(*EVERY_ROLE)
 def book_caller():
     body = request.get_json(silent=True)
@@ -147,7 +147,7 @@ def book_caller():
     return jsonify({"event": event, "possible_duplicates": [p.id for p in duplicates]}), 201
 
 
-@desk.get("/appointments/<int:appointment_id>/panel")
+@calendar_pages.get("/appointments/<int:appointment_id>/panel")
 @staff_only(*EVERY_ROLE)
 def appointment_panel(appointment_id: int):
     """The panel beside the calendar (an HTML fragment, escaped by Jinja)."""
@@ -199,7 +199,7 @@ def _changed(appointment: Appointment, message: str):
         return jsonify({"message": message, "event": appointment_event(appointment, colours, {}, clinic_tz())})
     flash(message, "success")
     day = wall(appointment.starts_at, clinic_tz())[:10]
-    return redirect(url_for("desk.calendar", date=day, open=appointment.id), code=303)
+    return redirect(url_for("desk.calendar.calendar", date=day, open=appointment.id), code=303)
 
 
 def _named_provider(raw: object) -> int | None:
@@ -211,7 +211,7 @@ def _named_provider(raw: object) -> int | None:
         return None
 
 
-@desk.post("/appointments/<int:appointment_id>/move")
+@calendar_pages.post("/appointments/<int:appointment_id>/move")
 @staff_only(*EVERY_ROLE)
 def move(appointment_id: int):
     """{"start", "provider_id"?}: a drag to another time or column."""
@@ -225,7 +225,7 @@ def move(appointment_id: int):
     return _changed(appointment, "Moved.")
 
 
-@desk.post("/appointments/<int:appointment_id>/resize")
+@calendar_pages.post("/appointments/<int:appointment_id>/resize")
 @staff_only(*EVERY_ROLE)
 def resize(appointment_id: int):
     """{"end"}: the visit's end dragged to another time."""
@@ -234,7 +234,7 @@ def resize(appointment_id: int):
     return _changed(appointment, "Length changed.")
 
 
-@desk.post("/appointments/<int:appointment_id>/status")
+@calendar_pages.post("/appointments/<int:appointment_id>/status")
 @staff_only(*EVERY_ROLE)
 def set_status(appointment_id: int):
     """{"status": confirmed | checked_in | completed | no_show}"""
@@ -255,7 +255,7 @@ def _latest_reminder(appointment: Appointment) -> Message | None:
     )
 
 
-@desk.post("/appointments/<int:appointment_id>/resend-reminder")
+@calendar_pages.post("/appointments/<int:appointment_id>/resend-reminder")
 @staff_only(*DESK)
 def resend_reminder(appointment_id: int):
     """Send the visit's reminder again (messaging's resend: a staff message, within the send window)."""
@@ -269,7 +269,7 @@ def resend_reminder(appointment_id: int):
     return _changed(appointment, "The reminder will be sent again (within the send window).")
 
 
-@desk.post("/appointments/<int:appointment_id>/cancel")
+@calendar_pages.post("/appointments/<int:appointment_id>/cancel")
 @staff_only(*EVERY_ROLE)
 def cancel(appointment_id: int):
     """{"reason"}: cancelled by the clinic; the patient is told (events, cause "staff")."""

@@ -31,12 +31,12 @@ from scheduler.services.staff.access import may_act_for, may_plan
 from scheduler.web.common.course_presenters import ordinals, reason_text
 from scheduler.web.desk.roles import EVERY_ROLE, staff_only
 
-staff_courses = Blueprint("staff_courses", __name__, url_prefix="/staff/courses")
+course_pages = Blueprint("courses", __name__, url_prefix="/staff/courses")
 PRESCRIPTION_FIELDS = ("patient_id", "provider_id", "service", "first_date", "weeks", "visits_per_week", "time",
                        "window_start", "window_end", "min_gap_days", "allow_other_provider", "evaluation_id")
 
 
-@staff_courses.after_request
+@course_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
@@ -137,7 +137,7 @@ def _planner_page(typed: dict, *, rows=None, errors=None, message=None, status=2
     ), status
 
 
-@staff_courses.get("/new")
+@course_pages.get("/new")
 @staff_only(*EVERY_ROLE)
 def new():
     return _planner_page(_typed())
@@ -155,7 +155,7 @@ def _row_errors(fields: dict[str, str], kept: list[dict]) -> dict[str, str]:
     return errors
 
 
-@staff_courses.post("/new")
+@course_pages.post("/new")
 @staff_only(*EVERY_ROLE)
 def plan_or_book():
     typed = _typed()
@@ -186,7 +186,7 @@ def plan_or_book():
             message=_("A visit was taken meanwhile, so nothing was booked. Here is a fresh plan."),
         )
     flash(_("The course is booked: %(num)d visits.", num=len(booked.visits)), "success")
-    return redirect(url_for("staff_courses.show", course_id=booked.course.id), code=303)
+    return redirect(url_for("desk.courses.show", course_id=booked.course.id), code=303)
 
 
 # --- the course page --------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def _course_page(course, *, errors=None, typed=None, make_up=None, make_up_for=N
     ), status
 
 
-@staff_courses.get("/<int:course_id>")
+@course_pages.get("/<int:course_id>")
 @staff_only(*EVERY_ROLE)
 def show(course_id: int):
     return _course_page(_course(course_id))
@@ -233,10 +233,10 @@ def _visit(course, number: int) -> Appointment:
 
 def _done(course, message: str):
     flash(message, "success")
-    return redirect(url_for("staff_courses.show", course_id=course.id), code=303)
+    return redirect(url_for("desk.courses.show", course_id=course.id), code=303)
 
 
-@staff_courses.post("/<int:course_id>/visits/<int:number>/move")
+@course_pages.post("/<int:course_id>/visits/<int:number>/move")
 @staff_only(*EVERY_ROLE)
 def move_visit(course_id: int, number: int):
     course = _course(course_id)
@@ -256,7 +256,7 @@ def move_visit(course_id: int, number: int):
     return _done(course, _("Visit moved."))
 
 
-@staff_courses.post("/<int:course_id>/visits/<int:number>/cancel")
+@course_pages.post("/<int:course_id>/visits/<int:number>/cancel")
 @staff_only(*EVERY_ROLE)
 def cancel_visit(course_id: int, number: int):
     course = _course(course_id)
@@ -272,7 +272,7 @@ def cancel_visit(course_id: int, number: int):
     return _course_page(course, make_up=options, make_up_for=visit)
 
 
-@staff_courses.post("/<int:course_id>/make-up")
+@course_pages.post("/<int:course_id>/make-up")
 @staff_only(*EVERY_ROLE)
 def make_up(course_id: int):
     course = _course(course_id)
@@ -292,7 +292,7 @@ def make_up(course_id: int):
     return _done(course, _("Make-up visit booked."))
 
 
-@staff_courses.post("/<int:course_id>/visits/<int:number>/following")
+@course_pages.post("/<int:course_id>/visits/<int:number>/following")
 @staff_only(*EVERY_ROLE)
 def change_following(course_id: int, number: int):
     course = _course(course_id)
@@ -311,7 +311,7 @@ def change_following(course_id: int, number: int):
     return _done(course, _("This visit and the following ones were moved."))
 
 
-@staff_courses.post("/<int:course_id>/extend")
+@course_pages.post("/<int:course_id>/extend")
 @staff_only(*EVERY_ROLE)
 def extend(course_id: int):
     course = _course(course_id)
@@ -329,7 +329,7 @@ def extend(course_id: int):
     return _done(course, _("%(num)d visits added.", num=len(booked.visits)))
 
 
-@staff_courses.post("/<int:course_id>/cancel")
+@course_pages.post("/<int:course_id>/cancel")
 @staff_only(*EVERY_ROLE)
 def cancel_rest(course_id: int):
     course = _course(course_id)

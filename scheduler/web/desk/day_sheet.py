@@ -16,10 +16,10 @@ from scheduler.services.staff.accounts import authenticate, end_all_sessions, us
 from scheduler.web.common.presenters import parse_day, today_local
 from scheduler.web.desk.roles import EVERY_ROLE, staff_only
 
-staff = Blueprint("staff", __name__, url_prefix="/staff")
+day_sheet_pages = Blueprint("day_sheet", __name__, url_prefix="/staff")
 
 # All of the staff session set-up in one place.
-login_manager.login_view = "staff.login"
+login_manager.login_view = "desk.day_sheet.login"
 login_manager.session_protection = "strong"
 login_manager.user_loader(user_for_session)
 
@@ -35,7 +35,7 @@ def _session_identifier() -> str:
 login_manager._session_identifier_generator = _session_identifier
 
 
-@staff.after_request
+@day_sheet_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # patient names and numbers
     return response
@@ -45,7 +45,7 @@ def private_page(response):
 def _sign_in_first():
     if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify({"error": "unauthorized", "message": "Please sign in again."}), 401
-    return redirect(url_for("staff.login", next=request.full_path if request.query_string else request.path))
+    return redirect(url_for("desk.day_sheet.login", next=request.full_path if request.query_string else request.path))
 
 
 # A path on this site: one slash, then printable ASCII only. Browsers drop tabs and newlines
@@ -57,14 +57,14 @@ def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
     if target and _LOCAL_PATH.fullmatch(target) and "\\" not in target:
         return target
-    return url_for("staff.day")
+    return url_for("desk.day_sheet.day")
 
 
-@staff.route("/login", methods=["GET", "POST"])
+@day_sheet_pages.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("staff.day"))
+        return redirect(url_for("desk.day_sheet.day"))
     email = request.form.get("email", "")
     if request.method == "POST":
         user = authenticate(email, request.form.get("password", ""))
@@ -75,16 +75,16 @@ def login():
     return render_template("staff/login.html", email=email, error=None)
 
 
-@staff.post("/logout")
+@day_sheet_pages.post("/logout")
 @staff_only(*EVERY_ROLE)
 def logout():
     end_all_sessions(current_user)
     logout_user()
     flash(_("You are signed out."), "success")
-    return redirect(url_for("staff.login"), code=303)
+    return redirect(url_for("desk.day_sheet.login"), code=303)
 
 
-@staff.get("/")
+@day_sheet_pages.get("/")
 @staff_only(*EVERY_ROLE)
 def day():
     """The day sheet: every visible provider's visits of a day; ?provider=ID shows one

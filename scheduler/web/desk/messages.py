@@ -11,7 +11,7 @@ from scheduler.services.messages import desk as message_admin
 from scheduler.services.staff.access import may_see
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 
-message_pages = Blueprint("message_pages", __name__, url_prefix="/staff")
+message_pages = Blueprint("messages", __name__, url_prefix="/staff")
 
 
 @message_pages.after_request
@@ -45,7 +45,7 @@ def resend(message_id: int):
     except NotFound:
         abort(404)
     flash(_("The message will be sent again (within the send window)."), "success")
-    return redirect(url_for("message_pages.appointment", appointment_id=copy.appointment_id), code=303)
+    return redirect(url_for("desk.messages.appointment", appointment_id=copy.appointment_id), code=303)
 
 
 @message_pages.get("/inbox")
@@ -65,4 +65,4 @@ def inbox_done(inbound_id: int):
     except NotFound:
         abort(404)
     flash(_("Marked as done."), "success")
-    return redirect(url_for("message_pages.inbox"), code=303)
+    return redirect(url_for("desk.messages.inbox"), code=303)

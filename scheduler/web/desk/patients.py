@@ -16,10 +16,10 @@ from scheduler.services.patients.history import history
 from scheduler.web.desk.presenters import SOURCE_LABELS, STATUS_LABELS
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 
-patients = Blueprint("patients", __name__, url_prefix="/staff/patients")
+patient_pages = Blueprint("patients", __name__, url_prefix="/staff/patients")
 
 
-@patients.after_request
+@patient_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -32,7 +32,7 @@ def _patient(patient_id: int) -> Patient:
     return patient
 
 
-@patients.get("/")
+@patient_pages.get("/")
 @staff_only(*EVERY_ROLE)
 def search():
     query = request.args.get("query", "")
@@ -46,13 +46,13 @@ def search():
     return render_template("staff/patients.html", query=query, found=found, error=error, duplicates=duplicates)
 
 
-@patients.get("/<int:patient_id>")
+@patient_pages.get("/<int:patient_id>")
 @staff_only(*EVERY_ROLE)
 def show(patient_id: int):
     patient = _patient(patient_id)
     if patient.merged_into_id is not None:
         flash("That record was merged into this one.", "success")
-        return redirect(url_for("patients.show", patient_id=patient.merged_into_id))
+        return redirect(url_for("desk.patients.show", patient_id=patient.merged_into_id))
     return render_template(
         "staff/patient.html", patient=patient, h=history(patient),
         duplicates=patient_records.possible_duplicates(patient),
@@ -61,7 +61,7 @@ def show(patient_id: int):
     )
 
 
-@patients.post("/<int:patient_id>/language")
+@patient_pages.post("/<int:patient_id>/language")
 @staff_only(*EVERY_ROLE)
 def language(patient_id: int):
     patient = _patient(patient_id)
@@ -71,10 +71,10 @@ def language(patient_id: int):
         flash(next(iter(exc.fields.values())), "error")
     else:
         flash("Language saved.", "success")
-    return redirect(url_for("patients.show", patient_id=patient.id), code=303)
+    return redirect(url_for("desk.patients.show", patient_id=patient.id), code=303)
 
 
-@patients.post("/<int:patient_id>/merge")
+@patient_pages.post("/<int:patient_id>/merge")
 @staff_only(*DESK)
 def merge(patient_id: int):
     """Merge the record named in the form (duplicate_id) into this one."""
@@ -89,4 +89,4 @@ def merge(patient_id: int):
         flash(next(iter(exc.fields.values())), "error")
     else:
         flash(f"Merged {duplicate.full_name} (#{duplicate.id}) into this record; {moved} appointment(s) moved.", "success")
-    return redirect(url_for("patients.show", patient_id=kept.id), code=303)
+    return redirect(url_for("desk.patients.show", patient_id=kept.id), code=303)

@@ -14,11 +14,11 @@ from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.web.desk.roles import ADMIN, EVERY_ROLE, staff_only
 
-settings = Blueprint("settings", __name__, url_prefix="/staff/settings")
+settings_pages = Blueprint("settings", __name__, url_prefix="/staff/settings")
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-@settings.after_request
+@settings_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -38,7 +38,7 @@ def _page(status: int = 200, **extra):
     return render_template("staff/settings.html", **context), status
 
 
-@settings.get("/")
+@settings_pages.get("/")
 @staff_only(*ADMIN)
 def index():
     return _page()
@@ -56,22 +56,22 @@ def _blocking(kind: str, change):
     label = "Closure" if kind == "closure" else "Time off"
     flash(f"{label} saved; {len(result.cancelled)} visit(s) cancelled and their patients notified."
           if result.cancelled else f"{label} saved.", "success")
-    return redirect(url_for("settings.index"), code=303)
+    return redirect(url_for("desk.settings.index"), code=303)
 
 
-@settings.post("/closures")
+@settings_pages.post("/closures")
 @staff_only(*ADMIN)
 def add_closure():
     return _blocking("closure", clinic_settings.closure)
 
 
-@settings.post("/time-off")
+@settings_pages.post("/time-off")
 @staff_only(*ADMIN)
 def add_time_off():
     return _blocking("time_off", clinic_settings.time_off)
 
 
-@settings.post("/hours")
+@settings_pages.post("/hours")
 @staff_only(*ADMIN)
 def add_hours():
     try:
@@ -79,13 +79,13 @@ def add_hours():
     except ValidationFailed as exc:
         return _page(422, errors={f"hours.{k}": v for k, v in exc.fields.items()}, preview_of="hours")
     flash("Working hours added.", "success")
-    return redirect(url_for("settings.index"), code=303)
+    return redirect(url_for("desk.settings.index"), code=303)
 
 
 REMOVABLE = {"closure": Closure, "time-off": TimeOff, "hours": WorkingHours}
 
 
-@settings.post("/<kind>/<int:row_id>/remove")
+@settings_pages.post("/<kind>/<int:row_id>/remove")
 @staff_only(*ADMIN)
 def remove(kind: str, row_id: int):
     model = REMOVABLE.get(kind)
@@ -94,10 +94,10 @@ def remove(kind: str, row_id: int):
         abort(404)
     clinic_settings.remove(row, audit.actor_for(current_user))
     flash("Removed.", "success")
-    return redirect(url_for("settings.index"), code=303)
+    return redirect(url_for("desk.settings.index"), code=303)
 
 
-@settings.post("/services/<int:service_id>")
+@settings_pages.post("/services/<int:service_id>")
 @staff_only(*ADMIN)
 def update_service(service_id: int):
     service = db.session.get(Service, service_id) or abort(404)
@@ -106,11 +106,11 @@ def update_service(service_id: int):
     except ValidationFailed as exc:
         return _page(422, errors={f"service{service_id}.{k}": v for k, v in exc.fields.items()}, preview_of="service")
     flash(f"{service.name} saved.", "success")
-    return redirect(url_for("settings.index"), code=303)
+    return redirect(url_for("desk.settings.index"), code=303)
 
 
-@settings.post("/providers")
-@settings.post("/providers/<int:provider_id>")
+@settings_pages.post("/providers")
+@settings_pages.post("/providers/<int:provider_id>")
 @staff_only(*ADMIN)
 def save_provider(provider_id: int | None = None):
     provider = None
@@ -122,10 +122,10 @@ def save_provider(provider_id: int | None = None):
     except ValidationFailed as exc:
         return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
     flash(f"{saved.name} saved.", "success")
-    return redirect(url_for("settings.index"), code=303)
+    return redirect(url_for("desk.settings.index"), code=303)
 
 
-@settings.get("/clinic-details/<int:version_id>")
+@settings_pages.get("/clinic-details/<int:version_id>")
 @staff_only(*EVERY_ROLE)
 def clinic_details_version(version_id: int):
     """One version of the clinic's details as patients saw it (linked from a visit's panel)."""
@@ -134,7 +134,7 @@ def clinic_details_version(version_id: int):
                            current=version.id == clinic_versions.current_details().version_id)
 
 
-@settings.post("/clinic-details")
+@settings_pages.post("/clinic-details")
 @staff_only(*ADMIN)
 def save_clinic_details():
     """A new version of the clinic's name, numbers, address and disclaimers."""
@@ -143,10 +143,10 @@ def save_clinic_details():
     except ValidationFailed as exc:
         return _page(422, errors={f"details.{k}": v for k, v in exc.fields.items()}, preview_of="details")
     flash(f"Clinic details saved as version {saved.id}.", "success")
-    return redirect(url_for("settings.index") + "#clinic-details", code=303)
+    return redirect(url_for("desk.settings.index") + "#clinic-details", code=303)
 
 
-@settings.post("/reminders")
+@settings_pages.post("/reminders")
 @staff_only(*ADMIN)
 def save_reminder_policy():
     """The send window and reminder offsets for messages planned from now on."""
@@ -155,4 +155,4 @@ def save_reminder_policy():
     except ValidationFailed as exc:
         return _page(422, errors={f"policy.{k}": v for k, v in exc.fields.items()}, preview_of="policy")
     flash("Reminder policy saved; it applies to messages planned from now on.", "success")
-    return redirect(url_for("settings.index") + "#reminders", code=303)
+    return redirect(url_for("desk.settings.index") + "#reminders", code=303)

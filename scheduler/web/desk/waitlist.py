@@ -13,12 +13,12 @@ from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.waitlist import entries as waitlist
 from scheduler.web.desk.roles import DESK, staff_only
 
-waitlist_desk = Blueprint("waitlist_desk", __name__, url_prefix="/staff/waitlist")
+waitlist_pages = Blueprint("waitlist", __name__, url_prefix="/staff/waitlist")
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-@waitlist_desk.after_request
+@waitlist_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -37,13 +37,13 @@ def _page(form: dict, *, errors: dict | None = None, status: int = 200):
     ), status
 
 
-@waitlist_desk.get("")
+@waitlist_pages.get("")
 @staff_only(*DESK)
 def index():
     return _page({"patient_id": request.args.get("patient_id", ""), "time_of_day": "any"})
 
 
-@waitlist_desk.post("")
+@waitlist_pages.post("")
 @staff_only(*DESK)
 def add():
     form = request.form.to_dict()
@@ -65,10 +65,10 @@ def add():
     except ValidationFailed as exc:
         return _page(form, errors=exc.fields, status=422)
     flash(f"{patient.full_name} is on the waitlist.", "success")
-    return redirect(url_for("waitlist_desk.index"), code=303)
+    return redirect(url_for("desk.waitlist.index"), code=303)
 
 
-@waitlist_desk.post("/<int:entry_id>/remove")
+@waitlist_pages.post("/<int:entry_id>/remove")
 @staff_only(*DESK)
 def remove(entry_id: int):
     entry = db.session.get(WaitlistEntry, entry_id)
@@ -76,4 +76,4 @@ def remove(entry_id: int):
         abort(404)
     waitlist.leave(entry, actor=audit.actor_for(current_user))
     flash("Taken off the waitlist.", "success")
-    return redirect(url_for("waitlist_desk.index"), code=303)
+    return redirect(url_for("desk.waitlist.index"), code=303)

@@ -27,7 +27,7 @@ from scheduler.web.common.limits import booking_limit
 from scheduler.web.common.presenters import DayWindow, parse_day, today_local
 from scheduler.web.common.site import current_language
 
-booking = Blueprint("booking", __name__)
+booking_pages = Blueprint("booking", __name__)
 
 ANY = "any"
 # This browser's latest bookings, kept in the session so that pressing back and "Book" again
@@ -56,7 +56,7 @@ def _providers_for(who: str) -> tuple[list[Provider], Provider | None]:
     return chosen, chosen[0]
 
 
-@booking.get("/")
+@booking_pages.get("/")
 def services():
     rows = db.session.scalars(
         select(Service).where(Service.active.is_(True), Service.online_bookable.is_(True)).order_by(Service.id)
@@ -64,7 +64,7 @@ def services():
     return render_template("booking/services.html", services=rows)
 
 
-@booking.get("/book/<slug>")
+@booking_pages.get("/book/<slug>")
 def providers(slug: str):
     service = _online_service(slug)
     return render_template(
@@ -72,7 +72,7 @@ def providers(slug: str):
     )
 
 
-@booking.get("/book/<slug>/<who>")
+@booking_pages.get("/book/<slug>/<who>")
 def days(slug: str, who: str):
     service = _online_service(slug)
     chosen, provider = _providers_for(who)
@@ -90,7 +90,7 @@ def days(slug: str, who: str):
     )
 
 
-@booking.get("/book/<slug>/<who>/<day>")
+@booking_pages.get("/book/<slug>/<who>/<day>")
 def times(slug: str, who: str, day: str):
     service = _online_service(slug)
     chosen, provider = _providers_for(who)
@@ -146,7 +146,7 @@ def _details_page(service, who, provider, form, *, errors=None, conflict=None, a
     )
 
 
-@booking.route("/book/<slug>/<who>/details", methods=["GET", "POST"])
+@booking_pages.route("/book/<slug>/<who>/details", methods=["GET", "POST"])
 @booking_limit
 def details(slug: str, who: str):
     service = _online_service(slug)
@@ -200,4 +200,4 @@ def details(slug: str, who: str):
                 ),
                 "warning",
             )
-    return redirect(url_for("manage.booked", token=booked.manage_token), code=303)
+    return redirect(url_for("patient.manage.booked", token=booked.manage_token), code=303)

@@ -46,7 +46,7 @@ def patient_course(token: str):
         course, _visit = calendar_feeds.course_for_manage_token(token)
     except NotFound:
         abort(404)
-    body = calendar_feeds.course_calendar_bytes(course, manage_url=external_url("manage.show", token=token))
+    body = calendar_feeds.course_calendar_bytes(course, manage_url=external_url("patient.manage.show", token=token))
     return ics_response(body, "course.ics")
 
 

@@ -36,10 +36,10 @@ from scheduler.web.common.limits import link_request_limit, manage_limit
 from scheduler.web.common.presenters import DayWindow, external_url, parse_day, today_local
 from scheduler.web.common.site import current_language
 
-manage = Blueprint("manage", __name__, url_prefix="/appointments")
+manage_pages = Blueprint("manage", __name__, url_prefix="/appointments")
 
 
-@manage.after_request
+@manage_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"  # these pages carry a patient's details
     return response
@@ -71,7 +71,7 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
             appointment=appointment,
             token=token,
             just_booked=just_booked,
-            manage_url=external_url("manage.show", token=token),
+            manage_url=external_url("patient.manage.show", token=token),
             can_change=appointment_changes.can_change_online(appointment),
             deadline=appointment_changes.online_change_deadline(appointment),
             error=error,
@@ -81,19 +81,19 @@ def _render_manage(token: str, *, just_booked: bool = False, error: str | None =
     )
 
 
-@manage.get("/<token>")
+@manage_pages.get("/<token>")
 @manage_limit
 def show(token: str):
     return _render_manage(token)
 
 
-@manage.get("/<token>/booked")
+@manage_pages.get("/<token>/booked")
 @manage_limit
 def booked(token: str):
     return _render_manage(token, just_booked=True)
 
 
-@manage.get("/<token>/calendar.ics")
+@manage_pages.get("/<token>/calendar.ics")
 @manage_limit
 def calendar(token: str):
     """Kept after a cancellation: the file of a cancelled visit (METHOD:CANCEL) lets a
@@ -103,7 +103,7 @@ def calendar(token: str):
         appointment,
         method=calendar_feeds.download_method(appointment),
         language=current_language(),
-        manage_url=external_url("manage.show", token=token),
+        manage_url=external_url("patient.manage.show", token=token),
     )
     return ics_response(body, "appointment.ics")
 
@@ -117,16 +117,16 @@ def _cancel_page(token: str, *, error: str | None = None, reason: str = "", stat
     )
 
 
-@manage.get("/<token>/cancel")
+@manage_pages.get("/<token>/cancel")
 @manage_limit
 def confirm_cancel(token: str):
     """The confirmation step: a cancel is never one tap away."""
     if not appointment_changes.can_change_online(_appointment()):
-        return redirect(url_for("manage.show", token=token))
+        return redirect(url_for("patient.manage.show", token=token))
     return _cancel_page(token)
 
 
-@manage.post("/<token>/cancel")
+@manage_pages.post("/<token>/cancel")
 @manage_limit
 def cancel(token: str):
     reason = request.form.get("reason", "")
@@ -137,10 +137,10 @@ def cancel(token: str):
     except ValidationFailed as exc:
         return _cancel_page(token, error=_(next(iter(exc.fields.values()))), reason=reason, status=422)
     flash(_("Your appointment is cancelled."), "success")
-    return redirect(url_for("manage.show", token=token), code=303)
+    return redirect(url_for("patient.manage.show", token=token), code=303)
 
 
-@manage.post("/<token>/send-link")
+@manage_pages.post("/<token>/send-link")
 @manage_limit
 @link_request_limit
 def send_link(token: str):
@@ -155,10 +155,10 @@ def send_link(token: str):
         flash(_("We are emailing you the link."), "success")
     else:
         flash(_("We are texting you the link."), "success")
-    return redirect(url_for("manage.show", token=token), code=303)
+    return redirect(url_for("patient.manage.show", token=token), code=303)
 
 
-@manage.route("/send-link", methods=["GET", "POST"])
+@manage_pages.route("/send-link", methods=["GET", "POST"])
 @link_request_limit
 def send_links():
     """"Send me my link again": the same answer whether or not anyone matched."""
@@ -186,12 +186,12 @@ def _target_provider(appointment: Appointment) -> Provider:
     abort(404)
 
 
-@manage.get("/<token>/reschedule")
+@manage_pages.get("/<token>/reschedule")
 @manage_limit
 def reschedule_days(token: str):
     appointment = _appointment()
     if not appointment_changes.can_change_online(appointment):
-        return redirect(url_for("manage.show", token=token))
+        return redirect(url_for("patient.manage.show", token=token))
     provider = _target_provider(appointment)
     today = today_local()
     first = parse_day(request.args.get("from"), today)
@@ -237,12 +237,12 @@ def _times_page(
     )
 
 
-@manage.get("/<token>/reschedule/<day>")
+@manage_pages.get("/<token>/reschedule/<day>")
 @manage_limit
 def reschedule_times(token: str, day: str):
     appointment = _appointment()
     if not appointment_changes.can_change_online(appointment):
-        return redirect(url_for("manage.show", token=token))
+        return redirect(url_for("patient.manage.show", token=token))
     provider = _target_provider(appointment)
     parsed = parse_day(day, today_local())
     if parsed is None:
@@ -259,7 +259,7 @@ def _day_of(raw_start: str):
         return day or today_local()
 
 
-@manage.post("/<token>/reschedule")
+@manage_pages.post("/<token>/reschedule")
 @manage_limit
 def reschedule(token: str):
     appointment = _appointment()
@@ -286,4 +286,4 @@ def reschedule(token: str):
             status=409,
         )
     flash(_("Your appointment has been moved."), "success")
-    return redirect(url_for("manage.show", token=token), code=303)
+    return redirect(url_for("patient.manage.show", token=token), code=303)

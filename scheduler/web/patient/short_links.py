@@ -15,6 +15,6 @@ def short_link(code: str):
     token = message_links.manage_token_for_code(code)
     if token is None:
         abort(404)
-    response = redirect(url_for("manage.show", token=token), code=303)
+    response = redirect(url_for("patient.manage.show", token=token), code=303)
     response.headers["Cache-Control"] = "no-store"
     return response

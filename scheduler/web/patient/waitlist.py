@@ -17,7 +17,7 @@ from scheduler.web.common.limits import booking_limit, manage_limit
 from scheduler.web.common.site import current_language
 from scheduler.web.patient.booking import ANY, _online_service, _providers_for
 
-waitlist_pages = Blueprint("waitlist_pages", __name__)
+waitlist_pages = Blueprint("waitlist", __name__)
 
 WEEKDAY_NUMBERS = tuple(str(d) for d in range(7))
 
