@@ -8,9 +8,8 @@ from datetime import timedelta
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
 from scheduler.services import events
-from scheduler.services.appointments.booking import AUDIT_FIELDS, overlapping_visit
 from scheduler.services.appointments.booking_input import parse_start
-from scheduler.services.appointments.staff_changes import NOT_OPEN, PATIENT_BUSY, _lock
+from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, PATIENT_BUSY, lock_visit, overlapping_visit
 from scheduler.services.availability.staff_times import require_fit, staff_alternatives
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
@@ -25,7 +24,7 @@ LONGEST = timedelta(hours=8)
 def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> Appointment:
     """Give an open visit a new end (same start, same provider). Commits."""
     try:
-        _lock(appointment)
+        lock_visit(appointment)
         if not appointment.is_open:
             raise ChangeNotAllowed("not_open", NOT_OPEN)
         try:

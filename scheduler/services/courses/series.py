@@ -24,8 +24,8 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, BookingSource, Course, CourseStatus, Provider, Service
 from scheduler.services import events
 from scheduler.services.appointments import staff_changes as staff_appointments
-from scheduler.services.appointments.booking import AUDIT_FIELDS
 from scheduler.services.appointments.booking_input import parse_start
+from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, clean_reason
 from scheduler.services.availability.open_times import load_closures, load_schedules
 from scheduler.services.availability.staff_times import check_staff_timing, staff_alternatives, staff_last_day
 from scheduler.services.clinic.versions import current_version_id
@@ -387,7 +387,7 @@ def cancel_rest(course: Course, reason: object, *, actor: audit.Actor) -> list[A
     try:
         _lock_course(course)
         _require_not_cancelled(course)
-        clean = staff_appointments._clean_reason(reason)
+        clean = clean_reason(reason)
         before = audit.snapshot(course, COURSE_FIELDS)
         moment = now()
         cancelled = []
@@ -499,7 +499,7 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
         _lock_course(course)
         _require_not_cancelled(course)
         if anchor.status not in OPEN:
-            raise ChangeNotAllowed("not_open", staff_appointments.NOT_OPEN)
+            raise ChangeNotAllowed("not_open", NOT_OPEN)
         moving = tuple(v for v in visits_of(course) if v.status in OPEN and v.starts_at >= anchor.starts_at)
         tz = clinic_tz()
         fields: dict[str, str] = {}

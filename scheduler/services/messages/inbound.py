@@ -136,7 +136,7 @@ def _set_consent(patient: Patient, *, action: str, **values) -> None:
 def _confirm(visit: Appointment, moment) -> None:
     if visit.status == AppointmentStatus.CONFIRMED.value:
         return  # "C" twice: still confirmed, nothing new to record
-    from scheduler.services.appointments.booking import AUDIT_FIELDS
+    from scheduler.services.appointments.rules import AUDIT_FIELDS
 
     before = audit.snapshot(visit, AUDIT_FIELDS)
     visit.status = AppointmentStatus.CONFIRMED.value

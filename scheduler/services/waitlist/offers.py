@@ -46,8 +46,8 @@ from scheduler.models import (
     WaitlistStatus,
 )
 from scheduler.services import events
-from scheduler.services.appointments.booking import AUDIT_FIELDS as APPOINTMENT_FIELDS
-from scheduler.services.appointments.booking import overlapping_visit
+from scheduler.services.appointments.rules import AUDIT_FIELDS as APPOINTMENT_FIELDS
+from scheduler.services.appointments.rules import overlapping_visit
 from scheduler.services.availability.open_times import bookable_providers, open_slots
 from scheduler.services.clinic.versions import current_version_id
 from scheduler.services.common import audit
