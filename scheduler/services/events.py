@@ -1,9 +1,14 @@
 """What happened to an appointment or a course, told to whoever must follow up.
 
 Every use case that books, moves, cancels or confirms calls one of these inside its own
-transaction, before it commits. Today the follow-up is the patient's messages (the outbox):
-they are written in the same transaction, so a rolled-back change sends nothing and a
-committed one never loses its messages.
+transaction, before it commits. The followers are the patient's messages (the outbox), the
+waitlist (time that freed up) and the course a visit belongs to (its status): they are
+written in the same transaction, so a rolled-back change sends nothing and a committed one
+never loses its messages.
+
+This is the one module allowed to call up the capability packages (see .importlinter): a
+visit change in appointments/ tells its course and the outbox through here, never by
+importing courses/ or messages/.
 
 `cause` says who acted: "patient" (online booking, the private link, an SMS reply: the
 notice goes at once, at any hour), "staff" or "system" (waits for the send window).
@@ -54,6 +59,13 @@ def appointment_confirmed(appointment: Appointment, *, cause: str) -> None:
     _outbox().plan_confirmed(appointment, cause=cause)
 
 
+def visit_changed(appointment: Appointment) -> None:
+    """The staff changed a visit (moved, resized, cancelled, set its status), after the
+    change's own event above: the course it belongs to, if any, follows (its status, its
+    calendar's sequence)."""
+    _course_state().visit_changed(appointment)
+
+
 def course_booked(course: Course, visits: list[Appointment], *, cause: str) -> None:
     """A course (or weeks added to one) was booked: one welcome listing the visits, and
     each visit's reminders at the course cadence."""
@@ -70,6 +82,12 @@ def _waitlist():
     from scheduler.services.waitlist import offers as waitlist_offers
 
     return waitlist_offers
+
+
+def _course_state():
+    from scheduler.services.courses import state as course_state
+
+    return course_state
 
 
 def _outbox():

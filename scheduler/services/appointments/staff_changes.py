@@ -27,7 +27,6 @@ from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz, now
 from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
 from scheduler.services.common.write_guard import flush_in_savepoint
-from scheduler.services.courses import state as course_state
 
 CAUSE = "staff"
 
@@ -109,7 +108,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
             raise SlotUnavailable([])
         audit.record(actor, "appointment.moved", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_moved(appointment, cause=CAUSE)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()
@@ -145,7 +144,7 @@ def cancel(appointment: Appointment, reason: object = "", *, actor: audit.Actor)
             raise ChangeNotAllowed("not_open", NOT_OPEN)
         clean = clean_reason(reason)
         cancel_in_transaction(appointment, clean, actor=actor)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -180,7 +179,7 @@ def set_status(appointment: Appointment, status: object, *, actor: audit.Actor) 
         audit.record(actor, f"appointment.{status}", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         if status == CF:
             events.appointment_confirmed(appointment, cause=CAUSE)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except Exception:
         db.session.rollback()

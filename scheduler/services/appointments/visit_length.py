@@ -15,7 +15,6 @@ from scheduler.services.common import audit
 from scheduler.services.common.clock import now
 from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
 from scheduler.services.common.write_guard import flush_in_savepoint
-from scheduler.services.courses import state as course_state
 
 SHORTEST = timedelta(minutes=5)
 LONGEST = timedelta(hours=8)
@@ -55,7 +54,7 @@ def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> 
             raise SlotUnavailable([])
         audit.record(actor, "appointment.resized", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_moved(appointment, cause="staff")
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()

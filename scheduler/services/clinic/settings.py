@@ -16,12 +16,12 @@ from scheduler.domain.patient_details import N_, has_control_chars
 from scheduler.domain.wall_time import WallTimeError, to_instant
 from scheduler.extensions import db
 from scheduler.models import OPEN_STATUSES, Appointment, Closure, Provider, Service, TimeOff, WorkingHours
+from scheduler.services import events
 from scheduler.services.appointments.staff_changes import cancel_in_transaction
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz, now
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.common.parsing import parse_iso_day
-from scheduler.services.courses import state as course_state
 
 REASON_MAX = 120
 
@@ -90,7 +90,7 @@ def _optional_flag(data: dict, name: str, fields: dict[str, str]) -> bool:
 def _cancel_all(visits: list[Appointment], reason: str, actor: audit.Actor) -> tuple[int, ...]:
     for visit in visits:
         cancel_in_transaction(visit, reason, actor=actor)
-        course_state.visit_changed(visit)
+        events.visit_changed(visit)
     return tuple(v.id for v in visits)
 
 
