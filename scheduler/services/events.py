@@ -15,10 +15,11 @@ notice goes at once, at any hour), "staff" or "system" (waits for the send windo
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import Appointment, Course
+    from ..models import Appointment, Course, Patient, WaitlistOffer
 
 
 PATIENT_ACTORS = ("patient_web", "patient_link", "sms")
@@ -79,9 +80,16 @@ def links_requested(appointments: list[Appointment], *, channel: str, cause: str
 
 
 def _waitlist():
-    from scheduler.services.waitlist import offers as waitlist_offers
+    from scheduler.services.waitlist import openings as waitlist_openings
 
-    return waitlist_offers
+    return waitlist_openings
+
+
+def waitlist_offer_made(offer: WaitlistOffer, patient: Patient, hold: timedelta) -> datetime | None:
+    """A freed time was offered to a patient on the waitlist: the offer goes by SMS, else by
+    email, as the system's (it waits for the send window). Returns when it may go; None when
+    it cannot reach them before the time itself (the next patient is offered it instead)."""
+    return _outbox().plan_waitlist_offer(offer, patient, hold)
 
 
 def _course_state():

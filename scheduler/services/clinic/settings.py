@@ -184,13 +184,13 @@ def remove(row: Closure | TimeOff | WorkingHours, actor: audit.Actor) -> None:
     before = {k: v.isoformat() if isinstance(v, (date, datetime, time)) else v for k, v in before.items()}
     audit.record(actor, f"{row.__tablename__}.removed", row, before, None)
     from scheduler.services.waitlist import (
-        offers as waitlist_offers,  # the days it blocked may suit someone on the waitlist
+        openings as waitlist_openings,  # the days it blocked may suit someone on the waitlist
     )
 
     if isinstance(row, Closure):
-        waitlist_offers.days_freed(None, row.first_day, row.last_day, "closure_removed")
+        waitlist_openings.days_freed(None, row.first_day, row.last_day, "closure_removed")
     elif isinstance(row, TimeOff):
-        waitlist_offers.opening_freed(row.provider_id, row.starts_at, row.ends_at, "time_off_removed")
+        waitlist_openings.opening_freed(row.provider_id, row.starts_at, row.ends_at, "time_off_removed")
     db.session.delete(row)
     db.session.commit()
 

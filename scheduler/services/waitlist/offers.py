@@ -1,15 +1,15 @@
 """Offering freed times to the waitlist, one patient at a time.
 
 A booking change that frees time (a cancellation, a move away, a closure or time off
-removed) records an opening in its own transaction (`opening_freed`). The worker's
+removed) records an opening in its own transaction (`openings.opening_freed`). The worker's
 `offer_openings` then, for each opening:
 - expires offers whose hold ran out (the opening passes to the next patient);
 - finds the waiting entries that want a time in it (service, provider or any, date range,
   days, time of day) where the time is still free for their service, orders them (active
   course patients first for a time in their course's week, then order of joining) and
-  offers the first one's time: an outbox message, by SMS when the patient may be texted,
-  else by email, planned like any system message (it waits for the send window); the hold
-  (WAITLIST_HOLD_MINUTES) runs from when the message may go.
+  offers the first one's time: an outbox message (planned through events.py), by SMS when
+  the patient may be texted, else by email, planned like any system message (it waits for
+  the send window); the hold (WAITLIST_HOLD_MINUTES) runs from when the message may go.
 
 The patient takes it with YES (see inbound_sms.py) or the email's link: `take` books it in
 one transaction under the database's conflict check; a second YES finds the offer taken
@@ -63,26 +63,6 @@ _TAKE_SALT = "waitlist-offer-take"
 
 def hold() -> timedelta:
     return timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"])
-
-
-# ---------------------------------------------------------------- in the freeing transaction
-
-
-def opening_freed(provider_id: int | None, starts_at: datetime, ends_at: datetime, cause: str) -> None:
-    """Time that may have freed up (provider None: whoever works then). Never commits."""
-    moment = now()
-    if ends_at <= moment or ends_at <= starts_at:
-        return
-    db.session.add(WaitlistOpening(provider_id=provider_id, starts_at=max(starts_at, moment), ends_at=ends_at,
-                                   cause=cause, status=OpeningStatus.OPEN.value, created_at=moment))
-
-
-def days_freed(provider_id: int | None, first_day, last_day, cause: str) -> None:
-    """Whole clinic days (a closure lifted) as an opening."""
-    tz = clinic_tz()
-    start = datetime.combine(first_day, datetime.min.time(), tz)
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tz)
-    opening_freed(provider_id, start, end, cause)
 
 
 # ---------------------------------------------------------------- the worker's job
@@ -231,8 +211,6 @@ def _in_course_week(patient_id: int, start: datetime) -> bool:
 
 
 def _make_offer(opening: WaitlistOpening, candidate: Candidate) -> WaitlistOffer:
-    from scheduler.services.messages.outbox import plan_waitlist_offer
-
     entry, moment = candidate.entry, now()
     offer = WaitlistOffer(opening_id=opening.id, entry_id=entry.id, patient_id=entry.patient_id,
                           service_id=entry.service_id, provider_id=candidate.slot.provider_id,
@@ -240,7 +218,7 @@ def _make_offer(opening: WaitlistOpening, candidate: Candidate) -> WaitlistOffer
                           expires_at=moment + hold(), created_at=moment)
     db.session.add(offer)
     db.session.flush()
-    due = plan_waitlist_offer(offer, entry.patient, hold())
+    due = events.waitlist_offer_made(offer, entry.patient, hold())
     if due is None:  # neither texted nor emailed, or not before the time itself: the next one
         offer.status = OfferStatus.GONE.value
         offer.answered_at = moment
