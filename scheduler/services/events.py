@@ -1,4 +1,4 @@
-"""What happened to an appointment or a course, told to whoever must follow up.
+"""What happened to an appointment, a course or the clinic's hours, told to whoever must follow up.
 
 Every use case that books, moves, cancels or confirms calls one of these inside its own
 transaction, before it commits. The followers are the patient's messages (the outbox), the
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import Appointment, Course, Patient, WaitlistOffer
+    from ..models import Appointment, Closure, Course, Patient, TimeOff, WaitlistOffer
 
 
 PATIENT_ACTORS = ("patient_web", "patient_link", "sms")
@@ -83,6 +83,16 @@ def _waitlist():
     from scheduler.services.waitlist import openings as waitlist_openings
 
     return waitlist_openings
+
+
+def closure_lifted(closure: Closure) -> None:
+    """A closure was lifted: its days may suit someone on the waitlist (whoever works then)."""
+    _waitlist().days_freed(None, closure.first_day, closure.last_day, "closure_removed")
+
+
+def time_off_lifted(time_off: TimeOff) -> None:
+    """A provider's time off was lifted: its hours may suit someone on the waitlist."""
+    _waitlist().opening_freed(time_off.provider_id, time_off.starts_at, time_off.ends_at, "time_off_removed")
 
 
 def waitlist_offer_made(offer: WaitlistOffer, patient: Patient, hold: timedelta) -> datetime | None:

@@ -7,7 +7,7 @@ from flask import g, jsonify
 
 from scheduler.models import Role
 from scheduler.services.appointments.staff_changes import staff_actor
-from scheduler.services.clinic import settings as clinic_settings
+from scheduler.services.closures import closing
 from scheduler.web.api.public import api, json_body, staff_token_required
 from scheduler.web.api.staff import require, staff_appointment_json
 
@@ -16,7 +16,7 @@ from scheduler.web.api.staff import require, staff_appointment_json
 @staff_token_required
 def staff_add_closure():
     require(g.staff_user.role == Role.ADMIN.value)
-    result = clinic_settings.closure(json_body("ClosureRequest"), actor=staff_actor(g.staff_user.id))
+    result = closing.closure(json_body("ClosureRequest"), actor=staff_actor(g.staff_user.id))
     affected = [staff_appointment_json(a) for a in result.affected]
     if result.saved is None:
         return jsonify({"affected": affected})
