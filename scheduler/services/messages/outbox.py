@@ -38,7 +38,9 @@ from scheduler.models import (
     CourseStatus,
     Message,
     MessageStatus,
+    OfferStatus,
     Patient,
+    WaitlistOffer,
 )
 from scheduler.services.clinic import versions as clinic_versions
 from scheduler.services.common.clock import clinic_tz, now
@@ -216,8 +218,6 @@ def send_decision_for(message: Message, moment: datetime | None = None) -> Decis
     elif message.kind == "links":
         cancelled = not upcoming_visits(patient, moment)
     elif message.waitlist_offer_id is not None:
-        from scheduler.models import OfferStatus, WaitlistOffer
-
         offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
         cancelled = offer.status != OfferStatus.OPEN.value
     allowed = patient.may_text if message.channel == "sms" else bool(patient.email)

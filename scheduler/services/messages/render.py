@@ -28,12 +28,13 @@ from scheduler.domain.patient_details import N_
 from scheduler.domain.reminders import fold_to_gsm7
 from scheduler.domain.wall_time import is_ambiguous
 from scheduler.extensions import db
-from scheduler.models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient
+from scheduler.models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient, WaitlistOffer
 from scheduler.services.calendars.files import course_calendar_bytes, visit_calendar_bytes
 from scheduler.services.clinic.versions import current_details
 from scheduler.services.common.clock import now
 from scheduler.services.messages.links import redact
 from scheduler.services.messages.outbox import upcoming_visits
+from scheduler.services.waitlist.offers import take_url
 
 LinkFor = Callable[[Appointment], str]
 
@@ -398,9 +399,6 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
 
 
 def _offer_facts(message: Message, moment: datetime, words: Words) -> dict:
-    from scheduler.models import WaitlistOffer
-    from scheduler.services.waitlist.offers import take_url
-
     offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
     facts = {
         "when_label": when(offer.starts_at, words=words),

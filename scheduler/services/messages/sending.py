@@ -37,7 +37,9 @@ from scheduler.integrations.transport import Handed, SendFailed
 from scheduler.models import Appointment, AppointmentLink, Message, MessageStatus, Patient
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clock_function, now
+from scheduler.services.messages.links import mint_link
 from scheduler.services.messages.outbox import send_decision_for
+from scheduler.services.messages.render import BatchLookups, render
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +201,6 @@ def _send_one_by_one(batch: Batch) -> list[str]:
 def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int, str]]:
     """One read of the batch (rows, visits, patients: fresh from the database), then each
     message decided and rendered. The read transaction ends before anything is sent."""
-    from scheduler.services.messages.render import BatchLookups
-
     rows = db.session.execute(
         select(Message, Appointment, Patient)
         .join(Patient, Patient.id == Message.patient_id)
@@ -249,9 +249,6 @@ def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int,
 
 
 def _rendered(claim: Claim, message: Message, lookups) -> Outgoing:
-    from scheduler.services.messages.links import mint_link
-    from scheduler.services.messages.render import render
-
     links: list[dict] = []
 
     def link_for(appointment: Appointment) -> str:
