@@ -27,7 +27,8 @@ PATIENT_ACTORS = ("patient_web", "patient_link", "sms")
 
 def cause_for(actor) -> str:
     """The cause of a change made by an audit actor: the patient's own pages, link, public API
-    and SMS replies are "patient"; the desk and staff API tokens "staff"; jobs "system"."""
+    and SMS replies are "patient"; the desk and staff API tokens "staff"; jobs "system".
+    Reads only."""
     kind = getattr(actor.kind, "value", actor.kind)
     if kind in PATIENT_ACTORS:
         return "patient"
@@ -35,13 +36,15 @@ def cause_for(actor) -> str:
 
 
 def appointment_booked(appointment: Appointment, *, cause: str) -> None:
-    """A single visit was booked (not part of a course being booked as a whole)."""
+    """A single visit was booked (not part of a course being booked as a whole).
+    In the caller's transaction."""
     outbox.plan_booked(appointment, cause=cause)
 
 
 def appointment_moved(appointment: Appointment, *, cause: str) -> None:
     """A visit's time or provider changed: reminders are re-planned, an update goes out; the
-    time it left may suit someone on the waitlist (whoever works then)."""
+    time it left may suit someone on the waitlist (whoever works then).
+    In the caller's transaction."""
     outbox.plan_moved(appointment, cause=cause)
     if appointment.moved_from is not None and appointment.moved_from != appointment.starts_at:
         length = appointment.blocks_until - appointment.starts_at
@@ -50,47 +53,52 @@ def appointment_moved(appointment: Appointment, *, cause: str) -> None:
 
 def appointment_cancelled(appointment: Appointment, *, cause: str) -> None:
     """A visit was cancelled: its pending messages are cancelled, a notice goes out; its time
-    may suit someone on the waitlist."""
+    may suit someone on the waitlist. In the caller's transaction."""
     outbox.plan_cancelled(appointment, cause=cause)
     waitlist_openings.opening_freed(appointment.provider_id, appointment.starts_at, appointment.blocks_until, "cancelled")
 
 
 def appointment_confirmed(appointment: Appointment, *, cause: str) -> None:
-    """The patient (or the desk for them) confirmed: nothing to send, reminders stay."""
+    """The patient (or the desk for them) confirmed: nothing to send, reminders stay.
+    In the caller's transaction."""
     outbox.plan_confirmed(appointment, cause=cause)
 
 
 def visit_changed(appointment: Appointment) -> None:
     """The staff changed a visit (moved, resized, cancelled, set its status), after the
     change's own event above: the course it belongs to, if any, follows (its status, its
-    calendar's sequence)."""
+    calendar's sequence). In the caller's transaction."""
     course_state.visit_changed(appointment)
 
 
 def course_booked(course: Course, visits: list[Appointment], *, cause: str) -> None:
     """A course (or weeks added to one) was booked: one welcome listing the visits, and
-    each visit's reminders at the course cadence."""
+    each visit's reminders at the course cadence. In the caller's transaction."""
     outbox.plan_course_booked(course, visits, cause=cause)
 
 
 def links_requested(appointments: list[Appointment], *, channel: str, cause: str) -> None:
     """The patient asked for their private link(s) again ("send me my link", "text it to
-    me"): one message on `channel` ("sms" or "email") carrying a fresh link to each visit."""
+    me"): one message on `channel` ("sms" or "email") carrying a fresh link to each visit.
+    In the caller's transaction."""
     outbox.plan_links(appointments, channel=channel, cause=cause)
 
 
 def closure_lifted(closure: Closure) -> None:
-    """A closure was lifted: its days may suit someone on the waitlist (whoever works then)."""
+    """A closure was lifted: its days may suit someone on the waitlist (whoever works then).
+    In the caller's transaction."""
     waitlist_openings.days_freed(None, closure.first_day, closure.last_day, "closure_removed")
 
 
 def time_off_lifted(time_off: TimeOff) -> None:
-    """A provider's time off was lifted: its hours may suit someone on the waitlist."""
+    """A provider's time off was lifted: its hours may suit someone on the waitlist.
+    In the caller's transaction."""
     waitlist_openings.opening_freed(time_off.provider_id, time_off.starts_at, time_off.ends_at, "time_off_removed")
 
 
 def waitlist_offer_made(offer: WaitlistOffer, patient: Patient, hold: timedelta) -> datetime | None:
     """A freed time was offered to a patient on the waitlist: the offer goes by SMS, else by
     email, as the system's (it waits for the send window). Returns when it may go; None when
-    it cannot reach them before the time itself (the next patient is offered it instead)."""
+    it cannot reach them before the time itself (the next patient is offered it instead).
+    In the caller's transaction."""
     return outbox.plan_waitlist_offer(offer, patient, hold)

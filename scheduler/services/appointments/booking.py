@@ -56,7 +56,7 @@ class Booked:
 def commit_keeping_values() -> None:
     """Commit without expiring the objects just written: every column of the new rows was
     set here (or by a Python-side default), and the answer shows them at once, so reloading
-    them would only read back what was sent."""
+    them would only read back what was sent. Commits."""
     session = db.session()
     keep = session.expire_on_commit
     session.expire_on_commit = False
@@ -92,7 +92,7 @@ def person_and_overlapping_visit(
 ) -> tuple[Patient | None, int | None]:
     """The record these details name, if any (before merges are followed), and the id of the
     person's live visit overlapping [start, end), if any: overlapping_visit(same_person(details),
-    start, end) and find_person(details) in one statement."""
+    start, end) and find_person(details) in one statement. Reads only."""
     params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
     row = db.session.execute(_PERSON_AND_OVERLAPPING_VISIT, params).first()
     return (row[0], row[1]) if row is not None else (None, None)
@@ -110,7 +110,7 @@ class BookingRequest:
 
 
 def read_request(data: dict, *, online: bool) -> BookingRequest:
-    """The request's fields, checked; ValidationFailed with every problem at once."""
+    """The request's fields, checked; ValidationFailed with every problem at once. Reads only."""
     fields: dict[str, str] = {}
     service = collect_errors(fields, find_service, data.get("service"), online=online)
     provider_id = collect_errors(fields, parse_provider_id, data.get("provider_id"))

@@ -13,7 +13,8 @@ from scheduler.services.common.clock import clinic_tz
 
 
 def providers_visible_to(user: User) -> list[Provider]:
-    """Admins and the front desk see every provider; a provider sees their own column."""
+    """Admins and the front desk see every provider; a provider sees their own column.
+    Reads only."""
     query = select(Provider).where(Provider.active.is_(True)).order_by(Provider.id)
     if user.role == Role.PROVIDER.value:
         query = query.where(Provider.user_id == user.id)
@@ -21,7 +22,8 @@ def providers_visible_to(user: User) -> list[Provider]:
 
 
 def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
-    """Every appointment starting on a clinic-local day (cancelled ones too), by start time."""
+    """Every appointment starting on a clinic-local day (cancelled ones too), by start time.
+    Reads only."""
     tz = clinic_tz()
     start = to_instant_lenient(day, time(0), tz)
     end = to_instant_lenient(day + timedelta(days=1), time(0), tz)
@@ -40,7 +42,7 @@ def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
 
 def booked_by_staff(appointments: list[Appointment]) -> dict[int, str]:
     """The staff user (email) who booked each of these visits, for those booked by staff or
-    through the API with a staff token; the day sheet names them."""
+    through the API with a staff token; the day sheet names them. Reads only."""
     ids = [a.id for a in appointments]
     if not ids:
         return {}

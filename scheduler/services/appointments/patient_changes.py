@@ -34,7 +34,8 @@ from scheduler.services.common.write_guard import flush_in_savepoint
 
 
 def appointment_for_token(token: str) -> Appointment:
-    """The appointment of a private link: the one made at booking, or one a message carried."""
+    """The appointment of a private link: the one made at booking, or one a message carried.
+    Reads only."""
     token_hash = manage_secret_hash(token)
     appointment = None
     if token_hash is not None:
@@ -52,10 +53,13 @@ def appointment_for_token(token: str) -> Appointment:
 
 
 def online_change_deadline(appointment: Appointment) -> datetime:
+    """The last moment the patient may still change the visit online (the service's
+    cancellation window before it). Reads only."""
     return appointment.starts_at - timedelta(hours=appointment.service.cancel_window_hours)
 
 
 def can_change_online(appointment: Appointment) -> bool:
+    """Whether the patient may still cancel or move the visit through their link. Reads only."""
     return appointment.is_open and now() < online_change_deadline(appointment)
 
 
@@ -69,7 +73,8 @@ def _require_changeable(appointment: Appointment) -> None:
 
 
 def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = audit.PATIENT_LINK) -> None:
-    """Cancel an open appointment. Patients are held to the service's cancellation window."""
+    """Cancel an open appointment. Patients are held to the service's cancellation window.
+    Commits."""
     lock_visit(appointment)
     if actor.kind in (audit.PATIENT_LINK.kind,):
         _require_changeable(appointment)
@@ -90,7 +95,8 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
 
 def other_providers(appointment: Appointment) -> list[Provider]:
     """Who else the patient may move this visit to online: providers taking online bookings,
-    for a service booked online, and never a visit of a course (its provider plans it)."""
+    for a service booked online, and never a visit of a course (its provider plans it).
+    Reads only."""
     if not appointment.service.online_bookable or appointment.course_id is not None:
         return []
     return [p for p in bookable_providers(online_only=True) if p.id != appointment.provider_id]

@@ -44,7 +44,8 @@ NOT_OPEN = N_("This appointment is cancelled or already past; it cannot be chang
 
 def lock_visit(appointment: Appointment) -> None:
     """Re-read the row under FOR UPDATE (PostgreSQL) so two changes to one appointment
-    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises writers."""
+    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises writers.
+    In the caller's transaction (the lock lasts until it ends)."""
     db.session.refresh(appointment, with_for_update=True)
 
 
@@ -53,13 +54,15 @@ def one_patient_at_a_time(phone_e164: str) -> None:
 
     PostgreSQL: a transaction-scoped advisory lock; SQLite's IMMEDIATE transaction already
     lets one booking through at a time.
+    In the caller's transaction (the lock lasts until it ends).
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"patient:{phone_e164}"})
 
 
 def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id: int | None = None):
-    """A live visit of the patient overlapping [start, end) (buffers are the provider's, not theirs)."""
+    """A live visit of the patient overlapping [start, end) (buffers are the provider's, not theirs).
+    Reads only."""
     query = (
         select(Appointment.id)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -83,7 +86,7 @@ def free_candidates(
     """Providers free at exactly `start`; if none, say whether it was taken or never open.
 
     Reads the day once (windows, busy times, closures); "taken" and "never open" are told
-    apart from the same rows."""
+    apart from the same rows. Reads only."""
     day = start.astimezone(clinic_tz()).date()
     ids = [p.id for p in providers]
     if not ids:
@@ -101,7 +104,7 @@ def free_candidates(
 def alternatives_near(
     service: Service, providers: list[Provider], start: datetime, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
-    """The open times nearest `start`, from two days before to a week after."""
+    """The open times nearest `start`, from two days before to a week after. Reads only."""
     day = start.astimezone(clinic_tz()).date()
     slots = open_slots(
         service,
@@ -115,7 +118,7 @@ def alternatives_near(
 
 def clean_reason(reason: object) -> str:
     """A cancel reason as staff read it: text, at most REASON_MAX characters, no control
-    characters but newlines, runs of spaces joined; ValidationFailed otherwise."""
+    characters but newlines, runs of spaces joined; ValidationFailed otherwise. Reads only."""
     if not isinstance(reason, str):  # null too: the document says text (or no reason at all)
         raise ValidationFailed({"reason": N_("Please enter text.")})
     if len(reason) > REASON_MAX:

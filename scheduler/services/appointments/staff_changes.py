@@ -43,6 +43,7 @@ ON_THE_DAY = frozenset({CI, CO, NS})
 STATUS_CHOICES = (CF, CI, CO, NS)
 
 def staff_actor(user_id: int | None) -> audit.Actor:
+    """The audit actor of a staff user's change. Reads only."""
     return audit.Actor(ActorKind.STAFF, user_id)
 
 
@@ -60,7 +61,7 @@ def _provider(raw: object, fields: dict[str, str]) -> Provider | None:
 
 
 def target_provider(appointment: Appointment, raw_provider_id: object) -> Provider:
-    """The provider a move goes to: the same one unless another is named (checked)."""
+    """The provider a move goes to: the same one unless another is named (checked). Reads only."""
     if raw_provider_id in (None, ""):
         return appointment.provider
     fields: dict[str, str] = {}
@@ -124,7 +125,8 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
 
 
 def cancel_in_transaction(appointment: Appointment, reason: str, *, actor: audit.Actor) -> None:
-    """Cancel inside the caller's transaction (a course cancels many visits in one)."""
+    """Cancel an open visit, audited and told to events, without the checks `cancel` makes (a
+    course cancels many visits in one transaction). In the caller's transaction."""
     before = audit.snapshot(appointment, AUDIT_FIELDS)
     moment = now()
     appointment.status = CA

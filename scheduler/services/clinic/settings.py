@@ -21,7 +21,8 @@ def _clock_time(raw: object, name: str, fields: dict[str, str]) -> time | None:
 
 
 def add_hours(data: dict, *, actor: audit.Actor) -> WorkingHours:
-    """One weekly window (several a day make the breaks), optionally valid between dates."""
+    """One weekly window (several a day make the breaks), optionally valid between dates.
+    Commits."""
     fields: dict[str, str] = {}
     raw_provider = data.get("provider_id")
     provider = db.session.get(Provider, int(raw_provider)) if str(raw_provider).isdigit() else None
@@ -68,6 +69,8 @@ SERVICE_FIELDS = ("name", "online_bookable", "active", *SERVICE_NUMBERS)
 
 
 def update_service(service: Service, data: dict, *, actor: audit.Actor) -> None:
+    """A service's name, length, buffer, start-time step, notice, booking horizon,
+    cancellation window and whether it is bookable online and active. Commits."""
     fields: dict[str, str] = {}
     values = {}
     for name, (low, high) in SERVICE_NUMBERS.items():
@@ -95,7 +98,8 @@ PROVIDER_FIELDS = ("name", "title", "colour", "active", "accepts_online_booking"
 
 
 def save_provider(provider: Provider | None, data: dict, *, actor: audit.Actor) -> Provider:
-    """Add a provider (provider=None) or change one: name, title, colour, active, online."""
+    """Add a provider (provider=None) or change one: name, title, colour, active, online.
+    Commits."""
     fields: dict[str, str] = {}
     name = " ".join(str(data.get("name", "")).split())
     if not name or len(name) > 120:

@@ -132,7 +132,8 @@ def _wall_instant(raw: object, name: str, fields: dict[str, str]) -> datetime | 
 
 
 def time_off(data: dict, *, actor: audit.Actor) -> Blocked:
-    """data: provider_id, start, end (clinic wall times), reason, preview, cancel_affected."""
+    """data: provider_id, start, end (clinic wall times), reason, preview, cancel_affected.
+    A preview changes nothing; saving commits, as a closure does."""
     fields: dict[str, str] = {}
     raw_provider = data.get("provider_id")
     provider = db.session.get(Provider, int(raw_provider)) if str(raw_provider).isdigit() else None
@@ -174,10 +175,13 @@ def lift(row: Closure | TimeOff, actor: audit.Actor) -> None:
 
 
 def today_local() -> date:
+    """Today in clinic time. Reads only."""
     return now().astimezone(clinic_tz()).date()
 
 
 def upcoming(days: int = 365) -> tuple[list[Closure], list[TimeOff]]:
+    """Closures not over yet, and time off meeting the next `days` days, soonest first.
+    Reads only."""
     today = today_local()
     closures = db.session.scalars(select(Closure).where(Closure.last_day >= today).order_by(Closure.first_day)).all()
     off = db.session.scalars(

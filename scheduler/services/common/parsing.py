@@ -9,6 +9,8 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def parse_iso_day(raw: object, name: str, fields: dict[str, str], *, required: bool = True) -> date | None:
+    """A YYYY-MM-DD day between 1900 and 2999; None, with a message in `fields` when it is
+    wrong (or missing and required). Reads only."""
     if raw in (None, ""):
         if required:
             fields[name] = "Required, as YYYY-MM-DD."
@@ -28,7 +30,8 @@ def parse_iso_day(raw: object, name: str, fields: dict[str, str], *, required: b
 
 
 def parse_flag(raw: object, name: str, fields: dict[str, str]) -> bool:
-    """A ticked box or a JSON boolean; anything else but false is a message (and False)."""
+    """A ticked box or a JSON boolean; anything else but false is a message (and False).
+    Reads only."""
     if raw in (None, "", "false", "0", "off"):  # None: an unticked box, left out of the form
         return False
     if raw in (True, "true", "1", "on"):
@@ -40,7 +43,7 @@ def parse_flag(raw: object, name: str, fields: dict[str, str]) -> bool:
 
 
 def parse_optional_flag(data: dict, name: str, fields: dict[str, str]) -> bool:
-    """A flag that may be left out (false); given, it is true or false, never null."""
+    """A flag that may be left out (false); given, it is true or false, never null. Reads only."""
     if name in data and data[name] is None:
         fields[name] = "Must be true or false."
         return False

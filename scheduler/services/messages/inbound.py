@@ -60,7 +60,7 @@ def _next_visit(patients: list[Patient]) -> Appointment | None:
 
 
 def handle_inbound(message_sid: str, from_number: str, body: str) -> InboundOutcome:
-    """Interpret, act and store one inbound text in one transaction; returns the reply."""
+    """Interpret, act and store one inbound text in one transaction; returns the reply. Commits."""
     moment = now()
     inbound = InboundMessage(provider_message_id=message_sid, from_e164=from_number[:16], body=body[:1600],
                              received_at=moment)
@@ -157,7 +157,7 @@ _BEFORE_FINAL = (MessageStatus.SENDING.value, MessageStatus.SENT.value)
 
 
 def record_status(message_sid: str, status: str, error_code: str | None) -> bool:
-    """Applies one status callback; True when it moved a message forward."""
+    """Applies one status callback; True when it moved a message forward. Commits."""
     target = _FINAL.get(status.lower())
     if target is None:  # queued, accepted, sending, sent: we recorded "sent" ourselves
         return False

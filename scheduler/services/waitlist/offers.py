@@ -62,6 +62,7 @@ _TAKE_SALT = "waitlist-offer-take"
 
 
 def hold() -> timedelta:
+    """How long an offered time is held for the patient (WAITLIST_HOLD_MINUTES). Reads only."""
     return timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"])
 
 
@@ -77,7 +78,7 @@ class Candidate:
 
 def offer_openings() -> dict[str, int]:
     """Expire held offers past their time, then offer each open opening to the next patient.
-    One transaction per expiry and per opening."""
+    One transaction per expiry and per opening. Commits."""
     counts = {"expired": 0, "offered": 0, "closed": 0}
     counts["expired"] = expire_offers()
     opening_ids = list(db.session.scalars(
@@ -93,6 +94,8 @@ def offer_openings() -> dict[str, int]:
 
 
 def expire_offers() -> int:
+    """Offers whose hold ran out expire, and their entries wait again; one transaction per
+    offer. Returns how many expired. Commits."""
     moment = now()
     ids = list(db.session.scalars(
         select(WaitlistOffer.id).where(WaitlistOffer.status == OfferStatus.OPEN.value,
@@ -240,7 +243,7 @@ class Taken:
 
 
 def open_offer_to(patients: list[Patient]) -> WaitlistOffer | None:
-    """The newest offer still held for one of these patients (one phone number)."""
+    """The newest offer still held for one of these patients (one phone number). Reads only."""
     if not patients:
         return None
     return db.session.scalars(
@@ -252,7 +255,7 @@ def open_offer_to(patients: list[Patient]) -> WaitlistOffer | None:
 
 
 def last_text_was_offer(number: str) -> WaitlistOffer | None:
-    """The offer the newest text sent to this number carried, if it carried one."""
+    """The offer the newest text sent to this number carried, if it carried one. Reads only."""
     latest = db.session.scalars(
         select(Message).where(Message.channel == "sms", Message.to_address == number,
                               Message.status.in_([MessageStatus.SENT.value, MessageStatus.DELIVERED.value]))
@@ -265,8 +268,8 @@ def last_text_was_offer(number: str) -> WaitlistOffer | None:
 
 def take(offer_id: int, actor: audit.Actor) -> Taken:
     """Book the offered time for the patient, if the offer is still held and the time still
-    free (the database's conflict check has the last word). In the caller's transaction:
-    never commits; audits the answer either way."""
+    free (the database's conflict check has the last word); the answer is audited either way.
+    In the caller's transaction."""
     offer = _locked_offer(offer_id)
     if offer is None:
         raise NotFound("This link is not valid or has expired.")
@@ -353,10 +356,12 @@ def _signer() -> URLSafeSerializer:
 
 
 def take_token_for(offer: WaitlistOffer) -> str:
+    """The signed token of the email's link that takes this offer. Reads only."""
     return _signer().dumps(offer.id)
 
 
 def offer_for_token(token: str) -> WaitlistOffer:
+    """The offer a take link names; NotFound otherwise. Reads only."""
     try:
         offer_id = _signer().loads(token)
     except BadSignature:
@@ -368,4 +373,5 @@ def offer_for_token(token: str) -> WaitlistOffer:
 
 
 def take_url(offer: WaitlistOffer) -> str:
+    """The email's link that takes the offer. Reads only."""
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/waitlist/offers/{take_token_for(offer)}"

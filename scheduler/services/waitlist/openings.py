@@ -11,7 +11,8 @@ from scheduler.services.common.clock import clinic_tz, now
 
 
 def opening_freed(provider_id: int | None, starts_at: datetime, ends_at: datetime, cause: str) -> None:
-    """Time that may have freed up (provider None: whoever works then). Never commits."""
+    """Time that may have freed up (provider None: whoever works then).
+    In the caller's transaction."""
     moment = now()
     if ends_at <= moment or ends_at <= starts_at:
         return
@@ -20,7 +21,7 @@ def opening_freed(provider_id: int | None, starts_at: datetime, ends_at: datetim
 
 
 def days_freed(provider_id: int | None, first_day: date, last_day: date, cause: str) -> None:
-    """Whole clinic days (a closure lifted) as an opening."""
+    """Whole clinic days (a closure lifted) as an opening. In the caller's transaction."""
     tz = clinic_tz()
     start = datetime.combine(first_day, datetime.min.time(), tz)
     end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tz)
