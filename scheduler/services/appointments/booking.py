@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from scheduler.domain.availability import Slot, nearest
-from scheduler.domain.patient_details import N_, PatientDetails, check_patient_details
+from scheduler.domain.patient_details import PatientDetails, check_patient_details
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, BookingSource, Patient, Provider, Service
 from scheduler.services import events
@@ -25,16 +24,17 @@ from scheduler.services.appointments.booking_input import (
     parse_provider_id,
     parse_start,
 )
-from scheduler.services.availability.open_times import (
-    MAX_BLOCK,
-    load_closures,
-    load_schedules_both_ways,
-    open_slots,
-    slots_from,
+from scheduler.services.appointments.rules import (
+    ALREADY_BOOKED,
+    AUDIT_FIELDS,
+    alternatives_near,
+    free_candidates,
+    one_patient_at_a_time,
 )
+from scheduler.services.availability.open_times import MAX_BLOCK
 from scheduler.services.clinic.versions import current_version_id
 from scheduler.services.common import audit
-from scheduler.services.common.clock import clinic_tz, now
+from scheduler.services.common.clock import now
 from scheduler.services.common.errors import AlreadyBooked, SlotUnavailable, ValidationFailed
 from scheduler.services.common.tokens import manage_token_for, new_secret, sha256_hex
 from scheduler.services.common.write_guard import DEADLOCK_RETRIES, is_deadlock, is_overlap_violation
@@ -46,13 +46,6 @@ from scheduler.services.patients.identity import (
     same_person_params,
 )
 
-AUDIT_FIELDS = (
-    "status", "starts_at", "ends_at", "provider_id", "service_id", "patient_id", "source",
-    "cancel_reason",
-)
-ALTERNATIVE_DAYS_BEFORE = 2
-ALTERNATIVE_DAYS_AFTER = 7
-
 
 @dataclass(frozen=True)
 class Booked:
@@ -60,48 +53,10 @@ class Booked:
     manage_token: str
 
 
-NOT_OPEN = N_("That is not an open time. Please pick one of the times shown.")
-
-
-def free_candidates(
-    service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None
-) -> list[Slot]:
-    """Providers free at exactly `start`; if none, say whether it was taken or never open.
-
-    Reads the day once (windows, busy times, closures); "taken" and "never open" are told
-    apart from the same rows."""
-    day = start.astimezone(clinic_tz()).date()
-    ids = [p.id for p in providers]
-    if not ids:
-        raise ValidationFailed({"start": NOT_OPEN})
-    booked, unbooked = load_schedules_both_ways(ids, day, day, ignore_appointment_id=ignore_appointment_id)
-    closures = load_closures(day, day)
-    matching = [s for s in slots_from(service, booked, day, day, closures) if s.start == start]
-    if matching:
-        return matching
-    if any(s.start == start for s in slots_from(service, unbooked, day, day, closures)):
-        raise SlotUnavailable(alternatives_near(service, providers, start, ignore_appointment_id))
-    raise ValidationFailed({"start": NOT_OPEN})
-
-
-def alternatives_near(
-    service: Service, providers: list[Provider], start: datetime, ignore_appointment_id: int | None = None
-) -> list[Slot]:
-    day = start.astimezone(clinic_tz()).date()
-    slots = open_slots(
-        service,
-        providers,
-        day - timedelta(days=ALTERNATIVE_DAYS_BEFORE),
-        day + timedelta(days=ALTERNATIVE_DAYS_AFTER),
-        ignore_appointment_id=ignore_appointment_id,
-    )
-    return nearest(slots, start)
-
-
 def commit_keeping_values() -> None:
     """Commit without expiring the objects just written: every column of the new rows was
     set here (or by a Python-side default), and the answer shows them at once, so reloading
-    them would only read back what was sent."""
+    them would only read back what was sent. Commits."""
     session = db.session()
     keep = session.expire_on_commit
     session.expire_on_commit = False
@@ -109,40 +64,6 @@ def commit_keeping_values() -> None:
         session.commit()
     finally:
         session.expire_on_commit = keep
-
-
-ALREADY_BOOKED = N_(
-    "You already have an appointment at that time. Your confirmation has the link to see it, or call us."
-)
-
-
-def one_patient_at_a_time(phone_e164: str) -> None:
-    """Serialise bookings for one phone number (a double-pressed "Book" on two providers).
-
-    PostgreSQL: a transaction-scoped advisory lock; SQLite's IMMEDIATE transaction already
-    lets one booking through at a time.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"patient:{phone_e164}"})
-
-
-def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id: int | None = None):
-    """A live visit of the patient overlapping [start, end) (buffers are the provider's, not theirs)."""
-    query = (
-        select(Appointment.id)
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .where(
-            patient_filter,
-            Appointment.status != AppointmentStatus.CANCELLED.value,
-            Appointment.starts_at < end,
-            Appointment.starts_at > start - MAX_BLOCK,  # keeps the index range tight
-            Appointment.ends_at > start,
-        )
-        .limit(1)
-    )
-    if ignore_id is not None:
-        query = query.where(Appointment.id != ignore_id)
-    return db.session.scalar(query)
 
 
 # The booking's own check, built once: a live visit of the same person (any of their
@@ -171,7 +92,7 @@ def person_and_overlapping_visit(
 ) -> tuple[Patient | None, int | None]:
     """The record these details name, if any (before merges are followed), and the id of the
     person's live visit overlapping [start, end), if any: overlapping_visit(same_person(details),
-    start, end) and find_person(details) in one statement."""
+    start, end) and find_person(details) in one statement. Reads only."""
     params = {**same_person_params(details), "visit_start": start, "visit_end": end, "earliest_start": start - MAX_BLOCK}
     row = db.session.execute(_PERSON_AND_OVERLAPPING_VISIT, params).first()
     return (row[0], row[1]) if row is not None else (None, None)
@@ -189,7 +110,7 @@ class BookingRequest:
 
 
 def read_request(data: dict, *, online: bool) -> BookingRequest:
-    """The request's fields, checked; ValidationFailed with every problem at once."""
+    """The request's fields, checked; ValidationFailed with every problem at once. Reads only."""
     fields: dict[str, str] = {}
     service = collect_errors(fields, find_service, data.get("service"), online=online)
     provider_id = collect_errors(fields, parse_provider_id, data.get("provider_id"))

@@ -27,7 +27,7 @@ _ASCII_ID = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
 
 
 def parse_start(raw: object) -> datetime:
-    """An ISO-8601 instant; without an offset it is read as clinic wall time."""
+    """An ISO-8601 instant; without an offset it is read as clinic wall time. Reads only."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed({"start": N_("Please choose a time.")})
     match = _ISO_INSTANT.fullmatch(raw.strip())
@@ -53,7 +53,7 @@ def parse_start(raw: object) -> datetime:
 
 
 def parse_provider_id(raw: object) -> int | None:
-    """None means "first available"."""
+    """None means "first available". Reads only."""
     if raw in (None, "", "any"):
         return None
     if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
@@ -75,6 +75,8 @@ _ACTIVE_SERVICE = select(Service).where(Service.slug == bindparam("slug"), Servi
 
 
 def find_service(slug: object, *, online: bool) -> Service:
+    """The active service with this slug (bookable online, if asked); ValidationFailed
+    otherwise. Reads only."""
     service = None
     if isinstance(slug, str):
         service = db.session.scalar(_ACTIVE_SERVICE, {"slug": slug})
@@ -86,6 +88,8 @@ def find_service(slug: object, *, online: bool) -> Service:
 
 
 def choose_providers(provider_id: int | None, *, online: bool) -> list[Provider]:
+    """The bookable providers to try: the one asked for, or every one (None: first
+    available); ValidationFailed for an unknown one. Reads only."""
     if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the database's integer would overflow
         raise ValidationFailed({"provider_id": N_("Unknown provider.")})
     providers = bookable_providers(online_only=online, provider_id=provider_id)
@@ -95,7 +99,8 @@ def choose_providers(provider_id: int | None, *, online: bool) -> list[Provider]
 
 
 def collect_errors(fields: dict[str, str], fn, *args, **kwargs):
-    """Run one check; on failure add its messages to `fields` and return None."""
+    """Run one check; on failure add its messages to `fields` and return None.
+    In the caller's transaction, as `fn` is."""
     try:
         return fn(*args, **kwargs)
     except ValidationFailed as exc:
@@ -106,6 +111,8 @@ def collect_errors(fields: dict[str, str], fn, *args, **kwargs):
 
 
 def check_timing(service: Service, start: datetime) -> None:
+    """ValidationFailed unless `start` is ahead, after the service's minimum notice and
+    within its online booking horizon (what a patient is held to). Reads only."""
     moment = now()
     if start <= moment:
         raise ValidationFailed({"start": N_("That time has already passed.")})

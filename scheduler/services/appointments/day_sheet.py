@@ -13,7 +13,8 @@ from scheduler.services.common.clock import clinic_tz
 
 
 def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
-    """Every appointment starting on a clinic-local day (cancelled ones too), by start time."""
+    """Every appointment starting on a clinic-local day (cancelled ones too), by start time.
+    Reads only."""
     tz = clinic_tz()
     start = to_instant_lenient(day, time(0), tz)
     end = to_instant_lenient(day + timedelta(days=1), time(0), tz)
@@ -32,7 +33,7 @@ def appointments_on(day: date, providers: list[Provider]) -> list[Appointment]:
 
 def booked_by_staff(appointments: list[Appointment]) -> dict[int, str]:
     """The staff user (email) who booked each of these visits, for those booked by staff or
-    through the API with a staff token; the day sheet names them."""
+    through the API with a staff token; the day sheet names them. Reads only."""
     ids = [a.id for a in appointments]
     if not ids:
         return {}

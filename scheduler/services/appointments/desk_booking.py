@@ -8,13 +8,13 @@ from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, BookingSource, Patient, Provider
 from scheduler.services import events
-from scheduler.services.appointments.booking import (
+from scheduler.services.appointments.booking_input import collect_errors, find_service, parse_provider_id, parse_start
+from scheduler.services.appointments.rules import (
     ALREADY_BOOKED,
     AUDIT_FIELDS,
     one_patient_at_a_time,
     overlapping_visit,
 )
-from scheduler.services.appointments.booking_input import collect_errors, find_service, parse_provider_id, parse_start
 from scheduler.services.availability.staff_times import check_staff_timing, require_fit, staff_alternatives
 from scheduler.services.clinic.versions import current_version_id
 from scheduler.services.common import audit

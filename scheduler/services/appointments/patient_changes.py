@@ -5,18 +5,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from scheduler.domain.patient_details import N_, has_control_chars
+from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentLink, AppointmentStatus, Patient, Provider
 from scheduler.services import events
-from scheduler.services.appointments.booking import (
+from scheduler.services.appointments.booking_input import check_timing, parse_provider_id, parse_start
+from scheduler.services.appointments.rules import (
     ALREADY_BOOKED,
     AUDIT_FIELDS,
     alternatives_near,
+    clean_reason,
     free_candidates,
+    lock_visit,
     overlapping_visit,
 )
-from scheduler.services.appointments.booking_input import check_timing, parse_provider_id, parse_start
 from scheduler.services.availability.open_times import bookable_providers
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
@@ -32,7 +34,8 @@ from scheduler.services.common.write_guard import flush_in_savepoint
 
 
 def appointment_for_token(token: str) -> Appointment:
-    """The appointment of a private link: the one made at booking, or one a message carried."""
+    """The appointment of a private link: the one made at booking, or one a message carried.
+    Reads only."""
     token_hash = manage_secret_hash(token)
     appointment = None
     if token_hash is not None:
@@ -50,17 +53,14 @@ def appointment_for_token(token: str) -> Appointment:
 
 
 def online_change_deadline(appointment: Appointment) -> datetime:
+    """The last moment the patient may still change the visit online (the service's
+    cancellation window before it). Reads only."""
     return appointment.starts_at - timedelta(hours=appointment.service.cancel_window_hours)
 
 
 def can_change_online(appointment: Appointment) -> bool:
+    """Whether the patient may still cancel or move the visit through their link. Reads only."""
     return appointment.is_open and now() < online_change_deadline(appointment)
-
-
-def _lock(appointment: Appointment) -> None:
-    """Re-read the row under FOR UPDATE (PostgreSQL) so two changes to one appointment
-    cannot both pass the checks; SQLite's IMMEDIATE transaction already serialises them."""
-    db.session.refresh(appointment, with_for_update=True)
 
 
 def _require_changeable(appointment: Appointment) -> None:
@@ -73,22 +73,19 @@ def _require_changeable(appointment: Appointment) -> None:
 
 
 def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = audit.PATIENT_LINK) -> None:
-    """Cancel an open appointment. Patients are held to the service's cancellation window."""
-    _lock(appointment)
+    """Cancel an open appointment. Patients are held to the service's cancellation window.
+    Commits."""
+    lock_visit(appointment)
     if actor.kind in (audit.PATIENT_LINK.kind,):
         _require_changeable(appointment)
     elif not appointment.is_open:
         raise ChangeNotAllowed("not_open", N_("This appointment can no longer be changed online."))
-    if len(reason) > 200:
-        raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
-    if has_control_chars(reason, allow_newlines=True):
-        # The same rule as a booking's note: no BEL, no bidi overrides in what staff read.
-        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
+    clean = clean_reason(reason)
     before = audit.snapshot(appointment, AUDIT_FIELDS)
     moment = now()
     appointment.status = AppointmentStatus.CANCELLED.value
     appointment.cancelled_at = moment
-    appointment.cancel_reason = " ".join(reason.split())
+    appointment.cancel_reason = clean
     appointment.ical_sequence += 1
     appointment.updated_at = moment
     audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
@@ -98,7 +95,8 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
 
 def other_providers(appointment: Appointment) -> list[Provider]:
     """Who else the patient may move this visit to online: providers taking online bookings,
-    for a service booked online, and never a visit of a course (its provider plans it)."""
+    for a service booked online, and never a visit of a course (its provider plans it).
+    Reads only."""
     if not appointment.service.online_bookable or appointment.course_id is not None:
         return []
     return [p for p in bookable_providers(online_only=True) if p.id != appointment.provider_id]
@@ -123,7 +121,7 @@ def reschedule(
 ) -> None:
     """Move an open appointment to another open time, with the same provider unless
     `provider_id` names another one the patient may choose. Commits."""
-    _lock(appointment)
+    lock_visit(appointment)
     _require_changeable(appointment)
     start = parse_start(raw_start)
     provider = _new_provider(appointment, provider_id)

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scheduler.domain.patient_details import N_, has_control_chars
+from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, Patient, Provider
 from scheduler.services import events
-from scheduler.services.appointments.booking import AUDIT_FIELDS, overlapping_visit
 from scheduler.services.appointments.booking_input import collect_errors, parse_provider_id, parse_start
+from scheduler.services.appointments.rules import (
+    AUDIT_FIELDS,
+    NOT_OPEN,
+    PATIENT_BUSY,
+    clean_reason,
+    lock_visit,
+    overlapping_visit,
+)
 from scheduler.services.availability.staff_times import check_staff_timing, require_fit, staff_alternatives
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz, now
 from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
 from scheduler.services.common.write_guard import flush_in_savepoint
-from scheduler.services.courses import state as course_state
 
 CAUSE = "staff"
-REASON_MAX = 200
 
 B, CF, CI, CO, NS, CA = (s.value for s in AppointmentStatus)
 # The only sensible steps from each status; anything else is refused (422).
@@ -37,14 +42,6 @@ ON_THE_DAY = frozenset({CI, CO, NS})
 # What the status endpoint accepts (cancelling has its own, with a reason).
 STATUS_CHOICES = (CF, CI, CO, NS)
 
-PATIENT_BUSY = N_("The patient already has another visit at that time.")
-NOT_OPEN = N_("This appointment is cancelled or already past; it cannot be changed.")
-
-
-def _lock(appointment: Appointment) -> None:
-    """Re-read the row under FOR UPDATE (PostgreSQL); SQLite's IMMEDIATE transaction already
-    serialises writers."""
-    db.session.refresh(appointment, with_for_update=True)
 
 
 def _provider(raw: object, fields: dict[str, str]) -> Provider | None:
@@ -61,7 +58,7 @@ def _provider(raw: object, fields: dict[str, str]) -> Provider | None:
 
 
 def target_provider(appointment: Appointment, raw_provider_id: object) -> Provider:
-    """The provider a move goes to: the same one unless another is named (checked)."""
+    """The provider a move goes to: the same one unless another is named (checked). Reads only."""
     if raw_provider_id in (None, ""):
         return appointment.provider
     fields: dict[str, str] = {}
@@ -74,7 +71,7 @@ def target_provider(appointment: Appointment, raw_provider_id: object) -> Provid
 def move(appointment: Appointment, raw_start: object, *, provider_id: object = None, actor: audit.Actor) -> Appointment:
     """Move one open appointment (and only it) to another time and/or provider. Commits."""
     try:
-        _lock(appointment)
+        lock_visit(appointment)
         if not appointment.is_open:
             raise ChangeNotAllowed("not_open", NOT_OPEN)
         fields: dict[str, str] = {}
@@ -109,7 +106,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
             raise SlotUnavailable([])
         audit.record(actor, "appointment.moved", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_moved(appointment, cause=CAUSE)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()
@@ -124,18 +121,9 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
     return appointment
 
 
-def _clean_reason(reason: object) -> str:
-    if not isinstance(reason, str):  # null too: the document says text (or no reason at all)
-        raise ValidationFailed({"reason": N_("Please enter text.")})
-    if len(reason) > REASON_MAX:
-        raise ValidationFailed({"reason": N_("Please keep the reason under 200 characters.")})
-    if has_control_chars(reason, allow_newlines=True):
-        raise ValidationFailed({"reason": N_("The reason contains characters that are not allowed.")})
-    return " ".join(reason.split())
-
-
 def cancel_in_transaction(appointment: Appointment, reason: str, *, actor: audit.Actor) -> None:
-    """Cancel inside the caller's transaction (a course cancels many visits in one)."""
+    """Cancel an open visit, audited and told to events, without the checks `cancel` makes (a
+    course cancels many visits in one transaction). In the caller's transaction."""
     before = audit.snapshot(appointment, AUDIT_FIELDS)
     moment = now()
     appointment.status = CA
@@ -150,12 +138,12 @@ def cancel_in_transaction(appointment: Appointment, reason: str, *, actor: audit
 def cancel(appointment: Appointment, reason: object = "", *, actor: audit.Actor) -> Appointment:
     """Cancel an open appointment, whenever it is (no cancellation window for staff). Commits."""
     try:
-        _lock(appointment)
+        lock_visit(appointment)
         if not appointment.is_open:
             raise ChangeNotAllowed("not_open", NOT_OPEN)
-        clean = _clean_reason(reason)
+        clean = clean_reason(reason)
         cancel_in_transaction(appointment, clean, actor=actor)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -171,7 +159,7 @@ def set_status(appointment: Appointment, status: object, *, actor: audit.Actor) 
     if status == CA:
         return cancel(appointment, "", actor=actor)
     try:
-        _lock(appointment)
+        lock_visit(appointment)
         if status not in TRANSITIONS.get(appointment.status, frozenset()):
             raise ValidationFailed({"status": N_("An appointment cannot go from this status to that one.")})
         tz = clinic_tz()
@@ -190,7 +178,7 @@ def set_status(appointment: Appointment, status: object, *, actor: audit.Actor) 
         audit.record(actor, f"appointment.{status}", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         if status == CF:
             events.appointment_confirmed(appointment, cause=CAUSE)
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -8,15 +8,13 @@ from datetime import timedelta
 from scheduler.extensions import db
 from scheduler.models import Appointment, Patient
 from scheduler.services import events
-from scheduler.services.appointments.booking import AUDIT_FIELDS, overlapping_visit
 from scheduler.services.appointments.booking_input import parse_start
-from scheduler.services.appointments.staff_changes import NOT_OPEN, PATIENT_BUSY, _lock
+from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, PATIENT_BUSY, lock_visit, overlapping_visit
 from scheduler.services.availability.staff_times import require_fit, staff_alternatives
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
 from scheduler.services.common.errors import AlreadyBooked, ChangeNotAllowed, SlotUnavailable, ValidationFailed
 from scheduler.services.common.write_guard import flush_in_savepoint
-from scheduler.services.courses import state as course_state
 
 SHORTEST = timedelta(minutes=5)
 LONGEST = timedelta(hours=8)
@@ -25,7 +23,7 @@ LONGEST = timedelta(hours=8)
 def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> Appointment:
     """Give an open visit a new end (same start, same provider). Commits."""
     try:
-        _lock(appointment)
+        lock_visit(appointment)
         if not appointment.is_open:
             raise ChangeNotAllowed("not_open", NOT_OPEN)
         try:
@@ -56,7 +54,7 @@ def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> 
             raise SlotUnavailable([])
         audit.record(actor, "appointment.resized", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
         events.appointment_moved(appointment, cause="staff")
-        course_state.visit_changed(appointment)
+        events.visit_changed(appointment)
         db.session.commit()
     except SlotUnavailable as conflict:
         db.session.rollback()

@@ -31,6 +31,8 @@ MAX_BLOCK = timedelta(hours=12)
 
 
 def rules_for(service: Service) -> BookingRules:
+    """The booking rules patients are held to for this service (notice, horizon, step).
+    Reads only."""
     return BookingRules(
         duration=timedelta(minutes=service.duration_minutes),
         buffer=timedelta(minutes=service.buffer_minutes),
@@ -41,12 +43,13 @@ def rules_for(service: Service) -> BookingRules:
 
 
 def last_day_for(service: Service) -> date:
-    """The last clinic-local date this service can be booked on, as of now."""
+    """The last clinic-local date this service can be booked on, as of now. Reads only."""
     return last_bookable_day(now(), clinic_tz(), service.max_advance_days)
 
 
 def bookable_providers(online_only: bool, provider_id: int | None = None) -> list[Provider]:
-    """Active providers (taking online bookings, if asked); only the one named, if any."""
+    """Active providers (taking online bookings, if asked); only the one named, if any.
+    Reads only."""
     if provider_id is not None:
         query = _ONLINE_PROVIDER if online_only else _ACTIVE_PROVIDER
         return list(db.session.scalars(query, {"provider_id": provider_id}))
@@ -65,7 +68,7 @@ def bookable_hours(online_only: bool, provider_id: int | None = None) -> dict[in
     only the one named, if any), in order of provider id; a provider without hours has none.
 
     One query, the providers joined to their hours, for the availability answer: it needs the
-    providers' ids only, and a list of them first cost a round trip of its own.
+    providers' ids only, and a list of them first cost a round trip of its own. Reads only.
     """
     if provider_id is not None and not 0 < provider_id < 2**31:  # no such id; the integer would overflow
         return {}
@@ -102,7 +105,7 @@ def live_blocks_overlapping(span: Interval):
     `blocks_until > span.start` alone has no index, so it would read a provider's whole
     history. No appointment blocks longer than MAX_BLOCK (a CHECK constraint, migration 0011),
     so a lower bound on `starts_at` keeps the (provider_id, starts_at) index range tight on
-    SQLite and PostgreSQL alike, however many past visits there are.
+    SQLite and PostgreSQL alike, however many past visits there are. Reads only.
     """
     return (
         Appointment.status != AppointmentStatus.CANCELLED.value,
@@ -128,7 +131,7 @@ def load_schedules(
     count_appointments: bool = True,
 ) -> list[ProviderSchedule]:
     """Working windows and busy intervals of each provider: two Core queries (no ORM
-    objects), the second reading appointments and time off together."""
+    objects), the second reading appointments and time off together. Reads only."""
     booked, _unbooked = load_schedules_both_ways(
         provider_ids, first_day, last_day,
         ignore_appointment_id=ignore_appointment_id, count_appointments=count_appointments,
@@ -146,7 +149,7 @@ def load_schedules_both_ways(
 ) -> tuple[list[ProviderSchedule], list[ProviderSchedule]]:
     """The schedules with existing appointments counted as busy, and without them (time off
     still counts), from the same two queries: a booking's check tells "taken" apart from
-    "never an opening" without asking the database again."""
+    "never an opening" without asking the database again. Reads only."""
     span = _range_instants(first_day, last_day, clinic_tz())
     connection = db.session.connection()
     windows: dict[int, list[WeeklyWindow]] = defaultdict(list)
@@ -211,6 +214,7 @@ _CLOSURES = select(Closure.first_day, Closure.last_day).where(
 
 
 def load_closures(first_day: date, last_day: date) -> Closures:
+    """The closures meeting [first_day, last_day], as the planner takes them. Reads only."""
     rows = db.session.connection().execute(_CLOSURES, {"first_day": first_day, "last_day": last_day}).all()
     return Closures(tuple((first, last) for first, last in rows))
 
@@ -225,7 +229,7 @@ def open_slots(
     include_booked: bool = False,
 ) -> list[Slot]:
     """Open slots for a service; include_booked=True ignores existing appointments
-    (used to tell "taken" apart from "never an opening")."""
+    (used to tell "taken" apart from "never an opening"). Reads only."""
     return open_times(
         service, providers, first_day, last_day,
         ignore_appointment_id=ignore_appointment_id, include_booked=include_booked,
@@ -241,7 +245,7 @@ def open_times(
     ignore_appointment_id: int | None = None,
     include_booked: bool = False,
 ) -> OpenTimes:
-    """open_slots as integers: what the JSON answer is written from."""
+    """open_slots as integers: what the JSON answer is written from. Reads only."""
     ids = [p.id for p in providers]
     if not ids:
         return OpenTimes([], 0)
@@ -257,7 +261,8 @@ def open_times(
 
 def search(schedules: list[ProviderSchedule], rules: BookingRules, first_day: date, last_day: date,
            closures: Closures | None = None) -> OpenTimes:
-    """The domain's search in clinic time, as of now; the closures are read unless given."""
+    """The domain's search in clinic time, as of now; the closures are read unless given.
+    Reads only."""
     return find_open_times(
         schedules,
         rules,
@@ -273,7 +278,7 @@ def open_times_of(
     service: Service, hours: dict[int, tuple[WeeklyWindow, ...]], first_day: date, last_day: date
 ) -> OpenTimes:
     """open_times for the providers and hours bookable_hours found: only the busy times and the
-    closures are still to be read."""
+    closures are still to be read. Reads only."""
     if not hours:
         return OpenTimes([], 0)
     ids = list(hours)
@@ -289,11 +294,12 @@ def open_times_of(
 def slots_from(
     service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures
 ) -> list[Slot]:
+    """Open slots from schedules already read (a booking's check reads the day once). Reads only."""
     return search(schedules, rules_for(service), first_day, last_day, closures).slots()
 
 
 def open_days(times: OpenTimes, first_day: date, last_day: date) -> dict[date, int]:
-    """Number of open start times per clinic-local day (0 for days without openings)."""
+    """Number of open start times per clinic-local day (0 for days without openings). Reads only."""
     counts = {first_day + timedelta(days=i): 0 for i in range((last_day - first_day).days + 1)}
     for day in _local_days(times):
         if day in counts:
@@ -309,7 +315,8 @@ def _local_days(times: OpenTimes) -> Iterator[date]:
 
 
 def least_busy_first(providers: list[Provider], first_day: date, last_day: date) -> list[int]:
-    """Provider ids ordered by how many visits they already have in the range, fewest first."""
+    """Provider ids ordered by how many visits they already have in the range, fewest first.
+    Reads only."""
     span = _range_instants(first_day, last_day, clinic_tz())
     counts = dict(
         db.session.execute(
@@ -340,6 +347,8 @@ def day_labels(
     *,
     ignore_appointment_id: int | None = None,
 ) -> DayLabels:
+    """Why each day without openings in `counts` has none: the clinic is closed (and why),
+    or every opening is taken. Reads only."""
     empty = [day for day, count in counts.items() if count == 0]
     if not empty:
         return DayLabels({}, set())

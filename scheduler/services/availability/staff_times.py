@@ -21,6 +21,7 @@ ALTERNATIVE_DAYS_AFTER = 7
 
 
 def staff_rules(service: Service) -> BookingRules:
+    """The booking rules staff are held to: no notice, up to a year ahead. Reads only."""
     return BookingRules(
         duration=timedelta(minutes=service.duration_minutes),
         buffer=timedelta(minutes=service.buffer_minutes),
@@ -31,10 +32,13 @@ def staff_rules(service: Service) -> BookingRules:
 
 
 def staff_last_day() -> date:
+    """The last clinic-local day staff may plan. Reads only."""
     return now().astimezone(clinic_tz()).date() + timedelta(days=STAFF_HORIZON_DAYS)
 
 
 def check_staff_timing(start: datetime, field: str = "start") -> None:
+    """ValidationFailed (on `field`) for a time already past or beyond the staff's horizon.
+    Reads only."""
     if start <= now():
         raise ValidationFailed({field: N_("That time has already passed.")})
     if start.astimezone(clinic_tz()).date() > staff_last_day():
@@ -44,6 +48,7 @@ def check_staff_timing(start: datetime, field: str = "start") -> None:
 def staff_slots(
     service: Service, provider_ids: list[int], first_day: date, last_day: date, *, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
+    """Open times as the staff see them, for these providers and days. Reads only."""
     if not provider_ids:
         return []
     schedules = load_schedules(provider_ids, first_day, last_day, ignore_appointment_id=ignore_appointment_id)
@@ -53,7 +58,7 @@ def staff_slots(
 def staff_alternatives(
     service: Service, provider_ids: list[int], start: datetime, *, ignore_appointment_id: int | None = None
 ) -> list[Slot]:
-    """The open times nearest to `start` (offered after a conflict)."""
+    """The open times nearest to `start` (offered after a conflict). Reads only."""
     day = start.astimezone(clinic_tz()).date()
     slots = staff_slots(
         service,
@@ -66,7 +71,8 @@ def staff_alternatives(
 
 
 def require_fit(provider_id: int, start, end, blocks_until, *, ignore_appointment_id: int | None = None) -> None:
-    """Inside one of the provider's working windows on an open day; a taken time is a 409."""
+    """Inside one of the provider's working windows on an open day; a taken time is a 409.
+    Reads only."""
     tz = clinic_tz()
     day = start.astimezone(tz).date()
     schedule = load_schedules([provider_id], day, day, ignore_appointment_id=ignore_appointment_id)[0]

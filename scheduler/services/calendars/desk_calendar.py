@@ -24,6 +24,8 @@ class CalendarRange:
 
 
 def calendar_range(first_day: date, last_day: date, providers: list[Provider]) -> CalendarRange:
+    """The providers' visits meeting the days, the shaded times behind them (off hours, time
+    off, closures) and the size of each course shown. Reads only."""
     tz = clinic_tz()
     ids = [p.id for p in providers]
     if not ids:

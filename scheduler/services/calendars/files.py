@@ -50,7 +50,7 @@ STAFF_DAY_PATH = "/staff/?date={day}"
 
 
 def appointment_uid(appointment: Appointment) -> str:
-    """Stable across changes (so calendars update in place), unguessable from the id."""
+    """Stable across changes (so calendars update in place), unguessable from the id. Reads only."""
     key = current_app.config["SECRET_KEY"].encode()
     digest = hmac.new(key, f"appointment:{appointment.id}".encode(), hashlib.sha256).hexdigest()[:32]
     return f"{digest}@{_host()}"
@@ -65,12 +65,13 @@ def _base_url() -> str:
 
 
 def clinic_location() -> str:
-    """The clinic's name, and its street address when it has one."""
+    """The clinic's name, and its street address when it has one. Reads only."""
     details = current_details()
     return f"{details.name}, {details.address}" if details.address else details.name
 
 
 def clinic_organizer() -> Person:
+    """The clinic as the files' organizer: MAIL_FROM and the clinic's name. Reads only."""
     config = current_app.config
     return Person(config["MAIL_FROM"], current_details().name)
 
@@ -180,7 +181,8 @@ def visit_calendar_bytes(
     """One visit: METHOD:PUBLISH for a download, REQUEST for a confirmation or an update sent
     by email, CANCEL for a cancellation. The clinic (MAIL_FROM) is the organizer; with
     REQUEST and CANCEL the patient, when they have an email address, is the attendee.
-    `manage_url`, when known, is the patient's private link (the token itself is not stored)."""
+    `manage_url`, when known, is the patient's private link (the token itself is not stored).
+    Reads only."""
     with force_locale(_locale(language or appointment.patient.language)):
         event = _patient_event(appointment, manage_url, _course_sizes([appointment.course_id]))
     return calendar_bytes(
@@ -189,11 +191,12 @@ def visit_calendar_bytes(
 
 
 def download_method(appointment: Appointment) -> Method:
-    """A downloaded file of a cancelled visit asks the calendar to remove it."""
+    """A downloaded file of a cancelled visit asks the calendar to remove it. Reads only."""
     return "CANCEL" if appointment.status == AppointmentStatus.CANCELLED.value else "PUBLISH"
 
 
 def course_visits(course: Course) -> list[Appointment]:
+    """Every visit of the course, cancelled ones too, in visit order. Reads only."""
     return list(
         db.session.scalars(
             select(Appointment)
@@ -208,7 +211,7 @@ def course_calendar_bytes(
     course: Course, *, language: str | None = None, manage_url: str | None = None, method: Method = "PUBLISH"
 ) -> bytes:
     """Every visit of a course, cancelled ones included (STATUS:CANCELLED), as the patient
-    sees them. `manage_url` is the private link the file was reached from, if any."""
+    sees them. `manage_url` is the private link the file was reached from, if any. Reads only."""
     visits = course_visits(course)
     sizes = _course_sizes([course.id])
     with force_locale(_locale(language or course.patient.language)):
@@ -219,7 +222,8 @@ def course_calendar_bytes(
 
 
 def course_for_manage_token(token: str) -> tuple[Course, Appointment]:
-    """The course of the visit a patient's private link opens (NotFound if it has none)."""
+    """The course of the visit a patient's private link opens (NotFound if it has none).
+    Reads only."""
     appointment = appointment_for_token(token)
     if appointment.course_id is None:
         raise NotFound("This visit is not part of a course.")
@@ -231,7 +235,7 @@ def _feed_window_start():
 
 
 def patient_feed_bytes(patient: Patient) -> bytes:
-    """The patient's visits from the last weeks on, cancelled ones marked as such."""
+    """The patient's visits from the last weeks on, cancelled ones marked as such. Reads only."""
     visits = list(
         db.session.scalars(
             select(Appointment)
@@ -248,7 +252,8 @@ def patient_feed_bytes(patient: Patient) -> bytes:
 
 
 def provider_feed_bytes(provider: Provider) -> bytes:
-    """The provider's visits from the last weeks on, in the clinic's default language."""
+    """The provider's visits from the last weeks on, in the clinic's default language.
+    Reads only."""
     visits = list(
         db.session.scalars(
             select(Appointment)
@@ -307,7 +312,7 @@ def patient_feed_url(patient: Patient, *, webcal: bool = False) -> str:
     """The patient's private feed URL (http(s)://, or webcal:// for "Subscribe").
 
     Creates the patient's feed key the first time and commits it; two requests doing so at
-    once agree on one key."""
+    once agree on one key. Commits the first time; reads only after."""
     if patient.feed_token_hash is None:
         db.session.execute(
             update(Patient)
@@ -321,10 +326,13 @@ def patient_feed_url(patient: Patient, *, webcal: bool = False) -> str:
 
 
 def patient_webcal_url(patient: Patient) -> str:
+    """patient_feed_url as webcal://, for "Subscribe".
+    Commits the first time (the feed key); reads only after."""
     return patient_feed_url(patient, webcal=True)
 
 
 def patient_for_feed_token(token: str) -> Patient:
+    """The patient whose feed this token opens; NotFound otherwise. Reads only."""
     key = _key_of(_PATIENT_PURPOSE, token)
     patient = db.session.scalar(select(Patient).where(Patient.feed_token_hash == key)) if key else None
     if patient is None:
@@ -334,7 +342,7 @@ def patient_for_feed_token(token: str) -> Patient:
 
 def provider_feed_url(provider_id: int, *, rotate: bool = True) -> str:
     """The provider's staff feed URL. With `rotate` (the default) a new key replaces the old
-    one, and the URL handed out before stops working. Commits."""
+    one, and the URL handed out before stops working. Commits when it issues a key."""
     provider = db.session.get(Provider, provider_id)
     if provider is None:
         raise NotFound("No such provider.")
@@ -347,6 +355,7 @@ def provider_feed_url(provider_id: int, *, rotate: bool = True) -> str:
 
 
 def provider_for_feed_token(token: str) -> Provider:
+    """The provider whose staff feed this token opens; NotFound otherwise. Reads only."""
     key = _key_of(_PROVIDER_PURPOSE, token)
     provider = db.session.scalar(select(Provider).where(Provider.feed_token_hash == key)) if key else None
     if provider is None:

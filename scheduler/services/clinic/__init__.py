@@ -1,2 +1,3 @@
-"""The clinic itself: settings an admin changes (hours, time off, closures, services), the
-versioned details and reminder policy, and the contact text every page shows."""
+"""The clinic itself: settings an admin changes (weekly hours, services, providers), the
+versioned details and reminder policy, and the contact text every page shows. Every booking
+reads it; closures and time off, which cancel visits, are in closures/."""

@@ -26,14 +26,14 @@ class Disclaimer:
 
 @lru_cache(maxsize=16)
 def phone_number(display: str, region: str = "US") -> PhoneNumber:
-    """Parsed once per configured number, not on every page."""
+    """Parsed once per configured number, not on every page. Reads only."""
     parsed = phonenumbers.parse(display, region)
     return PhoneNumber(display, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 def disclaimer_source(base_path: str, language: str) -> str:
     """The text of `disclaimer.<lang>.txt` beside the configured file (English as the fallback):
-    the first version of the clinic's details is seeded from it."""
+    the first version of the clinic's details is seeded from it. Reads only."""
     base = Path(base_path)
     candidates = [base.with_name(f"disclaimer.{language}.txt"), base.with_name("disclaimer.en.txt"), base]
     for path in candidates:
@@ -45,7 +45,7 @@ def disclaimer_source(base_path: str, language: str) -> str:
 @lru_cache(maxsize=64)
 def parse_disclaimer(text: str) -> Disclaimer:
     """Plain text: the first paragraph is the heading, blank lines separate the rest.
-    Raises ValueError when there is no text at all."""
+    Raises ValueError when there is no text at all. Reads only."""
     blocks = [" ".join(b.split()) for b in text.replace("\r\n", "\n").split("\n\n")]
     blocks = [b for b in blocks if b]
     if not blocks:
@@ -55,4 +55,6 @@ def parse_disclaimer(text: str) -> Disclaimer:
 
 @lru_cache(maxsize=16)
 def load_disclaimer(base_path: str, language: str) -> Disclaimer:
+    """The disclaimer beside the configured file in a language, read and parsed once per
+    process. Reads only."""
     return parse_disclaimer(disclaimer_source(base_path, language))

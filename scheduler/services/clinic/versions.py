@@ -85,6 +85,8 @@ def _configured_details() -> dict[str, str]:
 
 
 def current_details() -> ClinicDetails:
+    """The clinic's details as an admin last saved them (else the configuration's), read
+    once per application context. Reads only."""
     cached = g.get(DETAILS_KEY)
     if cached is None:
         try:
@@ -111,7 +113,7 @@ def current_version_id() -> int:
     With no version yet (a database emptied after its migration seeded one), the
     configuration's values, which the patient was shown, become the first version in the
     booking's own transaction; the kept copy is dropped so that a rolled-back booking leaves
-    no id behind that no longer exists."""
+    no id behind that no longer exists. In the caller's transaction."""
     cached = g.get(DETAILS_KEY)
     if cached is not None:
         version_id = cached.version_id
@@ -129,10 +131,12 @@ def current_version_id() -> int:
 
 
 def details_version(version_id: int) -> ClinicInfoVersion | None:
+    """One saved version of the clinic's details. Reads only."""
     return db.session.get(ClinicInfoVersion, version_id)
 
 
 def details_history(limit: int = 20) -> list[ClinicInfoVersion]:
+    """The newest saved versions of the clinic's details, newest first. Reads only."""
     return list(db.session.scalars(select(ClinicInfoVersion).order_by(ClinicInfoVersion.id.desc()).limit(limit)))
 
 
@@ -161,7 +165,8 @@ def _phone(data: dict, name: str, errors: dict) -> str:
 
 
 def save_details(data: dict, *, actor: audit.Actor) -> ClinicInfoVersion:
-    """A new version of the clinic's details; the newest is what every page shows from now on."""
+    """A new version of the clinic's details; the newest is what every page shows from now on.
+    Commits."""
     errors: dict[str, str] = {}
     values = {
         "name": _text(data, "name", NAME_MAX, errors),
@@ -230,7 +235,7 @@ def _stored_policy(values: dict[str, str | None]) -> Policy:
 
 
 def current_policy() -> Policy:
-    """The admin's saved policy, else the configuration's (parsed at start-up)."""
+    """The admin's saved policy, else the configuration's (parsed at start-up). Reads only."""
     cached = g.get(POLICY_KEY)
     if cached is None:
         row = _latest_policy_row()
@@ -240,7 +245,7 @@ def current_policy() -> Policy:
 
 
 def policy_form_values() -> dict[str, str]:
-    """The current policy in the notation the admin edits ("24,2", "08:00-21:00")."""
+    """The current policy in the notation the admin edits ("24,2", "08:00-21:00"). Reads only."""
     row = _latest_policy_row()
     if row is not None:
         return {name: getattr(row, name) for name in POLICY_FIELDS}
@@ -248,6 +253,7 @@ def policy_form_values() -> dict[str, str]:
 
 
 def save_policy(data: dict, *, actor: audit.Actor) -> MessagePolicyVersion:
+    """A new version of the reminder policy: messages planned from now on follow it. Commits."""
     values = {name: " ".join(str(data.get(name) or "").split()) for name in POLICY_FIELDS}
     _policy, errors = _policy_of(values)
     if errors:

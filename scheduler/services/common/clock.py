@@ -9,12 +9,14 @@ from flask import current_app
 
 
 def now() -> datetime:
+    """The current instant (UTC), or the test clock's. Reads only."""
     override = current_app.config.get("CLOCK")
     return override() if override else datetime.now(UTC)
 
 
 def clock_function() -> Callable[[], datetime]:
-    """The clock itself, for code running where there is no app context (sending threads)."""
+    """The clock itself, for code running where there is no app context (sending threads).
+    Reads only."""
     return current_app.config.get("CLOCK") or _utc_now
 
 
@@ -23,4 +25,5 @@ def _utc_now() -> datetime:
 
 
 def clinic_tz() -> ZoneInfo:
+    """The clinic's time zone (CLINIC_TIMEZONE). Reads only."""
     return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])

@@ -1,4 +1,5 @@
-"""Reading a YYYY-MM-DD field of a settings form or JSON body, with a message when it is wrong."""
+"""Reading a field of a settings form or JSON body (a YYYY-MM-DD day, a true/false flag),
+with a message in `fields` when it is wrong."""
 from __future__ import annotations
 
 import re
@@ -8,6 +9,8 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def parse_iso_day(raw: object, name: str, fields: dict[str, str], *, required: bool = True) -> date | None:
+    """A YYYY-MM-DD day between 1900 and 2999; None, with a message in `fields` when it is
+    wrong (or missing and required). Reads only."""
     if raw in (None, ""):
         if required:
             fields[name] = "Required, as YYYY-MM-DD."
@@ -24,3 +27,24 @@ def parse_iso_day(raw: object, name: str, fields: dict[str, str], *, required: b
         fields[name] = "Use a date as YYYY-MM-DD."
         return None
     return parsed
+
+
+def parse_flag(raw: object, name: str, fields: dict[str, str]) -> bool:
+    """A ticked box or a JSON boolean; anything else but false is a message (and False).
+    Reads only."""
+    if raw in (None, "", "false", "0", "off"):  # None: an unticked box, left out of the form
+        return False
+    if raw in (True, "true", "1", "on"):
+        return True
+    if raw is False:
+        return False
+    fields[name] = "Must be true or false."
+    return False
+
+
+def parse_optional_flag(data: dict, name: str, fields: dict[str, str]) -> bool:
+    """A flag that may be left out (false); given, it is true or false, never null. Reads only."""
+    if name in data and data[name] is None:
+        fields[name] = "Must be true or false."
+        return False
+    return parse_flag(data.get(name, False), name, fields)

@@ -17,10 +17,12 @@ _MANAGE_SALT = "appointment-manage-link"
 
 
 def sha256_hex(secret: str) -> str:
+    """The hex SHA-256 of a secret: what is stored instead of it. Reads only."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def new_secret() -> str:
+    """A fresh random secret (24 bytes, URL-safe). Reads only."""
     return secrets.token_urlsafe(24)
 
 
@@ -36,7 +38,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def manage_token_for(secret: str) -> str:
-    """A signed, timestamped wrapper around the random secret: the patient's private link."""
+    """A signed, timestamped wrapper around the random secret: the patient's private link.
+    Reads only."""
     return _serializer().dumps(secret)
 
 
@@ -51,7 +54,7 @@ def _one_spelling(token: str) -> bool:
 
 
 def manage_secret(token: str) -> str | None:
-    """The secret inside a patient's link, or None if forged, mangled or expired."""
+    """The secret inside a patient's link, or None if forged, mangled or expired. Reads only."""
     if not _one_spelling(token):
         return None
     max_age = current_app.config["MANAGE_TOKEN_MAX_AGE_DAYS"] * 86400
@@ -63,7 +66,7 @@ def manage_secret(token: str) -> str | None:
 
 
 def manage_secret_hash(token: str) -> str | None:
-    """The stored hash the token points at, or None if forged, mangled or expired."""
+    """The stored hash the token points at, or None if forged, mangled or expired. Reads only."""
     secret = manage_secret(token)
     return None if secret is None else sha256_hex(secret)
 
@@ -87,14 +90,15 @@ def _pad(appointment_id: int, length: int) -> bytes:
 
 
 def seal_for_session(token: str, appointment_id: int) -> str:
-    """The secret behind a link we just issued, masked for the session cookie."""
+    """The secret behind a link we just issued, masked for the session cookie. Reads only."""
     secret = _serializer().loads(token).encode()
     masked = bytes(a ^ b for a, b in zip(secret, _pad(appointment_id, len(secret)), strict=True))
     return base64.urlsafe_b64encode(masked).decode()
 
 
 def unseal_from_session(sealed: object, appointment_id: int, token_hash: str) -> str | None:
-    """A fresh link to the appointment, if `sealed` holds the secret whose hash it stores."""
+    """A fresh link to the appointment, if `sealed` holds the secret whose hash it stores.
+    Reads only."""
     if not isinstance(sealed, str):
         return None
     try:

@@ -22,10 +22,12 @@ def _sqlstate(error: DBAPIError) -> str | None:
 
 
 def is_overlap_violation(error: IntegrityError) -> bool:
+    """The database refused an overlapping row (23P01). Reads only."""
     return _sqlstate(error) == OVERLAP_VIOLATION
 
 
 def is_deadlock(error: DBAPIError) -> bool:
+    """The database aborted this transaction to break a deadlock (40P01). Reads only."""
     return _sqlstate(error) == DEADLOCK_DETECTED
 
 
@@ -36,7 +38,7 @@ def flush_in_savepoint(change: Callable[[], None]) -> bool:
     uncommitted row in the exclusion-constraint check and wait for it; PostgreSQL then aborts
     one of them with a deadlock (40P01). That says nothing about the slot, so roll back to the
     savepoint (the other writer goes on) and try again: the retry waits for the other writer
-    and gets the real answer, the row or 23P01.
+    and gets the real answer, the row or 23P01. In the caller's transaction (in a savepoint of it).
     """
     deadlocks = 0
     while True:

@@ -32,7 +32,7 @@ class CourseOverview:
 
 
 def course_overview(appointment: Appointment, token: str) -> CourseOverview | None:
-    """Every visit of the appointment's course, in date order, for its private page."""
+    """Every visit of the appointment's course, in date order, for its private page. Reads only."""
     if appointment.course_id is None:
         return None
     visits = list(db.session.scalars(

@@ -44,7 +44,8 @@ class CourseRequest:
 
 
 def whole_number(raw: object) -> int | None:
-    """A JSON integer (5, or 5.0: JSON Schema's integer too) or a form's ASCII digits; else None."""
+    """A JSON integer (5, or 5.0: JSON Schema's integer too) or a form's ASCII digits; else None.
+    Reads only."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if isinstance(raw, float) and raw.is_integer():
@@ -55,6 +56,8 @@ def whole_number(raw: object) -> int | None:
 
 
 def parse_whole_number(raw: object, field: str, low: int, high: int, default: int | None = None) -> int:
+    """A whole number from `low` to `high` (`default` when left out, if given);
+    ValidationFailed on `field` otherwise. Reads only."""
     if raw is None or raw == "":
         if default is not None:
             return default
@@ -78,6 +81,7 @@ def _boolean(raw: object, field: str) -> bool:
 
 
 def parse_hhmm(raw: object, field: str) -> time:
+    """HH:MM as a clock time; ValidationFailed on `field` otherwise. Reads only."""
     match = _HHMM.fullmatch(raw.strip()) if isinstance(raw, str) else None
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValidationFailed({field: N_("Use a time as HH:MM, for example 09:00.")})
@@ -85,6 +89,7 @@ def parse_hhmm(raw: object, field: str) -> time:
 
 
 def parse_date(raw: object, field: str) -> date:
+    """YYYY-MM-DD as a date; ValidationFailed on `field` otherwise. Reads only."""
     if not isinstance(raw, str) or not _ISO_DAY.fullmatch(raw.strip()):
         raise ValidationFailed({field: N_("Use a date as YYYY-MM-DD.")})
     try:
@@ -139,6 +144,7 @@ def _timing(data: dict, fields: dict[str, str]) -> tuple[time | None, tuple[time
 
 
 def find_patient(raw: object) -> Patient:
+    """The patient with this id; ValidationFailed otherwise. Reads only."""
     number = whole_number(raw)
     patient = db.session.get(Patient, number) if number is not None and 0 < number < 2**31 else None
     if patient is None:
@@ -147,6 +153,7 @@ def find_patient(raw: object) -> Patient:
 
 
 def find_provider(raw: object, field: str = "provider_id") -> Provider:
+    """The active provider with this id; ValidationFailed on `field` otherwise. Reads only."""
     number = whole_number(raw)
     provider = db.session.get(Provider, number) if number is not None and 0 < number < 2**31 else None
     if provider is None or not provider.active:
@@ -155,6 +162,8 @@ def find_provider(raw: object, field: str = "provider_id") -> Provider:
 
 
 def find_course_service(raw: object) -> Service:
+    """The active service the course books (therapy sessions unless another is named);
+    ValidationFailed otherwise. Reads only."""
     slug = DEFAULT_SERVICE if raw in (None, "") else raw
     service = None
     if isinstance(slug, str):
@@ -200,7 +209,7 @@ def _chosen(raw: object, fields: dict[str, str]) -> tuple[ChosenVisit, ...] | No
 
 
 def parse_course_request(data: object) -> CourseRequest:
-    """Everything a course needs, or ValidationFailed naming every bad field at once."""
+    """Everything a course needs, or ValidationFailed naming every bad field at once. Reads only."""
     if not isinstance(data, dict):
         raise ValidationFailed({"body": N_("Send a JSON object with Content-Type: application/json.")})
     fields: dict[str, str] = {}

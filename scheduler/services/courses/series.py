@@ -24,8 +24,8 @@ from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, BookingSource, Course, CourseStatus, Provider, Service
 from scheduler.services import events
 from scheduler.services.appointments import staff_changes as staff_appointments
-from scheduler.services.appointments.booking import AUDIT_FIELDS
 from scheduler.services.appointments.booking_input import parse_start
+from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, clean_reason
 from scheduler.services.availability.open_times import load_closures, load_schedules
 from scheduler.services.availability.staff_times import check_staff_timing, staff_alternatives, staff_last_day
 from scheduler.services.clinic.versions import current_version_id
@@ -98,7 +98,7 @@ def load_calendar(
 ) -> Calendar:
     """Everything the planner needs for the whole range, in at most six queries.
 
-    `leave_out` are visits about to move: their own time does not count as busy."""
+    `leave_out` are visits about to move: their own time does not count as busy. Reads only."""
     ids = _providers_to_try(provider, allow_other)
     schedules = load_schedules(ids, first_day, last_day)
     if leave_out:
@@ -152,6 +152,7 @@ def _calendar_for(request: CourseRequest) -> Calendar:
 
 
 def preview(request: CourseRequest) -> list[PlannedVisit]:
+    """The plan of the course as it would be booked now. Reads only."""
     return plan_course(request.prescription, _calendar_for(request))
 
 
@@ -284,6 +285,7 @@ def book(request: CourseRequest, *, actor: audit.Actor) -> BookedCourse:
 
 
 def get_course(course_id: int) -> Course:
+    """The course with this id; NotFound otherwise. Reads only."""
     course = db.session.get(Course, course_id)
     if course is None:
         raise NotFound("No such course.")
@@ -291,12 +293,14 @@ def get_course(course_id: int) -> Course:
 
 
 def visits_of(course: Course) -> list[Appointment]:
+    """Every visit of the course, cancelled ones too, by start. Reads only."""
     return list(db.session.scalars(
         select(Appointment).where(Appointment.course_id == course.id).order_by(Appointment.starts_at, Appointment.id)
     ))
 
 
 def visit_by_number(course: Course, number: int) -> Appointment:
+    """The course's visit with this number; NotFound otherwise. Reads only."""
     visit = db.session.scalar(
         select(Appointment).where(Appointment.course_id == course.id, Appointment.visit_number == number)
     )
@@ -306,6 +310,8 @@ def visit_by_number(course: Course, number: int) -> Appointment:
 
 
 def prescription_of(course: Course, weeks: int | None = None) -> Prescription:
+    """The prescription the course was booked with (`weeks` long instead, when given).
+    Reads only."""
     weekdays = tuple(int(d) for d in course.weekdays.split(",") if d)
     window = (course.window_start, course.window_end) if course.window_start and course.window_end else None
     return Prescription(
@@ -337,6 +343,7 @@ def _require_not_cancelled(course: Course) -> None:
 
 
 def plan_extension(course: Course, weeks: int) -> list[PlannedVisit]:
+    """The plan of `weeks` more weeks like the first ones, around the visits booked. Reads only."""
     rx = prescription_of(course, course.weeks + weeks)
     first_new_day = course.first_day + timedelta(days=7 * course.weeks)
     calendar = load_calendar(course.service, course.provider, rx.allow_other_provider, first_new_day, _last_day(rx),
@@ -387,7 +394,7 @@ def cancel_rest(course: Course, reason: object, *, actor: audit.Actor) -> list[A
     try:
         _lock_course(course)
         _require_not_cancelled(course)
-        clean = staff_appointments._clean_reason(reason)
+        clean = clean_reason(reason)
         before = audit.snapshot(course, COURSE_FIELDS)
         moment = now()
         cancelled = []
@@ -415,7 +422,8 @@ def _week_of(course: Course, visit: Appointment) -> int:
 
 
 def make_up_times(course: Course, visit: Appointment) -> list[tuple[datetime, int]]:
-    """Open times for a make-up of `visit`: its course week first, then one after the end."""
+    """Open times for a make-up of `visit`: its course week first, then one after the end.
+    Reads only."""
     rx = prescription_of(course)
     week = _week_of(course, visit)
     first = course.first_day + timedelta(days=7 * (week - 1))
@@ -426,7 +434,7 @@ def make_up_times(course: Course, visit: Appointment) -> list[tuple[datetime, in
 
 
 def cancel_visit(course: Course, number: int, reason: object, *, actor: audit.Actor) -> tuple[Appointment, list[tuple[datetime, int]]]:
-    """Cancel one visit of the course (commits) and offer make-up times."""
+    """Cancel one visit of the course and offer make-up times. Commits."""
     visit = visit_by_number(course, number)
     staff_appointments.cancel(visit, reason, actor=actor)
     return visit, make_up_times(course, visit)
@@ -499,7 +507,7 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
         _lock_course(course)
         _require_not_cancelled(course)
         if anchor.status not in OPEN:
-            raise ChangeNotAllowed("not_open", staff_appointments.NOT_OPEN)
+            raise ChangeNotAllowed("not_open", NOT_OPEN)
         moving = tuple(v for v in visits_of(course) if v.status in OPEN and v.starts_at >= anchor.starts_at)
         tz = clinic_tz()
         fields: dict[str, str] = {}

@@ -17,6 +17,8 @@ from scheduler.services.common.errors import NotFound
 
 
 def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Message]]:
+    """An appointment and its messages, by due time; NotFound if there is no such
+    appointment. Reads only."""
     appointment = db.session.get(Appointment, appointment_id, options=[joinedload(Appointment.patient)])
     if appointment is None:
         raise NotFound("No such appointment.")
@@ -28,7 +30,8 @@ def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Me
 
 def resend(message_id: int, user: User) -> Message:
     """A new message of the same kind and channel, caused by staff: it waits for the send
-    window like any staff message, and is re-checked (visit cancelled or begun) when sent."""
+    window like any staff message, and is re-checked (visit cancelled or begun) when sent.
+    Commits."""
     original = db.session.get(Message, message_id)
     if original is None:
         raise NotFound("No such message.")
@@ -56,6 +59,8 @@ def resend(message_id: int, user: User) -> Message:
 
 
 def inbox(*, include_done: bool = False) -> list[InboundMessage]:
+    """Texts that need the desk (those not done yet, unless asked), newest first, at most
+    200. Reads only."""
     query = select(InboundMessage).where(InboundMessage.needs_attention.is_(True))
     if not include_done:
         query = query.where(InboundMessage.resolved_at.is_(None))
@@ -63,6 +68,7 @@ def inbox(*, include_done: bool = False) -> list[InboundMessage]:
 
 
 def mark_done(inbound_id: int, user: User) -> None:
+    """The desk has dealt with a text (again changes nothing); NotFound for any other. Commits."""
     inbound = db.session.get(InboundMessage, inbound_id)
     if inbound is None or not inbound.needs_attention:
         raise NotFound("No such text.")
@@ -73,6 +79,7 @@ def mark_done(inbound_id: int, user: User) -> None:
 
 
 def patient_for_inbound(inbound: InboundMessage) -> Patient | None:
+    """The patient a text came from, if known. Reads only."""
     return db.session.get(Patient, inbound.patient_id) if inbound.patient_id else None
 
 
@@ -84,6 +91,7 @@ class SmsState:
 
 
 def sms_state(patient: Patient) -> SmsState:
+    """Whether the patient can be texted, and if not, why and since when. Reads only."""
     if patient.number_refused:
         return SmsState("number_refused", detail=patient.sms_failed_code)
     if patient.opted_out:

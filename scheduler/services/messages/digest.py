@@ -22,11 +22,13 @@ CLAIM = "evening_digest_sent"
 
 
 def digest_time() -> time:
+    """FRONT_DESK_DIGEST_TIME as a clock time. Reads only."""
     hours, _, minutes = current_app.config["FRONT_DESK_DIGEST_TIME"].partition(":")
     return time(int(hours), int(minutes or 0))
 
 
 def schedule_email(day: date, to: str) -> Email:
+    """The email of a day's schedule, per provider, to `to`. Reads only."""
     tz = clinic_tz()
     providers = list(db.session.scalars(select(Provider).order_by(Provider.id)))
     visits = [a for a in appointments_on(day, providers) if a.status != "cancelled"]
@@ -52,7 +54,7 @@ def schedule_email(day: date, to: str) -> Email:
 def send_evening_digest(*, force: bool = False) -> str:
     """Emails FRONT_DESK_EMAIL tomorrow's schedule once a day, at or after FRONT_DESK_DIGEST_TIME
     (clinic time). Any number of workers may call this: one wins the day's claim. `force`
-    sends now, whatever the time and whether it went already."""
+    sends now, whatever the time and whether it went already. Commits (the day's claim)."""
     to = current_app.config["FRONT_DESK_EMAIL"]
     if not to:
         return "no_address"

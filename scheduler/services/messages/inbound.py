@@ -24,8 +24,12 @@ from scheduler.models import (
     Patient,
 )
 from scheduler.services import events
+from scheduler.services.appointments.rules import AUDIT_FIELDS
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
+from scheduler.services.messages.links import link_for
+from scheduler.services.messages.render import render_reply
+from scheduler.services.messages.sending import refuse_number
 from scheduler.services.waitlist import offers as waitlist_offers
 
 SMS_ACTOR = audit.Actor(ActorKind.SMS)
@@ -56,10 +60,7 @@ def _next_visit(patients: list[Patient]) -> Appointment | None:
 
 
 def handle_inbound(message_sid: str, from_number: str, body: str) -> InboundOutcome:
-    """Interpret, act and store one inbound text in one transaction; returns the reply."""
-    from scheduler.services.messages.links import link_for
-    from scheduler.services.messages.render import render_reply
-
+    """Interpret, act and store one inbound text in one transaction; returns the reply. Commits."""
     moment = now()
     inbound = InboundMessage(provider_message_id=message_sid, from_e164=from_number[:16], body=body[:1600],
                              received_at=moment)
@@ -136,8 +137,6 @@ def _set_consent(patient: Patient, *, action: str, **values) -> None:
 def _confirm(visit: Appointment, moment) -> None:
     if visit.status == AppointmentStatus.CONFIRMED.value:
         return  # "C" twice: still confirmed, nothing new to record
-    from scheduler.services.appointments.booking import AUDIT_FIELDS
-
     before = audit.snapshot(visit, AUDIT_FIELDS)
     visit.status = AppointmentStatus.CONFIRMED.value
     visit.confirmed_at = moment
@@ -158,7 +157,7 @@ _BEFORE_FINAL = (MessageStatus.SENDING.value, MessageStatus.SENT.value)
 
 
 def record_status(message_sid: str, status: str, error_code: str | None) -> bool:
-    """Applies one status callback; True when it moved a message forward."""
+    """Applies one status callback; True when it moved a message forward. Commits."""
     target = _FINAL.get(status.lower())
     if target is None:  # queued, accepted, sending, sent: we recorded "sent" ourselves
         return False
@@ -176,8 +175,6 @@ def record_status(message_sid: str, status: str, error_code: str | None) -> bool
         .execution_options(synchronize_session=False)
     ).first()
     if moved is not None and error_code and moved.channel == "sms":
-        from scheduler.services.messages.sending import refuse_number
-
         refuse_number(moved.patient_id, moved.to_address, error_code)
     db.session.commit()
     return moved is not None

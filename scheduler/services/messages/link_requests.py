@@ -20,6 +20,8 @@ from scheduler.services.common.errors import ValidationFailed
 
 
 def parse_contact(raw: object) -> Contact:
+    """A mobile number or an email address as the patient typed it; ValidationFailed
+    otherwise. Reads only."""
     contact, error = check_contact(raw, current_app.config["PHONE_REGION"])
     if contact is None:
         raise ValidationFailed({"contact": error})
@@ -27,7 +29,7 @@ def parse_contact(raw: object) -> Contact:
 
 
 def upcoming_visits_of(contact: Contact) -> list[Appointment]:
-    """Open visits still to come of every patient with this mobile number or email."""
+    """Open visits still to come of every patient with this mobile number or email. Reads only."""
     if contact.channel == "sms":
         whose = Patient.phone_e164 == contact.address
     else:

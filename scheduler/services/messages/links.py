@@ -23,13 +23,13 @@ LINK_PLACEHOLDER = "[private link]"
 
 
 def short_url(code: str) -> str:
-    """The short address a message carries (/l/<code>): it leads to the private page."""
+    """The short address a message carries (/l/<code>): it leads to the private page. Reads only."""
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/l/{code}"
 
 
 def manage_url(token: str) -> str:
     """The private page's address (the manage blueprint's /appointments/<token>), built
-    without a request so the worker can use it."""
+    without a request so the worker can use it. Reads only."""
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/appointments/{token}"
 
 
@@ -39,13 +39,13 @@ LINK_SECRET_BYTES = 16
 
 def mint_link(appointment: Appointment) -> tuple[str, dict]:
     """A fresh short link and the appointment_links row that opens it, not yet written (the
-    worker writes a batch's rows together with the messages recorded sent)."""
+    worker writes a batch's rows together with the messages recorded sent). Reads only."""
     secret = secrets.token_urlsafe(LINK_SECRET_BYTES)
     return short_url(secret), {"appointment_id": appointment.id, "token_hash": sha256_hex(secret), "created_at": now()}
 
 
 def link_for(appointment: Appointment) -> str:
-    """A fresh short link whose row joins the session's transaction."""
+    """A fresh short link whose row joins the session's transaction. In the caller's transaction."""
     url, row = mint_link(appointment)
     db.session.add(AppointmentLink(**row))
     return url
@@ -55,7 +55,7 @@ def manage_token_for_code(code: str) -> str | None:
     """The private page's token for a message's short link, None if unknown or expired.
 
     The page's token wraps the same secret, so it opens through the link's stored hash; a
-    link lives as long as the one made at booking (MANAGE_TOKEN_MAX_AGE_DAYS)."""
+    link lives as long as the one made at booking (MANAGE_TOKEN_MAX_AGE_DAYS). Reads only."""
     if not code or len(code) > 64:
         return None
     link = db.session.scalar(select(AppointmentLink).where(AppointmentLink.token_hash == sha256_hex(code)))
@@ -68,6 +68,7 @@ def manage_token_for_code(code: str) -> str | None:
 
 
 def redact(text: str, links) -> str:
+    """The text with each of these links replaced by LINK_PLACEHOLDER. Reads only."""
     for link in links:
         text = text.replace(link, LINK_PLACEHOLDER)
     return text

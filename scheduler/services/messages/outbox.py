@@ -38,7 +38,9 @@ from scheduler.models import (
     CourseStatus,
     Message,
     MessageStatus,
+    OfferStatus,
     Patient,
+    WaitlistOffer,
 )
 from scheduler.services.clinic import versions as clinic_versions
 from scheduler.services.common.clock import clinic_tz, now
@@ -50,11 +52,13 @@ ONE_TICK = timedelta(microseconds=1)
 
 
 def policy() -> Policy:
-    """The admin's saved policy, else the configuration's: read once per app context."""
+    """The admin's saved policy, else the configuration's: read once per app context. Reads only."""
     return clinic_versions.current_policy()
 
 
 def channels_for(patient: Patient) -> Channels:
+    """How the patient may be reached: by text (consent, no opt-out), by email (an address).
+    Reads only."""
     return Channels(sms=patient.may_text, email=bool(patient.email))
 
 
@@ -64,7 +68,8 @@ def channels_for(patient: Patient) -> Channels:
 def plan_booked(appointment: Appointment, *, cause: str) -> None:
     """The confirmation and the reminders of a visit created in this transaction. No message
     of a new visit can exist yet, so none is looked for to revive: the rows go in at once, in
-    one round trip (no two share a key: they differ in kind, channel or planned time)."""
+    one round trip (no two share a key: they differ in kind, channel or planned time).
+    In the caller's transaction."""
     _ensure_id(appointment)
     moment = now()
     patient = appointment.patient
@@ -79,7 +84,7 @@ def plan_booked(appointment: Appointment, *, cause: str) -> None:
 def plan_moved(appointment: Appointment, *, cause: str) -> None:
     """Pending reminders of the old time are cancelled and the new time's planned. The update
     goes by the confirmation's channels, unless a confirmation or update still waiting there
-    will carry the new time anyway (it is rendered at send time)."""
+    will carry the new time anyway (it is rendered at send time). In the caller's transaction."""
     moment = now()
     _cancel_pending(appointment, kinds=("reminder",), moment=moment)
     patient = appointment.patient
@@ -108,20 +113,22 @@ def plan_moved(appointment: Appointment, *, cause: str) -> None:
 
 def plan_cancelled(appointment: Appointment, *, cause: str) -> None:
     """Everything still waiting for the visit is cancelled; a notice goes by the same channels
-    as a confirmation (by email with the calendar's METHOD:CANCEL)."""
+    as a confirmation (by email with the calendar's METHOD:CANCEL). In the caller's transaction."""
     moment = now()
     _cancel_pending(appointment, kinds=None, moment=moment)
     _add_notices("cancellation", appointment, cause, moment)
 
 
 def plan_confirmed(appointment: Appointment, *, cause: str) -> None:
-    """Nothing to send: the reminders stay (they help with the visit, not only the decision)."""
+    """Nothing to send: the reminders stay (they help with the visit, not only the decision).
+    Reads only."""
     return None
 
 
 def plan_course_booked(course: Course, visits: list[Appointment], *, cause: str) -> None:
     """One welcome listing the course's visits, and each visit's reminders: the full cadence
-    for the course's first visit and the first after a long gap, the lighter one for the rest."""
+    for the course's first visit and the first after a long gap, the lighter one for the rest.
+    In the caller's transaction."""
     if not visits:
         return
     for visit in visits:
@@ -153,7 +160,7 @@ def plan_course_booked(course: Course, visits: list[Appointment], *, cause: str)
 def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> None:
     """One message on `channel` with a fresh private link to each visit. For one visit the row
     belongs to it; for several it belongs to the patient, and is rendered with their upcoming
-    open visits at send time."""
+    open visits at send time. In the caller's transaction."""
     if not appointments:
         return
     for appointment in appointments:
@@ -175,7 +182,8 @@ def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> 
 def plan_waitlist_offer(offer, patient: Patient, hold: timedelta) -> datetime | None:
     """The offer of a freed time: by SMS when the patient may be texted, else by email. The
     system offers it, so it waits for the send window; it is never sent once the hold (counted
-    from when it may go) has run out. Returns when it may go (None: it cannot go at all)."""
+    from when it may go) has run out. Returns when it may go (None: it cannot go at all).
+    In the caller's transaction."""
     moment = now()
     reachable = channels_for(patient)
     channel = "sms" if reachable.sms else ("email" if reachable.email else None)
@@ -199,7 +207,7 @@ def plan_waitlist_offer(offer, patient: Patient, hold: timedelta) -> datetime | 
 
 
 def send_decision_for(message: Message, moment: datetime | None = None) -> Decision:
-    """Send, defer (until) or expire a claimed message, re-reading what it is about."""
+    """Send, defer (until) or expire a claimed message, re-reading what it is about. Reads only."""
     moment = moment or now()
     patient = db.session.get(Patient, message.patient_id)
     cancelled = False
@@ -216,8 +224,6 @@ def send_decision_for(message: Message, moment: datetime | None = None) -> Decis
     elif message.kind == "links":
         cancelled = not upcoming_visits(patient, moment)
     elif message.waitlist_offer_id is not None:
-        from scheduler.models import OfferStatus, WaitlistOffer
-
         offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
         cancelled = offer.status != OfferStatus.OPEN.value
     allowed = patient.may_text if message.channel == "sms" else bool(patient.email)
@@ -233,7 +239,8 @@ def send_decision_for(message: Message, moment: datetime | None = None) -> Decis
 
 
 def upcoming_visits(patient: Patient, moment: datetime, course: Course | None = None) -> list[Appointment]:
-    """The patient's open visits that have not begun (of one course, if given), soonest first."""
+    """The patient's open visits that have not begun (of one course, if given), soonest first.
+    Reads only."""
     query = (
         select(Appointment)
         .where(

@@ -28,12 +28,13 @@ from scheduler.domain.patient_details import N_
 from scheduler.domain.reminders import fold_to_gsm7
 from scheduler.domain.wall_time import is_ambiguous
 from scheduler.extensions import db
-from scheduler.models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient
+from scheduler.models import Appointment, AppointmentStatus, Course, Message, MessageStatus, Patient, WaitlistOffer
 from scheduler.services.calendars.files import course_calendar_bytes, visit_calendar_bytes
 from scheduler.services.clinic.versions import current_details
 from scheduler.services.common.clock import now
 from scheduler.services.messages.links import redact
 from scheduler.services.messages.outbox import upcoming_visits
+from scheduler.services.waitlist.offers import take_url
 
 LinkFor = Callable[[Appointment], str]
 
@@ -121,6 +122,7 @@ class RenderedReply:
 
 
 def language_of(patient: Patient | None, fallback: str = "en") -> str:
+    """The patient's language when the clinic speaks it, else the clinic's default. Reads only."""
     languages = current_app.config["LANGUAGES"]
     language = patient.language if patient is not None else fallback
     return language if language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -152,13 +154,13 @@ class Words:
 
 
 def current_words() -> Words:
-    """The words of the locale in force (force_locale, or the request's)."""
+    """The words of the locale in force (force_locale, or the request's). Reads only."""
     return Words(str(get_locale()), get_translations())
 
 
 def words_for(language: str) -> Words:
     """A patient's language's words, looked up once per process: the compiled catalogues do
-    not change while it runs."""
+    not change while it runs. Reads only."""
     known: dict[str, Words] = current_app.extensions.setdefault("message_words", {})
     words = known.get(language)
     if words is None:
@@ -170,7 +172,8 @@ def words_for(language: str) -> Words:
 def when(instant: datetime, *, short: bool = False, words: Words | None = None) -> str:
     """In clinic time and the patient's language: "Tuesday, December 8 at 3:00 PM" / "martes
     8 de diciembre a las 3:00 p.m."; short, for texts: "Tue Dec 8, 3:00 PM" / "mar 8 dic,
-    3:00 p.m.". In the hour clocks repeat when they fall back, with the zone ("1:30 AM MST")."""
+    3:00 p.m.". In the hour clocks repeat when they fall back, with the zone ("1:30 AM MST").
+    Reads only."""
     words = words or current_words()
     local = instant.astimezone(_tz())
     clock = _clock_label(local, words.locale)
@@ -211,7 +214,7 @@ def _babel_time(clock: time, locale: str) -> str:
 
 def when_at(instant: datetime, words: Words | None = None) -> str:
     """A short day with "at", for a question in a text: "Tue Dec 8 at 3:00 PM" / "mar 8 dic a
-    las 3:00 p.m."."""
+    las 3:00 p.m.". Reads only."""
     words = words or current_words()
     local = instant.astimezone(_tz())
     day = _babel_date(local.date(), words.gettext("EEE MMM d"), words.locale)
@@ -220,7 +223,7 @@ def when_at(instant: datetime, words: Words | None = None) -> str:
 
 def hold_line(instant: datetime, moment: datetime, words: Words | None = None) -> str:
     """"We hold it for you until 8:30 AM." (with the day when it is not today; with the zone in
-    the hour the clocks repeat); Spanish says "hasta la 1:15", not "hasta las"."""
+    the hour the clocks repeat); Spanish says "hasta la 1:15", not "hasta las". Reads only."""
     words = words or current_words()
     local, today = instant.astimezone(_tz()), moment.astimezone(_tz()).date()
     if local.date() != today:
@@ -305,7 +308,8 @@ def _visit_total(appointment: Appointment) -> int | None:
 
 
 def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = None) -> Rendered:
-    """The message as it goes out now. `link_for(appointment)` mints a fresh private link."""
+    """The message as it goes out now. `link_for(appointment)` mints a fresh private link.
+    Reads only, but for what `link_for` writes."""
     lookups = lookups or Lookups()
     patient = db.session.get(Patient, message.patient_id)
     language = language_of(patient)
@@ -398,9 +402,6 @@ def _facts(message, patient, appointment, course, moment, link, lookups: Lookups
 
 
 def _offer_facts(message: Message, moment: datetime, words: Words) -> dict:
-    from scheduler.models import WaitlistOffer
-    from scheduler.services.waitlist.offers import take_url
-
     offer = db.session.get(WaitlistOffer, message.waitlist_offer_id)
     facts = {
         "when_label": when(offer.starts_at, words=words),
@@ -434,7 +435,8 @@ def render_reply(
     appointment: Appointment | None = None,
     link: str | None = None,
 ) -> RenderedReply:
-    """The text answering an inbound SMS (see REPLY_KINDS), in the patient's language."""
+    """The text answering an inbound SMS (see REPLY_KINDS), in the patient's language.
+    Reads only."""
     if kind not in REPLY_KINDS:
         raise ValueError(f"unknown reply kind {kind!r}")
     language = language_of(patient, language) if patient is not None else (

@@ -37,7 +37,9 @@ from scheduler.integrations.transport import Handed, SendFailed
 from scheduler.models import Appointment, AppointmentLink, Message, MessageStatus, Patient
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clock_function, now
+from scheduler.services.messages.links import mint_link
 from scheduler.services.messages.outbox import send_decision_for
+from scheduler.services.messages.render import BatchLookups, render
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class Transports:
 
 
 def transports() -> Transports:
-    """One set per process (the SDK keeps its HTTP connections in a pool)."""
+    """One set per process (the SDK keeps its HTTP connections in a pool). Reads only."""
     app = current_app._get_current_object()
     found = app.extensions.get("message_transports")
     if found is None:
@@ -69,7 +71,8 @@ def transports() -> Transports:
 
 def send_margin() -> timedelta:
     """A claimed row is sent only while this much of its lease is left: the longest a send
-    can take (the transports' timeouts) plus slack, so a send never outlives its lease."""
+    can take (the transports' timeouts) plus slack, so a send never outlives its lease.
+    Reads only."""
     config = current_app.config
     longest = max(config["TWILIO_TIMEOUT_SECONDS"], config["SMTP_TIMEOUT_SECONDS"]) + 5
     return timedelta(seconds=min(longest, config["MESSAGE_CLAIM_LEASE_SECONDS"] / 2))
@@ -86,7 +89,8 @@ def _due(moment: datetime):
 
 
 def claim_due(limit: int) -> list[Claim]:
-    """Marks up to `limit` due rows `sending` under a new lease, in one short transaction."""
+    """Marks up to `limit` due rows `sending` under a new lease, in one short transaction.
+    Commits."""
     moment = now()
     lease = moment + timedelta(seconds=current_app.config["MESSAGE_CLAIM_LEASE_SECONDS"])
     picked = (
@@ -138,7 +142,8 @@ class Done:
 
 
 def deliver(claim: Claim) -> str:
-    """Re-read, decide, render, send and record one claimed message. Returns what happened."""
+    """Re-read, decide, render, send and record one claimed message. Returns what happened.
+    Commits."""
     return send_claims([claim])[0]
 
 
@@ -156,18 +161,20 @@ class Batch:
 def send_claims(claims: list[Claim]) -> list[str]:
     """A claimed batch without sending threads: re-read together, decided and rendered, then
     each message handed to its provider and recorded before the next. Returns each claim's
-    outcome. (send_due overlaps batches on threads when WORKER_CONCURRENCY > 1.)"""
+    outcome. (send_due overlaps batches on threads when WORKER_CONCURRENCY > 1.) Commits."""
     return _send_one_by_one(open_batch(claims))
 
 
 def open_batch(claims: list[Claim]) -> Batch:
+    """A claimed batch re-read, decided and rendered, ready to hand over.
+    Reads only, and ends the read transaction before anything is sent."""
     ready, settled, outcomes = _prepare(claims)
     return Batch(claims, ready, settled, outcomes)
 
 
 def hand_over(batch: Batch, pool: ThreadPoolExecutor, lanes: int) -> None:
     """The batch's messages to the sending threads, one lane of messages per thread (a
-    thread's messages go one after another); this thread is free until `finish`."""
+    thread's messages go one after another); this thread is free until `finish`. Reads only."""
     clock, margin = clock_function(), send_margin()
     for lane in (batch.ready[i::lanes] for i in range(lanes)):
         if lane:
@@ -180,7 +187,7 @@ def _hand_over_lane(lane: list[Outgoing], clock: Callable[[], datetime],
 
 
 def finish(batch: Batch) -> list[str]:
-    """Waits for the providers' answers and records the whole batch in one transaction."""
+    """Waits for the providers' answers and records the whole batch in one transaction. Commits."""
     answered = [_answered(item, answer)
                 for future, lane in batch.in_flight for item, answer in zip(lane, future.result(), strict=True)]
     batch.outcomes.update(record(batch.settled + answered))
@@ -199,8 +206,6 @@ def _send_one_by_one(batch: Batch) -> list[str]:
 def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int, str]]:
     """One read of the batch (rows, visits, patients: fresh from the database), then each
     message decided and rendered. The read transaction ends before anything is sent."""
-    from scheduler.services.messages.render import BatchLookups
-
     rows = db.session.execute(
         select(Message, Appointment, Patient)
         .join(Patient, Patient.id == Message.patient_id)
@@ -249,9 +254,6 @@ def _prepare(claims: list[Claim]) -> tuple[list[Outgoing], list[Done], dict[int,
 
 
 def _rendered(claim: Claim, message: Message, lookups) -> Outgoing:
-    from scheduler.services.messages.links import mint_link
-    from scheduler.services.messages.render import render
-
     links: list[dict] = []
 
     def link_for(appointment: Appointment) -> str:
@@ -341,7 +343,7 @@ def record(done: list[Done]) -> dict[int, str]:
     """One transaction for a group of messages: each row changed only while this worker's
     lease on it holds (the rows are locked first, so the lease cannot run out between the
     check and the write); a sent message's links are written with it. Core statements built
-    once, each run for the whole group (executemany)."""
+    once, each run for the whole group (executemany). Commits."""
     if not done:
         return {}
     moment = now()
@@ -381,7 +383,8 @@ def record(done: list[Done]) -> dict[int, str]:
 
 
 def refuse_number(patient_id: int, number: str, code: str) -> None:
-    """Twilio's permanent answers update the patient: opted out, or a number that cannot get texts."""
+    """Twilio's permanent answers update the patient: opted out, or a number that cannot get texts.
+    In the caller's transaction."""
     if code not in (OPTED_OUT, INVALID_NUMBER, NOT_MOBILE):
         return
     patient = db.session.get(Patient, patient_id)
@@ -403,7 +406,7 @@ def send_due(batch_size: int | None = None, stop: threading.Event | None = None)
 
     With sending threads (WORKER_CONCURRENCY > 1) the batches overlap: while one batch is
     with the providers, this thread claims and renders the next. Everything touching the
-    database happens on this thread; the threads only wait for the providers' answers.
+    database happens on this thread; the threads only wait for the providers' answers. Commits.
     """
     config = current_app.config
     size = batch_size or config["WORKER_BATCH_SIZE"]
@@ -458,7 +461,7 @@ def _count(counts: dict[str, int], outcomes: list[str]) -> bool:
 
 
 def expire_stale() -> int:
-    """Pending messages whose visit has begun are never sent late: expired."""
+    """Pending messages whose visit has begun are never sent late: expired. Commits."""
     moment = now()
     result = db.session.execute(
         update(Message)

@@ -33,12 +33,15 @@ class BackupResult:
 
 
 def sqlite_file(database_url_path: str | None) -> Path:
+    """The database file a SQLite URL names; BackupRefused for an in-memory database. Reads only."""
     if database_url_path in (None, "", ":memory:"):
         raise BackupRefused("The database is in memory: there is no file to back up.")
     return Path(database_url_path).resolve()
 
 
 def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False) -> BackupResult:
+    """A checked copy of the SQLite database `source` at `target` (see above).
+    Reads only: the database is opened read-only, the copy is a new file."""
     target = target.resolve()
     if not source.is_file():
         raise BackupRefused(f"No database file at {source}.")
@@ -66,6 +69,7 @@ def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False) -> Bac
 
 
 def pg_dump_hint(libpq_url: str) -> str:
+    """What to run instead when the database is PostgreSQL. Reads only."""
     return (
         "This database is PostgreSQL: this command copies SQLite files only. Use pg_dump, e.g.\n"
         f"  pg_dump --format=custom --file=clinic-$(date +%F).dump '{libpq_url}'\n"

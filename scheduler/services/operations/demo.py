@@ -66,7 +66,7 @@ def _holidays(today: date) -> list[tuple[date, str]]:
 
 
 def seed_demo() -> dict[str, int]:
-    """Adds whatever of the demo clinic is missing; running it twice changes nothing."""
+    """Adds whatever of the demo clinic is missing; running it twice changes nothing. Commits."""
     created = {"providers": 0, "services": 0, "closures": 0, "appointments": 0}
     for name, title, colour in PROVIDERS:
         if db.session.scalar(select(Provider).where(Provider.name == name)) is None:

@@ -57,7 +57,7 @@ def _database_answers() -> bool:
 def check_health(stale_after_seconds: int) -> Health:
     """Two queries when all is well (load balancers ask often): the worker's passes, and the
     outbox backlog with its oldest pending row. Only when one fails is the database itself
-    asked whether it answers at all."""
+    asked whether it answers at all. Reads only, and ends its read transaction."""
     health = Health(database_ok=True)
     moment = now()
     try:

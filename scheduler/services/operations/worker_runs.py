@@ -19,6 +19,7 @@ def _upsert(values: dict, update_columns: tuple[str, ...]):
 
 
 def record_run(job: str, started: datetime, finished: datetime, error: str = "") -> None:
+    """A job's last pass (start, end, duration, error): one row per job. Commits."""
     values = dict(job=job, last_started_at=started, last_finished_at=finished,
                   last_duration_ms=int((finished - started).total_seconds() * 1000), last_error=error[:500])
     db.session.execute(_upsert(values, ("last_started_at", "last_finished_at", "last_duration_ms", "last_error")))
@@ -27,7 +28,7 @@ def record_run(job: str, started: datetime, finished: datetime, error: str = "")
 
 def claim_daily(job: str, since: datetime, moment: datetime) -> bool:
     """True for exactly one caller per period: the one that moves the job's last start from
-    before `since` to `moment` (or creates its row). Two workers cannot both win."""
+    before `since` to `moment` (or creates its row). Two workers cannot both win. Commits."""
     won = db.session.execute(
         update(WorkerRun).where(WorkerRun.job == job, WorkerRun.last_started_at < since)
         .values(last_started_at=moment).execution_options(synchronize_session=False)

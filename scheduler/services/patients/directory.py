@@ -23,7 +23,7 @@ def _like(text: str) -> str:
 
 
 def search(query: object) -> list[Patient]:
-    """Patients whose name, email or mobile number contains the text (any case)."""
+    """Patients whose name, email or mobile number contains the text (any case). Reads only."""
     if not isinstance(query, str) or len(query.strip()) < QUERY_MIN:
         raise ValidationFailed({"query": N_("Type at least 2 characters of a name, phone number or email.")})
     text = " ".join(query.split())

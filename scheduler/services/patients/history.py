@@ -19,6 +19,8 @@ class PatientHistory:
 
 
 def history(patient: Patient, *, audit_limit: int = 100) -> PatientHistory:
+    """Everything the desk sees on one patient's page: visits, courses, messages and the
+    newest of the audit trail. Reads only."""
     appointments = list(db.session.scalars(
         select(Appointment).options(joinedload(Appointment.provider), joinedload(Appointment.service))
         .where(Appointment.patient_id == patient.id).order_by(Appointment.starts_at.desc())

@@ -30,6 +30,7 @@ PATIENT_BY_PERSON = (
 
 
 def same_person_params(details: PatientDetails) -> dict[str, str]:
+    """The values SAME_PERSON runs with for these details. Reads only."""
     return {
         "person_phone": details.phone_e164,
         "person_first_name": details.first_name.lower(),
@@ -38,7 +39,7 @@ def same_person_params(details: PatientDetails) -> dict[str, str]:
 
 
 def same_person(details: PatientDetails) -> ColumnElement[bool]:
-    """SAME_PERSON with the values filled in, for queries built on the spot."""
+    """SAME_PERSON with the values filled in, for queries built on the spot. Reads only."""
     return and_(
         Patient.phone_e164 == details.phone_e164,
         func.lower(Patient.first_name) == details.first_name.lower(),
@@ -61,6 +62,7 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
     An anonymous form never overwrites what the clinic already holds, except to fill a
     missing email and to record a fresh SMS consent (an explicit opt-in after an earlier
     STOP is a new consent). Creation and every change go to the audit trail.
+    In the caller's transaction.
     """
     patient, change = adopt_or_create(find_person(details), details, language)
     if patient.id is None:
@@ -71,11 +73,12 @@ def find_or_create_patient(details: PatientDetails, language: str, actor: audit.
 
 
 def find_person(details: PatientDetails) -> Patient | None:
-    """The record these details name, if any."""
+    """The record these details name, if any. Reads only."""
     return kept_record(db.session.scalar(PATIENT_BY_PERSON, same_person_params(details)))
 
 
 def kept_record(patient: Patient | None) -> Patient | None:
+    """The record the desk kept, when this one was merged into it; else this one. Reads only."""
     if patient is not None and patient.merged_into_id is not None:
         # The desk merged that record into another: the booking goes to the one kept.
         return db.session.get(Patient, patient.merged_into_id)
@@ -87,7 +90,7 @@ def adopt_or_create(
 ) -> tuple[Patient, PatientChange | None]:
     """find_or_create_patient for the record already found (None: a new one, added to the
     session, not yet flushed), leaving the audit record to the caller: a booking writes it
-    together with its own."""
+    together with its own. In the caller's transaction."""
     moment = now()
     if patient is None:
         patient = Patient(

@@ -27,7 +27,8 @@ class NewPatient:
 
 
 def check_new_patient(data: dict) -> NewPatient:
-    """What the desk types for a caller: two names and a mobile number; email optional."""
+    """What the desk types for a caller: two names and a mobile number; email optional.
+    Reads only."""
     fields: dict[str, str] = {}
     first, error = check_name(data.get("first_name"))
     if error:
@@ -58,7 +59,7 @@ def check_new_patient(data: dict) -> NewPatient:
 def find_or_add(details: NewPatient, actor: audit.Actor, language: str = "en") -> Patient:
     """The patient with this number and name, or a new record (the caller of the transaction
     commits). A new record sharing a number or an email with someone of another name is shown
-    at the desk as a possible duplicate (`possible_duplicates`)."""
+    at the desk as a possible duplicate (`possible_duplicates`). In the caller's transaction."""
     existing = db.session.scalar(
         select(Patient).where(
             Patient.phone_e164 == details.phone_e164,
@@ -83,7 +84,7 @@ def find_or_add(details: NewPatient, actor: audit.Actor, language: str = "en") -
 
 def possible_duplicates(patient: Patient) -> list[Patient]:
     """Other records with the same mobile number or email but another name: the desk decides
-    whether they are one person (merge) or, say, a parent and child sharing a phone."""
+    whether they are one person (merge) or, say, a parent and child sharing a phone. Reads only."""
     same_contact = [Patient.phone_e164 == patient.phone_e164]
     if patient.email:
         same_contact.append(func.lower(Patient.email) == patient.email.lower())
@@ -97,7 +98,7 @@ def possible_duplicates(patient: Patient) -> list[Patient]:
 
 
 def all_possible_duplicates(limit: int = 50) -> list[tuple[Patient, Patient]]:
-    """Pairs (older, newer) of live records sharing a number or an email."""
+    """Pairs (older, newer) of live records sharing a number or an email. Reads only."""
     older, newer = Patient.__table__.alias("older"), Patient.__table__.alias("newer")
     pairs = db.session.execute(
         select(older.c.id, newer.c.id)
@@ -117,6 +118,7 @@ def all_possible_duplicates(limit: int = 50) -> list[tuple[Patient, Patient]]:
 
 
 def set_language(patient: Patient, language: str, actor: audit.Actor) -> None:
+    """The patient's language for messages and pages, audited when it changes. Commits."""
     if language not in LANGUAGES:
         raise ValidationFailed({"language": "Choose English or Spanish."})
     before = audit.snapshot(patient, AUDIT_FIELDS)

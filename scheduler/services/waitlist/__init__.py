@@ -1,1 +1,2 @@
-"""The waitlist: entries (joining, leaving, the desk's view) and offers of freed times."""
+"""The waitlist: entries (joining, leaving, the desk's view), openings (time a change freed,
+recorded through events.py) and offers of freed times."""

@@ -154,7 +154,8 @@ def _place(person: Patient, wanted: Preferences, *, actor: audit.Actor, source: 
 
 
 def waiting() -> list[WaitlistEntry]:
-    """Everyone waiting or holding an offer, in the order offers go out (joining first)."""
+    """Everyone waiting or holding an offer, in the order offers go out (joining first).
+    Reads only."""
     return list(db.session.scalars(
         select(WaitlistEntry)
         .options(joinedload(WaitlistEntry.patient), joinedload(WaitlistEntry.service))
@@ -164,6 +165,7 @@ def waiting() -> list[WaitlistEntry]:
 
 
 def entry_for_token(token: str) -> WaitlistEntry:
+    """The waitlist entry a leave link names; NotFound otherwise. Reads only."""
     token_hash = manage_secret_hash(token)
     entry = None
     if token_hash is not None:

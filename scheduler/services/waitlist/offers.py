@@ -1,15 +1,15 @@
 """Offering freed times to the waitlist, one patient at a time.
 
 A booking change that frees time (a cancellation, a move away, a closure or time off
-removed) records an opening in its own transaction (`opening_freed`). The worker's
+removed) records an opening in its own transaction (`openings.opening_freed`). The worker's
 `offer_openings` then, for each opening:
 - expires offers whose hold ran out (the opening passes to the next patient);
 - finds the waiting entries that want a time in it (service, provider or any, date range,
   days, time of day) where the time is still free for their service, orders them (active
   course patients first for a time in their course's week, then order of joining) and
-  offers the first one's time: an outbox message, by SMS when the patient may be texted,
-  else by email, planned like any system message (it waits for the send window); the hold
-  (WAITLIST_HOLD_MINUTES) runs from when the message may go.
+  offers the first one's time: an outbox message (planned through events.py), by SMS when
+  the patient may be texted, else by email, planned like any system message (it waits for
+  the send window); the hold (WAITLIST_HOLD_MINUTES) runs from when the message may go.
 
 The patient takes it with YES (see inbound_sms.py) or the email's link: `take` books it in
 one transaction under the database's conflict check; a second YES finds the offer taken
@@ -46,8 +46,8 @@ from scheduler.models import (
     WaitlistStatus,
 )
 from scheduler.services import events
-from scheduler.services.appointments.booking import AUDIT_FIELDS as APPOINTMENT_FIELDS
-from scheduler.services.appointments.booking import overlapping_visit
+from scheduler.services.appointments.rules import AUDIT_FIELDS as APPOINTMENT_FIELDS
+from scheduler.services.appointments.rules import overlapping_visit
 from scheduler.services.availability.open_times import bookable_providers, open_slots
 from scheduler.services.clinic.versions import current_version_id
 from scheduler.services.common import audit
@@ -62,27 +62,8 @@ _TAKE_SALT = "waitlist-offer-take"
 
 
 def hold() -> timedelta:
+    """How long an offered time is held for the patient (WAITLIST_HOLD_MINUTES). Reads only."""
     return timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"])
-
-
-# ---------------------------------------------------------------- in the freeing transaction
-
-
-def opening_freed(provider_id: int | None, starts_at: datetime, ends_at: datetime, cause: str) -> None:
-    """Time that may have freed up (provider None: whoever works then). Never commits."""
-    moment = now()
-    if ends_at <= moment or ends_at <= starts_at:
-        return
-    db.session.add(WaitlistOpening(provider_id=provider_id, starts_at=max(starts_at, moment), ends_at=ends_at,
-                                   cause=cause, status=OpeningStatus.OPEN.value, created_at=moment))
-
-
-def days_freed(provider_id: int | None, first_day, last_day, cause: str) -> None:
-    """Whole clinic days (a closure lifted) as an opening."""
-    tz = clinic_tz()
-    start = datetime.combine(first_day, datetime.min.time(), tz)
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tz)
-    opening_freed(provider_id, start, end, cause)
 
 
 # ---------------------------------------------------------------- the worker's job
@@ -97,7 +78,7 @@ class Candidate:
 
 def offer_openings() -> dict[str, int]:
     """Expire held offers past their time, then offer each open opening to the next patient.
-    One transaction per expiry and per opening."""
+    One transaction per expiry and per opening. Commits."""
     counts = {"expired": 0, "offered": 0, "closed": 0}
     counts["expired"] = expire_offers()
     opening_ids = list(db.session.scalars(
@@ -113,6 +94,8 @@ def offer_openings() -> dict[str, int]:
 
 
 def expire_offers() -> int:
+    """Offers whose hold ran out expire, and their entries wait again; one transaction per
+    offer. Returns how many expired. Commits."""
     moment = now()
     ids = list(db.session.scalars(
         select(WaitlistOffer.id).where(WaitlistOffer.status == OfferStatus.OPEN.value,
@@ -231,8 +214,6 @@ def _in_course_week(patient_id: int, start: datetime) -> bool:
 
 
 def _make_offer(opening: WaitlistOpening, candidate: Candidate) -> WaitlistOffer:
-    from scheduler.services.messages.outbox import plan_waitlist_offer
-
     entry, moment = candidate.entry, now()
     offer = WaitlistOffer(opening_id=opening.id, entry_id=entry.id, patient_id=entry.patient_id,
                           service_id=entry.service_id, provider_id=candidate.slot.provider_id,
@@ -240,7 +221,7 @@ def _make_offer(opening: WaitlistOpening, candidate: Candidate) -> WaitlistOffer
                           expires_at=moment + hold(), created_at=moment)
     db.session.add(offer)
     db.session.flush()
-    due = plan_waitlist_offer(offer, entry.patient, hold())
+    due = events.waitlist_offer_made(offer, entry.patient, hold())
     if due is None:  # neither texted nor emailed, or not before the time itself: the next one
         offer.status = OfferStatus.GONE.value
         offer.answered_at = moment
@@ -262,7 +243,7 @@ class Taken:
 
 
 def open_offer_to(patients: list[Patient]) -> WaitlistOffer | None:
-    """The newest offer still held for one of these patients (one phone number)."""
+    """The newest offer still held for one of these patients (one phone number). Reads only."""
     if not patients:
         return None
     return db.session.scalars(
@@ -274,7 +255,7 @@ def open_offer_to(patients: list[Patient]) -> WaitlistOffer | None:
 
 
 def last_text_was_offer(number: str) -> WaitlistOffer | None:
-    """The offer the newest text sent to this number carried, if it carried one."""
+    """The offer the newest text sent to this number carried, if it carried one. Reads only."""
     latest = db.session.scalars(
         select(Message).where(Message.channel == "sms", Message.to_address == number,
                               Message.status.in_([MessageStatus.SENT.value, MessageStatus.DELIVERED.value]))
@@ -287,8 +268,8 @@ def last_text_was_offer(number: str) -> WaitlistOffer | None:
 
 def take(offer_id: int, actor: audit.Actor) -> Taken:
     """Book the offered time for the patient, if the offer is still held and the time still
-    free (the database's conflict check has the last word). In the caller's transaction:
-    never commits; audits the answer either way."""
+    free (the database's conflict check has the last word); the answer is audited either way.
+    In the caller's transaction."""
     offer = _locked_offer(offer_id)
     if offer is None:
         raise NotFound("This link is not valid or has expired.")
@@ -375,10 +356,12 @@ def _signer() -> URLSafeSerializer:
 
 
 def take_token_for(offer: WaitlistOffer) -> str:
+    """The signed token of the email's link that takes this offer. Reads only."""
     return _signer().dumps(offer.id)
 
 
 def offer_for_token(token: str) -> WaitlistOffer:
+    """The offer a take link names; NotFound otherwise. Reads only."""
     try:
         offer_id = _signer().loads(token)
     except BadSignature:
@@ -390,4 +373,5 @@ def offer_for_token(token: str) -> WaitlistOffer:
 
 
 def take_url(offer: WaitlistOffer) -> str:
+    """The email's link that takes the offer. Reads only."""
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/waitlist/offers/{take_token_for(offer)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from scheduler.models import Role
-from scheduler.services.clinic import settings as clinic_settings
+from scheduler.services.closures import closing
 from scheduler.services.common import audit
 from scheduler.web.api.base import json_body, require, staff_token_required
 from scheduler.web.api.staff import staff_appointment_json
@@ -16,7 +16,7 @@ settings_api = Blueprint("settings", __name__)
 @staff_token_required
 def add_closure():
     require(g.staff_user.role == Role.ADMIN.value)
-    result = clinic_settings.closure(json_body("ClosureRequest"), actor=audit.actor_for(g.staff_user))
+    result = closing.closure(json_body("ClosureRequest"), actor=audit.actor_for(g.staff_user))
     affected = [staff_appointment_json(a) for a in result.affected]
     if result.saved is None:
         return jsonify({"affected": affected})

@@ -12,7 +12,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from scheduler.domain.wall_time import is_ambiguous
+from scheduler.services.appointments.booking_input import parse_start
 from scheduler.services.clinic.versions import current_details
+from scheduler.services.common.errors import ValidationFailed
 from scheduler.web.common.presenters import local_iso
 
 CONTENT_SECURITY_POLICY = (
@@ -105,9 +107,6 @@ def _error_response(status: int, code: str, message: str, error: HTTPException |
 
 def parse_instant_filter(raw: str):
     """For templates: the chosen start as an instant, or None if it does not parse."""
-    from scheduler.services.appointments.booking_input import parse_start
-    from scheduler.services.common.errors import ValidationFailed
-
     try:
         return parse_start(raw)
     except ValidationFailed:

@@ -10,6 +10,7 @@ from scheduler.extensions import db
 from scheduler.models import Closure, Provider, Service, TimeOff, WorkingHours
 from scheduler.services.clinic import settings as clinic_settings
 from scheduler.services.clinic import versions as clinic_versions
+from scheduler.services.closures import closing
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.web.desk.roles import ADMIN, EVERY_ROLE, staff_only
@@ -25,7 +26,7 @@ def private_page(response):
 
 
 def _page(status: int = 200, **extra):
-    closures, time_off = clinic_settings.upcoming()
+    closures, time_off = closing.upcoming()
     context = dict(
         providers=db.session.scalars(select(Provider).order_by(Provider.id)).all(),
         services=db.session.scalars(select(Service).order_by(Service.id)).all(),
@@ -62,13 +63,13 @@ def _blocking(kind: str, change):
 @settings_pages.post("/closures")
 @staff_only(*ADMIN)
 def add_closure():
-    return _blocking("closure", clinic_settings.closure)
+    return _blocking("closure", closing.closure)
 
 
 @settings_pages.post("/time-off")
 @staff_only(*ADMIN)
 def add_time_off():
-    return _blocking("time_off", clinic_settings.time_off)
+    return _blocking("time_off", closing.time_off)
 
 
 @settings_pages.post("/hours")
@@ -83,6 +84,8 @@ def add_hours():
 
 
 REMOVABLE = {"closure": Closure, "time-off": TimeOff, "hours": WorkingHours}
+# Lifting a closure or time off frees its time for the waitlist; a working window just goes.
+REMOVE = {"closure": closing.lift, "time-off": closing.lift, "hours": clinic_settings.remove}
 
 
 @settings_pages.post("/<kind>/<int:row_id>/remove")
@@ -92,7 +95,7 @@ def remove(kind: str, row_id: int):
     row = db.session.get(model, row_id) if model else None
     if row is None:
         abort(404)
-    clinic_settings.remove(row, audit.actor_for(current_user))
+    REMOVE[kind](row, audit.actor_for(current_user))
     flash("Removed.", "success")
     return redirect(url_for("desk.settings.index"), code=303)
 

@@ -302,7 +302,7 @@ def test_a_move_away_and_a_lifted_closure_are_offered(client, sink):
 
     from scheduler.models import Closure
     from scheduler.services.appointments import staff_changes as staff_appointments
-    from scheduler.services.clinic import settings as clinic_settings
+    from scheduler.services.closures import closing
 
     book(client, THURSDAY_10)
     join(client, "Bea", "915-555-0124", weekdays=[3])  # Thursdays
@@ -318,7 +318,7 @@ def test_a_move_away_and_a_lifted_closure_are_offered(client, sink):
     db.session.commit()
     worker.run_once(digest_mode="skip")
     assert texts_to(sink, CARL) == []  # closed: nothing to offer
-    clinic_settings.remove(closure, audit.SYSTEM)
+    closing.lift(closure, audit.SYSTEM)
     worker.run_once(digest_mode="skip")
     assert "Reply YES to take Tue Dec 8 at " in texts_to(sink, CARL)[-1]
 
