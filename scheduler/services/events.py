@@ -22,12 +22,14 @@ from scheduler.services.courses import state as course_state
 from scheduler.services.messages import outbox
 from scheduler.services.waitlist import openings as waitlist_openings
 
-PATIENT_ACTORS = ("patient_web", "patient_link", "sms")
+# The public API without a staff token is the clinic's website booking for the patient.
+PATIENT_ACTORS = ("patient_web", "patient_link", "sms", "api")
 
 
 def cause_for(actor) -> str:
-    """The cause of a change made by an audit actor: the patient's own pages, link, public API
-    and SMS replies are "patient"; the desk and staff API tokens "staff"; jobs "system".
+    """The cause of a change made by an audit actor: the patient's own pages, link, the public
+    API (without a staff token) and SMS replies are "patient"; the desk and staff API tokens
+    "staff"; jobs "system".
     Reads only."""
     kind = getattr(actor.kind, "value", actor.kind)
     if kind in PATIENT_ACTORS:

@@ -127,6 +127,18 @@ def test_staff_booking_at_night_waits_for_the_window(demo, clock):
         ("staff", "2026-12-01 08:00", "2026-11-30 22:30")}
 
 
+def test_a_booking_through_the_public_api_at_night_goes_at_once(demo, client, clock):
+    # The clinic's website books through the API for the patient: the patient caused it.
+    clock.now = local(2026, 11, 30, 23, 45)
+    slot = slot_at(VISIT)
+    answer = client.post("/api/v1/bookings", json={
+        "service": "initial-evaluation", "provider_id": slot.provider_id, "start": VISIT.isoformat(),
+        "patient": patient_payload()})
+    assert answer.status_code == 201, answer.get_json()
+    confirmations = rows(answer.get_json()["id"], kind="confirmation")
+    assert {(m.cause, wall(m.due_at)) for m in confirmations} == {("patient", "2026-11-30 23:45")}
+
+
 def test_patient_booking_at_night_goes_at_once(demo, clock):
     clock.now = local(2026, 11, 30, 23, 45)
     appointment = book(VISIT).appointment
@@ -224,7 +236,7 @@ def test_cause_for_actors():
     assert events.cause_for(audit.PATIENT_LINK) == "patient"
     assert events.cause_for(audit.Actor(ActorKind.SMS)) == "patient"
     assert events.cause_for(STAFF) == "staff"
-    assert events.cause_for(audit.Actor(ActorKind.API, 3)) == "staff"
+    assert events.cause_for(audit.API_CLIENT) == "patient"  # the clinic's website, booked by the patient
     assert events.cause_for(audit.SYSTEM) == "system"
 
 
