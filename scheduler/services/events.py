@@ -67,7 +67,8 @@ def appointment_confirmed(appointment: Appointment, *, cause: str) -> None:
 
 
 def visit_changed(appointment: Appointment) -> None:
-    """The staff changed a visit (moved, resized, cancelled, set its status), after the
+    """A visit changed (moved, resized, cancelled, its status set; by the staff or through the
+    patient's link), after the
     change's own event above: the course it belongs to, if any, follows (its status, its
     calendar's sequence). In the caller's transaction."""
     course_state.visit_changed(appointment)

@@ -90,6 +90,7 @@ def cancel(appointment: Appointment, *, reason: str = "", actor: audit.Actor = a
     appointment.updated_at = moment
     audit.record(actor, "appointment.cancelled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
     events.appointment_cancelled(appointment, cause=events.cause_for(actor))
+    events.visit_changed(appointment)
     db.session.commit()
 
 
@@ -157,4 +158,5 @@ def reschedule(
         raise SlotUnavailable(alternatives_near(service, providers, start, appointment.id))
     audit.record(actor, "appointment.rescheduled", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
     events.appointment_moved(appointment, cause=events.cause_for(actor))
+    events.visit_changed(appointment)
     db.session.commit()
