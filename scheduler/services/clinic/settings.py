@@ -9,7 +9,7 @@ from scheduler.extensions import db
 from scheduler.models import Closure, Provider, Service, TimeOff, WorkingHours
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
-from scheduler.services.common.parsing import parse_flag, parse_iso_day
+from scheduler.services.common.parsing import parse_flag, parse_iso_day, row_id
 
 
 def _clock_time(raw: object, name: str, fields: dict[str, str]) -> time | None:
@@ -25,7 +25,8 @@ def add_hours(data: dict, *, actor: audit.Actor) -> WorkingHours:
     Commits."""
     fields: dict[str, str] = {}
     raw_provider = data.get("provider_id")
-    provider = db.session.get(Provider, int(raw_provider)) if str(raw_provider).isdigit() else None
+    provider_id = row_id(raw_provider)
+    provider = db.session.get(Provider, provider_id) if provider_id is not None else None
     if provider is None:
         fields["provider_id"] = "Unknown provider."
     weekday = int(data["weekday"]) if str(data.get("weekday")) in {str(d) for d in range(7)} else None

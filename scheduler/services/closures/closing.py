@@ -25,7 +25,7 @@ from scheduler.services.clinic import settings as clinic_settings
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz, now
 from scheduler.services.common.errors import ValidationFailed
-from scheduler.services.common.parsing import parse_iso_day, parse_optional_flag
+from scheduler.services.common.parsing import parse_iso_day, parse_optional_flag, row_id
 
 REASON_MAX = 120
 
@@ -136,7 +136,8 @@ def time_off(data: dict, *, actor: audit.Actor) -> Blocked:
     A preview changes nothing; saving commits, as a closure does."""
     fields: dict[str, str] = {}
     raw_provider = data.get("provider_id")
-    provider = db.session.get(Provider, int(raw_provider)) if str(raw_provider).isdigit() else None
+    provider_id = row_id(raw_provider)
+    provider = db.session.get(Provider, provider_id) if provider_id is not None else None
     if provider is None:
         fields["provider_id"] = "Unknown provider."
     start = _wall_instant(data.get("start"), "start", fields)

@@ -1,11 +1,26 @@
-"""Reading a field of a settings form or JSON body (a YYYY-MM-DD day, a true/false flag),
-with a message in `fields` when it is wrong."""
+"""Reading a field of a settings form or JSON body (a row's id, a YYYY-MM-DD day, a
+true/false flag), with a message in `fields` when it is wrong."""
 from __future__ import annotations
 
 import re
 from datetime import date
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_ROW_ID = re.compile(r"[0-9]{1,10}")
+MAX_ROW_ID = 2**31 - 1  # the database's integer key
+
+
+def row_id(raw: object) -> int | None:
+    """A row's id as a form or a JSON body names it: ASCII digits (or a JSON integer) within
+    the database's key; None for anything else. str.isdigit() is not enough: it takes "²",
+    which int() refuses, and "１" and "٣", which int() reads as 1 and 3. Reads only."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    elif isinstance(raw, str) and _ROW_ID.fullmatch(raw):
+        number = int(raw)
+    else:
+        return None
+    return number if 0 < number <= MAX_ROW_ID else None
 
 
 def parse_iso_day(raw: object, name: str, fields: dict[str, str], *, required: bool = True) -> date | None:

@@ -9,6 +9,7 @@ from scheduler.extensions import db
 from scheduler.models import Patient
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
+from scheduler.services.common.parsing import row_id
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.patients import records as patient_records
@@ -80,7 +81,8 @@ def merge(patient_id: int):
     """Merge the record named in the form (duplicate_id) into this one."""
     kept = _patient(patient_id)
     raw = request.form.get("duplicate_id", "")
-    duplicate = db.session.get(Patient, int(raw)) if raw.isdigit() else None
+    duplicate_id = row_id(raw)
+    duplicate = db.session.get(Patient, duplicate_id) if duplicate_id is not None else None
     if duplicate is None:
         abort(404)
     try:

@@ -150,3 +150,19 @@ def test_settings_are_for_admins_only(client, clinic):
     assert client.get("/staff/settings/").status_code == 403
     assert client.post("/staff/settings/closures", data={"start_date": "2026-12-08", "end_date": "2026-12-08",
                                                          "reason": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("spelling", ["²", "٣", "１", " 1", "1.0", "99999999999"])
+def test_a_provider_id_in_other_digits_is_refused_with_its_field(client, clinic, spelling):
+    # Superscript, Arabic-Indic and full-width digits pass str.isdigit(); int() refuses "²"
+    # and quietly reads the others as 3 and 1. Ids are ASCII digits, nothing else.
+    _sign_in(client, "admin@example.com")
+    for path, form in (
+        ("/staff/settings/hours", {"provider_id": spelling, "weekday": "1", "start_time": "09:00",
+                                   "end_time": "10:00"}),
+        ("/staff/settings/time-off", {"provider_id": spelling, "start": "2026-12-20T09:00",
+                                      "end": "2026-12-20T10:00", "reason": "Course"}),
+    ):
+        answer = client.post(path, data=form)
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert "Unknown provider." in answer.get_data(as_text=True)

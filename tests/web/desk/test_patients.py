@@ -117,3 +117,8 @@ def test_a_number_the_carrier_refused_shows_on_the_record_and_the_panel(desk, cl
     page = desk.get(f"/staff/patients/{clinic.patient.id}").get_data(as_text=True)
     assert "the carrier refused this number (error 21211)" in page
     assert "number refused by the carrier" in desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("spelling", ["²", "１", "1.0", ""])
+def test_a_merge_naming_no_record_in_ascii_digits_is_404(desk, clinic, spelling):
+    assert desk.post(f"/staff/patients/{clinic.patient.id}/merge", data={"duplicate_id": spelling}).status_code == 404
