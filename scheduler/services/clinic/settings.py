@@ -76,7 +76,7 @@ def update_service(service: Service, data: dict, *, actor: audit.Actor) -> None:
     values = {}
     for name, (low, high) in SERVICE_NUMBERS.items():
         raw = str(data.get(name, "")).strip()
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             fields[name] = f"A whole number from {low} to {high}."
         else:
             values[name] = int(raw)

@@ -166,3 +166,13 @@ def test_a_provider_id_in_other_digits_is_refused_with_its_field(client, clinic,
         answer = client.post(path, data=form)
         assert answer.status_code == 422, (path, answer.status_code)
         assert "Unknown provider." in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("spelling", ["²", "٥٠", "５０"])
+def test_a_service_length_in_other_digits_is_refused_with_its_field(client, clinic, spelling):
+    _sign_in(client, "admin@example.com")
+    answer = client.post(f"/staff/settings/services/{clinic.therapy.id}", data={
+        "name": "Therapy session", "duration_minutes": spelling, "buffer_minutes": "10", "min_notice_minutes": "60",
+        "max_advance_days": "90", "cancel_window_hours": "24", "slot_step_minutes": "15", "active": "on"})
+    assert answer.status_code == 422
+    assert "A whole number from" in answer.get_data(as_text=True)
