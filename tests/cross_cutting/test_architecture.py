@@ -4,6 +4,7 @@ The layers (cli -> worker / web -> services -> integrations / models -> domain),
 and capability packages without cycles are described in docs/architecture.md."""
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import subprocess
@@ -40,3 +41,16 @@ def test_every_capability_package_says_what_belongs_there():
         if package.is_dir() and (package / "__init__.py").exists():
             text = (package / "__init__.py").read_text()
             assert text.startswith('"""') and len(text) > 40, f"{package.name}/__init__.py needs a docstring"
+
+
+def test_every_public_service_function_says_whether_it_commits():
+    """A caller must know whether a function ends the transaction (Commits), leaves it to
+    them (In the caller's transaction) or only reads (Reads only)."""
+    phrases = ("Commits", "caller's transaction", "Reads only")
+    silent = []
+    for path in sorted((ROOT / "scheduler" / "services").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                if not any(phrase in (ast.get_docstring(node) or "") for phrase in phrases):
+                    silent.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not silent, "say Commits. / In the caller's transaction. / Reads only. in:\n" + "\n".join(silent)

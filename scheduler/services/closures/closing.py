@@ -133,7 +133,7 @@ def _wall_instant(raw: object, name: str, fields: dict[str, str]) -> datetime | 
 
 def time_off(data: dict, *, actor: audit.Actor) -> Blocked:
     """data: provider_id, start, end (clinic wall times), reason, preview, cancel_affected.
-    A preview changes nothing; saving commits, as a closure does."""
+    A preview reads only; saving commits, as a closure does. Commits."""
     fields: dict[str, str] = {}
     raw_provider = data.get("provider_id")
     provider_id = row_id(raw_provider)

@@ -26,12 +26,12 @@ API_CLIENT = Actor(ActorKind.API)  # the public API without a staff token
 
 def actor_for(user: User) -> Actor:
     """The one way a staff user (signed in, or the owner of an API token) is named in the audit
-    trail. Pure: reads nothing, writes nothing."""
+    trail. Reads only (nothing at all: it is pure)."""
     return Actor(ActorKind.STAFF, user.id)
 
 
 def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """A JSON-safe picture of some columns of a row."""
+    """A JSON-safe picture of some columns of a row. Reads only."""
     out: dict[str, Any] = {}
     for name in fields:
         value = getattr(obj, name)
@@ -42,11 +42,13 @@ def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def record(actor: Actor, action: str, entity: Any, before: dict | None, after: dict | None) -> None:
+    """One audit row, added in the caller's transaction: the row is written exactly when the
+    change it records is."""
     db.session.add(AuditEvent(**entry(actor, action, entity, before, after)))
 
 
 def entry(actor: Actor, action: str, entity: Any, before: dict | None, after: dict | None) -> dict[str, Any]:
-    """The columns of one audit row (`entity` has its id)."""
+    """The columns of one audit row (`entity` has its id). Reads only."""
     return {
         "at": now(),
         "actor_kind": actor.kind.value,
@@ -64,6 +66,7 @@ _INSERT = insert(AuditEvent.__table__)
 
 
 def record_all(entries: list[dict[str, Any]]) -> None:
-    """Several audit rows (see entry), in their order, in one round trip."""
+    """Several audit rows (see entry), in their order, in one round trip.
+    In the caller's transaction."""
     if entries:
         db.session.connection().execute(_INSERT, entries)

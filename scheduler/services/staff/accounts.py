@@ -32,7 +32,8 @@ def _provider_to_link(user: User | None, role: str, provider_id: int, fields: di
 
 
 def create_user(email: str, password: str, role: str, provider_id: int | None = None) -> User:
-    """A staff user; a `provider` user can be linked to their provider's calendar at once."""
+    """A staff user; a `provider` user can be linked to their provider's calendar at once.
+    Commits."""
     email = email.strip().lower()
     fields: dict[str, str] = {}
     provider = None
@@ -71,7 +72,7 @@ def _link(user: User, provider: Provider) -> None:
 
 
 def link_provider(email: str, provider_id: int) -> Provider:
-    """Links an existing `provider` user to a provider: they see that calendar only."""
+    """Links an existing `provider` user to a provider: they see that calendar only. Commits."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     fields: dict[str, str] = {}
     if user is None:
@@ -95,6 +96,7 @@ def _unknown_user_hash() -> str:
 
 
 def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, else None. Reads only."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     # One password check whoever asks, so an unknown email answers no faster than a wrong password.
     matches = check_password_hash(user.password_hash if user else _unknown_user_hash(), password)
@@ -105,7 +107,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def user_for_session(session_id: str) -> User | None:
     """The user a session cookie names ("<id>:<epoch>", see User.get_id); a cookie from
-    before the user's last sign-out names no one."""
+    before the user's last sign-out names no one. Reads only."""
     user_id, _sep, epoch = session_id.partition(":")
     if not (user_id.isdigit() and epoch.isdigit()):
         return None
@@ -114,13 +116,14 @@ def user_for_session(session_id: str) -> User | None:
 
 
 def end_all_sessions(user: User) -> None:
-    """Signing out ends every session of the user, on every device (cookies are not stored)."""
+    """Signing out ends every session of the user, on every device (cookies are not stored).
+    Commits."""
     user.session_epoch += 1
     db.session.commit()
 
 
 def issue_api_token(email: str, label: str = "") -> str:
-    """Returns the bearer token once; only its hash is kept."""
+    """Returns the bearer token once; only its hash is kept. Commits."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         raise ValidationFailed({"email": "No such user."})
@@ -134,6 +137,8 @@ def issue_api_token(email: str, label: str = "") -> str:
 
 
 def user_for_api_token(token: str) -> User | None:
+    """The active user a bearer token names, else None; records when it was last used.
+    Commits (only when the token names someone)."""
     if not token:
         return None
     row = db.session.scalar(
