@@ -10,10 +10,33 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from scheduler.extensions import db
-from scheduler.models import Appointment, InboundMessage, Message, MessageCause, MessageStatus, Patient, User
+from scheduler.models import (
+    Appointment,
+    AuditEvent,
+    InboundMessage,
+    Message,
+    MessageCause,
+    MessageStatus,
+    Patient,
+    User,
+)
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
-from scheduler.services.common.errors import NotFound
+from scheduler.services.common.errors import ChangeNotAllowed, NotFound
+
+# What can be sent again: a message that went (or failed for good). One still waiting is sent
+# anyway, and one cancelled or expired was stopped on purpose (the visit moved, was cancelled
+# or began).
+RESENDABLE = frozenset({MessageStatus.SENT.value, MessageStatus.DELIVERED.value,
+                        MessageStatus.UNDELIVERED.value, MessageStatus.FAILED.value})
+
+
+class NotResendable(ChangeNotAllowed):
+    """409: the message is still waiting, or was cancelled or expired."""
+
+    def __init__(self, appointment_id: int | None) -> None:
+        super().__init__("not_resendable", "Only a sent or failed message can be sent again.")
+        self.appointment_id = appointment_id
 
 
 def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Message]]:
@@ -28,13 +51,26 @@ def appointment_with_messages(appointment_id: int) -> tuple[Appointment, list[Me
     return appointment, messages
 
 
+def causes_of(messages: list[Message]) -> dict[int, str]:
+    """What caused each message: "patient" (their own change), "staff" (a change by the
+    clinic: the desk, a provider, the API), "system" (reminders) or "resend" (the desk's
+    Resend). Reads only: one query for the resends among them."""
+    ids = [m.id for m in messages]
+    resent = set(db.session.scalars(select(AuditEvent.entity_id).where(
+        AuditEvent.action == "message.resent", AuditEvent.entity_type == Message.__tablename__,
+        AuditEvent.entity_id.in_(ids)))) if ids else set()
+    return {m.id: "resend" if m.id in resent else m.cause for m in messages}
+
+
 def resend(message_id: int, user: User) -> Message:
     """A new message of the same kind and channel, caused by staff: it waits for the send
     window like any staff message, and is re-checked (visit cancelled or begun) when sent.
-    Commits."""
+    Only a sent or failed message is sent again (NotResendable otherwise). Commits."""
     original = db.session.get(Message, message_id)
     if original is None:
         raise NotFound("No such message.")
+    if original.status not in RESENDABLE:
+        raise NotResendable(original.appointment_id)
     patient = db.session.get(Patient, original.patient_id)
     moment = now()
     # One plan per (appointment, kind, channel, planned_for): a resend in the very microsecond

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.extensions import db
@@ -38,8 +38,11 @@ def _seconds_since(moment: datetime | None, reference: datetime) -> float | None
 
 # Built once: a load balancer asks every few seconds, on every instance.
 _WORKER_RUNS = select(WorkerRun).order_by(WorkerRun.job)
+# The oldest due_at among the rows already due: a reminder planned for tomorrow is pending
+# but not late, so it does not count towards the age.
 _BACKLOG = (
-    select(Message.status, func.count(), func.min(Message.due_at))
+    select(Message.status, func.count(),
+           func.min(case((Message.due_at <= bindparam("moment"), Message.due_at))))
     .where(Message.status.in_(BACKLOG))
     .group_by(Message.status)
 )
@@ -56,7 +59,7 @@ def _database_answers() -> bool:
 
 def check_health(stale_after_seconds: int) -> Health:
     """Two queries when all is well (load balancers ask often): the worker's passes, and the
-    outbox backlog with its oldest pending row. Only when one fails is the database itself
+    outbox backlog with the oldest pending row already due. Only when one fails is the database itself
     asked whether it answers at all. Reads only, and ends its read transaction."""
     health = Health(database_ok=True)
     moment = now()
@@ -82,11 +85,12 @@ def check_health(stale_after_seconds: int) -> Health:
             return Health(database_ok=False)
         health.problems.append("worker_runs unreadable")
     try:
-        rows = db.session.execute(_BACKLOG).all()
+        rows = db.session.execute(_BACKLOG, {"moment": moment}).all()
         counts = {status: count for status, count, _oldest in rows}
         oldest_due = next((oldest for status, _count, oldest in rows if status == MessageStatus.PENDING.value), None)
         health.outbox = {status.value: counts.get(status.value, 0) for status in BACKLOG}
-        health.outbox["oldest_pending_seconds"] = _seconds_since(oldest_due, moment)
+        # The age of the oldest message due and not yet sent; 0 when nothing is due.
+        health.outbox["oldest_pending_seconds"] = _seconds_since(oldest_due, moment) or 0
     except SQLAlchemyError:
         db.session.rollback()
         if not _database_answers():

@@ -249,7 +249,8 @@ def set_status(appointment_id: int):
 def _latest_reminder(appointment: Appointment) -> Message | None:
     return db.session.scalar(
         select(Message)
-        .where(Message.appointment_id == appointment.id, Message.kind == "reminder")
+        .where(Message.appointment_id == appointment.id, Message.kind == "reminder",
+               Message.status.in_(message_admin.RESENDABLE))  # one still waiting goes anyway
         .order_by(Message.planned_for.desc(), Message.id.desc())
         .limit(1)
     )
@@ -264,7 +265,7 @@ def resend_reminder(appointment_id: int):
         raise ChangeNotAllowed("not_open", "This visit is cancelled or past: no reminder to send.")
     reminder = _latest_reminder(appointment)
     if reminder is None:
-        raise ValidationFailed({"reminder": "No reminder is planned for this visit."})
+        raise ValidationFailed({"reminder": "No reminder has been sent for this visit yet."})
     message_admin.resend(reminder.id, current_user)
     return _changed(appointment, "The reminder will be sent again (within the send window).")
 

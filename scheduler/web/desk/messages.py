@@ -31,6 +31,7 @@ def appointment(appointment_id: int):
         abort(404)
     return render_template(
         "staff/appointment.html", visit=visit, messages=messages,
+        causes=message_admin.causes_of(messages), resendable=message_admin.RESENDABLE,
         sms=message_admin.sms_state(visit.patient),
         may_resend=current_user.role in DESK,  # the roles the resend route below allows
     )
@@ -44,6 +45,11 @@ def resend(message_id: int):
         copy = message_admin.resend(message_id, current_user)
     except NotFound:
         abort(404)
+    except message_admin.NotResendable as refused:
+        flash(_("Only a sent or failed message can be sent again."), "error")
+        if refused.appointment_id is None:
+            abort(409)
+        return appointment(refused.appointment_id), 409
     flash(_("The message will be sent again (within the send window)."), "success")
     return redirect(url_for("desk.messages.appointment", appointment_id=copy.appointment_id), code=303)
 

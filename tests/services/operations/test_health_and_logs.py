@@ -46,7 +46,7 @@ def test_health_with_no_worker_yet_is_degraded_but_serving(backend):
     assert body["status"] == "degraded" and body["database"] == "ok"
     assert body["worker"] == {"stale": True, "stale_after_seconds": 300, "jobs": {}}
     assert body["outbox"] == {"pending": 0, "sending": 0, "failed": 0, "undelivered": 0,
-                              "oldest_pending_seconds": None}
+                              "oldest_pending_seconds": 0}
 
 
 def test_health_reports_the_workers_last_pass_and_the_backlog(backend):
@@ -68,6 +68,20 @@ def test_health_reports_the_workers_last_pass_and_the_backlog(backend):
     assert body["worker"]["jobs"]["expire_claims"]["last_error"] == "SMTP timeout"
     assert body["outbox"] == {"pending": 2, "sending": 1, "failed": 1, "undelivered": 0,
                               "oldest_pending_seconds": 600.0}
+
+
+def test_reminders_due_later_do_not_count_towards_the_oldest_pending_age(backend):
+    """A reminder planned for tomorrow is pending but not late: the age is of the oldest
+    message that is due and not yet sent, and 0 when nothing is due."""
+    patient = _patient()
+    db.session.add(_message(patient, "pending", -24 * 60))  # due in a day
+    db.session.commit()
+    client = backend.test_client()
+    outbox = client.get("/api/v1/health").get_json()["outbox"]
+    assert outbox["pending"] == 1 and outbox["oldest_pending_seconds"] == 0
+    db.session.add(_message(patient, "pending", 5))
+    db.session.commit()
+    assert client.get("/api/v1/health").get_json()["outbox"]["oldest_pending_seconds"] == 300.0
 
 
 def test_a_stale_worker_is_reported_but_keeps_the_web_in_rotation(backend, clock):

@@ -6,7 +6,7 @@ Monday to Friday 08:00-12:00 and 13:00-17:00.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -304,7 +304,14 @@ def test_the_desk_flows_on_postgresql(pg_app, told):
 def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
     moment = datetime(2026, 11, 30, 15, tzinfo=UTC)
     assert desk.post(f"/staff/appointments/{visit.id}/resend-reminder", json={}).get_json()["fields"] == {
-        "reminder": "No reminder is planned for this visit."}
+        "reminder": "No reminder has been sent for this visit yet."}
+    # One still waiting is not sent again: it goes anyway.
+    db.session.add(Message(patient_id=clinic.patient.id, appointment_id=visit.id, channel="sms", kind="reminder",
+                           planned_for=moment + timedelta(hours=1), due_at=moment + timedelta(hours=1),
+                           status="pending", to_address="+19155550123", created_at=moment, updated_at=moment))
+    db.session.commit()
+    assert "Resend reminder" not in desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+    assert desk.post(f"/staff/appointments/{visit.id}/resend-reminder", json={}).status_code == 422
     db.session.add(Message(patient_id=clinic.patient.id, appointment_id=visit.id, channel="sms", kind="reminder",
                            planned_for=moment, due_at=moment, status="sent", to_address="+19155550123",
                            created_at=moment, updated_at=moment))
@@ -313,7 +320,8 @@ def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
     resent = desk.post(f"/staff/appointments/{visit.id}/resend-reminder", json={})
     assert resent.status_code == 200 and "sent again" in resent.get_json()["message"]
     copies = db.session.scalars(select(Message).where(Message.appointment_id == visit.id).order_by(Message.id)).all()
-    assert [(m.kind, m.cause, m.status) for m in copies] == [("reminder", "system", "sent"), ("reminder", "staff", "pending")]
+    assert [(m.kind, m.cause, m.status) for m in copies] == [
+        ("reminder", "system", "pending"), ("reminder", "system", "sent"), ("reminder", "staff", "pending")]
 
 
 @pytest.mark.parametrize("daniel", [lambda p: float(p.id), lambda p: str(p.id)], ids=["json-number", "text"])

@@ -162,3 +162,53 @@ def test_the_inbox_lists_texts_to_answer_until_marked_done(client, booked):
 def test_a_provider_has_no_inbox(client):
     sign_in(client, "prov@example.com", role="provider")
     assert client.get("/staff/inbox").status_code == 403
+
+
+def _labels(page: str) -> dict[int, str]:
+    rows = re.findall(r'id="message-(\d+)">\s*<td>.*?<span class="muted cause">([^<]+)</span>', page, re.S)
+    return {int(i): label for i, label in rows}
+
+
+def test_each_message_is_labelled_by_what_caused_it(client, booked):
+    from scheduler.models import Appointment
+    from scheduler.services.appointments import staff_changes
+    from scheduler.services.common import audit as audit_trail
+
+    sign_in(client, "desk@example.com")
+    desk_user = db.session.scalars(db.select(User).filter_by(email="desk@example.com")).one()
+    visit = db.session.get(Appointment, booked["id"])
+    staff_changes.move(visit, "2026-12-03T14:00:00", actor=audit_trail.actor_for(desk_user))
+    page = page_of(client, booked["id"]).get_data(as_text=True)
+    assert "sent again by staff" not in page  # a move at the desk is not a resend
+    labels = _labels(page)
+    by_id = {m.id: m for m in messages(appointment_id=booked["id"])}
+    assert set(labels) == set(by_id)
+    changes = [m.id for m in by_id.values() if m.kind == "change"]
+    assert changes and {labels[i] for i in changes} == {"after a change by the clinic"}
+    assert {labels[m.id] for m in by_id.values() if m.kind == "reminder"} == {"planned automatically"}
+    sent = next(m for m in by_id.values() if m.status == "sent")
+    token = csrf_token(page)
+    assert client.post(f"/staff/messages/{sent.id}/resend", data={"csrf_token": token}).status_code == 303
+    labels = _labels(page_of(client, booked["id"]).get_data(as_text=True))
+    copy = max(labels)
+    assert labels[copy] == "sent again by staff"
+    assert list(labels.values()).count("sent again by staff") == 1
+
+
+def test_resend_is_offered_and_allowed_only_on_a_sent_or_failed_message(client, booked):
+    sign_in(client, "desk@example.com")
+    page = page_of(client, booked["id"]).get_data(as_text=True)
+    offered = {int(i) for i in re.findall(r'/staff/messages/(\d+)/resend', page)}
+    by_status = {m.id: m.status for m in messages(appointment_id=booked["id"])}
+    assert offered and offered == {i for i, status in by_status.items() if status in ("sent", "failed")}
+    pending = next(i for i, status in by_status.items() if status == "pending")
+    cancelled = messages(appointment_id=booked["id"], status="pending")[-1]
+    cancelled.status = "cancelled"
+    db.session.commit()
+    token = csrf_token(page)
+    for message_id in (pending, cancelled.id):
+        g.pop("_login_user", None)
+        refused = client.post(f"/staff/messages/{message_id}/resend", data={"csrf_token": token})
+        assert refused.status_code == 409
+        assert "Only a sent or failed message can be sent again" in refused.get_data(as_text=True)
+    assert len(messages(appointment_id=booked["id"])) == len(by_status)
