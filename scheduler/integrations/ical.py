@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from ..domain.patient_details import has_control_chars
 
@@ -139,7 +139,9 @@ def calendar_bytes(
         calendar.add("x-wr-calname", vText(clean_text(name)))
     if refresh is not None:
         calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-        calendar.add("x-published-ttl", refresh)
+        # Outlook reads X-PUBLISHED-TTL only as a duration (PT1H); an X- property has no
+        # known type, so it is written as one explicitly.
+        calendar.add("x-published-ttl", vDuration(refresh))
     with_attendee = attendee if method in ("REQUEST", "CANCEL") else None
     for visit in visits:
         calendar.add_component(_event(visit, organizer, with_attendee))

@@ -1,8 +1,10 @@
 """Calendar files and feeds: per visit, per course (patient and staff), the patient's private
 feed and the provider's staff feed.
 
-Every body is read twice, by `icalendar` and by the independent `vobject` parser (and expanded
-by `recurring-ical-events`), and every instant is compared with the database, for Tue/Thu 09:00
+Every body is read three times, by `icalendar`, by the independent `vobject` parser and by
+ical.js (Mozilla Thunderbird's parser, through node), and expanded by `recurring-ical-events`;
+ical.js also checks each property's value type (durations, UTC date-times, integers) as
+calendar clients read them. Every instant is compared with the database, for Tue/Thu 09:00
 courses that cross the daylight-saving changes of 2026-11-01 and 2027-03-14 in Denver.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ from scheduler.services.staff.accounts import create_user, issue_api_token
 from scheduler.web.api.openapi.document import openapi_document
 from tests.support.factories import make_provider, make_service
 from tests.support.helpers import set_clinic_details
+from tests.support.ical_js import check_value_types, read_with_ical_js
 from tests.support.openapi_check import ApiContract
 
 DENVER = ZoneInfo("America/Denver")
@@ -187,11 +190,26 @@ def read_vobject(body: bytes) -> dict[str, Seen]:
     return seen
 
 
+def read_ical_js(body: bytes) -> dict[str, Seen]:
+    calendar = read_with_ical_js(body)
+    assert calendar["name"] == "vcalendar"
+    check_value_types(calendar)
+    seen = {}
+    for event in calendar["components"]:
+        values = check_value_types(event)
+        alarms = [check_value_types(alarm)["trigger"] for alarm in event["components"]]
+        seen[values["uid"]] = Seen(
+            values["dtstart"], values["dtend"], values["status"], values["sequence"], values["summary"],
+            values["location"], values["description"], alarms[0] if alarms else None,
+        )
+    return seen
+
+
 def read_both(body: bytes) -> dict[str, Seen]:
-    """What both readers agree the file says (they must agree on everything)."""
+    """What the readers agree the file says (they must agree on everything)."""
     check_rfc5545(body)
-    first, second = read_icalendar(body), read_vobject(body)
-    assert first == second
+    first, second, third = read_icalendar(body), read_vobject(body), read_ical_js(body)
+    assert first == second == third
     for item in first.values():
         assert item.start.utcoffset() == timedelta(0)  # UTC instants, no floating times
     return first
@@ -313,6 +331,11 @@ def test_patient_and_provider_feeds_across_the_fall_change(app, client, clock, c
     calendar = icalendar.Calendar.from_ical(feed.data)
     assert str(calendar["X-WR-CALNAME"]) == f"Visits at {app.config['CLINIC_NAME']}"
     assert calendar.decoded("REFRESH-INTERVAL") == timedelta(hours=1)
+    # Outlook reads X-PUBLISHED-TTL only as a duration: PT1H, the same hour, not "1:00:00".
+    assert b"\r\nX-PUBLISHED-TTL:PT1H\r\n" in feed.data
+    published = {p["name"]: p for p in read_with_ical_js(feed.data)["properties"]}
+    assert published["x-published-ttl"]["value"] == {"duration": "PT1H", "seconds": 3600}
+    assert published["refresh-interval"]["value"] == {"duration": "PT1H", "seconds": 3600}
     # No manage token is stored, so the feed points to the confirmation and the phone instead.
     assert all("use the link in your confirmation" in item.description for item in seen.values())
 

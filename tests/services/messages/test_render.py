@@ -21,6 +21,7 @@ from scheduler.services.messages.links import LINK_PLACEHOLDER, link_for
 from scheduler.services.messages.render import REPLY_KINDS, render, render_reply
 from tests.support.factories import DENVER, demo_course, demo_patient, demo_visit, local
 from tests.support.helpers import ROOT
+from tests.support.ical_js import check_calendar_types
 
 # A realistic public address (37 characters): links in texts are this plus /l/ and 22 characters.
 PUBLIC_BASE_URL = "https://citas.injurymedicalclinic.com"
@@ -313,6 +314,7 @@ def test_html_escapes_what_patients_typed(demo, app):
 
 
 def calendar_of(rendered) -> Calendar:
+    check_calendar_types(rendered.ics_bytes)  # ical.js reads every value with its type too
     return Calendar.from_ical(rendered.ics_bytes)
 
 
