@@ -249,6 +249,7 @@ def _clinic(language: str) -> dict:
         "name": details.name,
         "office": details.office,
         "cell": details.cell,
+        "address": details.address,
         "email": config["CLINIC_EMAIL"],
         "booking_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/",
         "disclaimer": details.disclaimer(language),

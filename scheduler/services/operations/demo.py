@@ -1,4 +1,5 @@
-"""An idempotent demo clinic: three providers, two services, a holiday, a few bookings."""
+"""An idempotent demo clinic: three providers, two services, a holiday, a few bookings, and a
+street address in the clinic's details."""
 from __future__ import annotations
 
 from datetime import date, time, timedelta
@@ -18,7 +19,7 @@ from scheduler.models import (
     WorkingHours,
 )
 from scheduler.services.availability.open_times import open_slots
-from scheduler.services.clinic.versions import current_version_id
+from scheduler.services.clinic.versions import change_details, current_details, current_version_id
 from scheduler.services.common import audit
 from scheduler.services.common.clock import clinic_tz, now
 from scheduler.services.common.tokens import new_secret, sha256_hex
@@ -39,6 +40,8 @@ SERVICES = [
          online_bookable=False, min_notice_minutes=0, max_advance_days=120, slot_step_minutes=15,
          cancel_window_hours=24, description=N_("A treatment visit in a course of care.")),
 ]
+# A demo value, no one's real address: an admin replaces it under Settings.
+DEMO_ADDRESS = "1200 Example Ave, Suite 100, El Paso, TX 79902"
 DEMO_PATIENTS = [
     ("Ana", "Garcia", "+19155550101", "ana.garcia@example.com"),
     ("James", "Miller", "+19155550102", "james.miller@example.com"),
@@ -68,6 +71,8 @@ def _holidays(today: date) -> list[tuple[date, str]]:
 def seed_demo() -> dict[str, int]:
     """Adds whatever of the demo clinic is missing; running it twice changes nothing. Commits."""
     created = {"providers": 0, "services": 0, "closures": 0, "appointments": 0}
+    if not current_details().address:  # a version of the details with the demo's address
+        change_details({"address": DEMO_ADDRESS}, actor=audit.SYSTEM)
     for name, title, colour in PROVIDERS:
         if db.session.scalar(select(Provider).where(Provider.name == name)) is None:
             provider = Provider(name=name, title=title, colour=colour, active=True)

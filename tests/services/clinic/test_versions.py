@@ -14,6 +14,7 @@ from scheduler.models import Appointment, AuditEvent, ClinicInfoVersion, Message
 from scheduler.services.clinic import versions as clinic_versions
 from scheduler.services.messages.links import link_for
 from scheduler.services.messages.render import render
+from scheduler.services.operations.demo import DEMO_ADDRESS
 from scheduler.services.staff.accounts import create_user, issue_api_token
 from tests.support.factories import PASSWORD, demo_providers, local, patient_payload, wall
 
@@ -52,9 +53,16 @@ def versions() -> int:
     return db.session.scalar(select(func.count()).select_from(ClinicInfoVersion))
 
 
+# The demo clinic's versions: the migration's (the configuration), then the demo's address.
+DEMO_VERSIONS = 2
+
+
 def test_the_first_version_is_the_configuration(staff, app):
     details = clinic_versions.current_details()
-    assert details.version_id is not None and versions() == 1
+    assert details.version_id is not None and versions() == DEMO_VERSIONS
+    first, demo_address = db.session.scalars(select(ClinicInfoVersion).order_by(ClinicInfoVersion.id))
+    assert first.name == app.config["CLINIC_NAME"] and first.address == app.config["CLINIC_ADDRESS"]
+    assert demo_address.id == details.version_id and demo_address.address == DEMO_ADDRESS
     assert details.name == app.config["CLINIC_NAME"] and details.office.display == app.config["CLINIC_OFFICE_PHONE"]
 
 
@@ -68,7 +76,7 @@ def test_an_edit_is_a_new_version_that_pages_and_messages_show_and_earlier_booki
 
     saved = staff.post(SETTINGS + "clinic-details", data=DETAILS)
     assert saved.status_code == 303
-    assert versions() == 2
+    assert versions() == DEMO_VERSIONS + 1
     row = db.session.scalars(select(ClinicInfoVersion).order_by(ClinicInfoVersion.id.desc())).first()
     assert row.name == DETAILS["name"] and row.created_by is not None
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "clinic_info.saved")) is not None
@@ -131,7 +139,7 @@ def test_bad_details_are_re_rendered_with_field_messages_and_save_nothing(staff)
     assert 'id="details-name-error"' in html and "Not a valid phone number" in html
     assert 'id="details-disclaimer_es-error"' in html
     assert 'value="call us"' in html and "500 Mesa St" in html  # what was typed comes back
-    assert versions() == 1
+    assert versions() == DEMO_VERSIONS
 
 
 def test_only_admins_change_details_or_policy(staff):
@@ -141,7 +149,7 @@ def test_only_admins_change_details_or_policy(staff):
     assert staff.post(SETTINGS + "reminders", data={"send_window": "08:00-21:00"}).status_code == 403
     staff.post("/staff/logout")
     assert staff.post(SETTINGS + "clinic-details", data=DETAILS).status_code in (302, 303, 401)
-    assert versions() == 1
+    assert versions() == DEMO_VERSIONS
     assert db.session.scalar(select(func.count()).select_from(MessagePolicyVersion)) == 0
 
 
