@@ -117,3 +117,22 @@ def test_a_number_the_carrier_refused_shows_on_the_record_and_the_panel(desk, cl
     page = desk.get(f"/staff/patients/{clinic.patient.id}").get_data(as_text=True)
     assert "the carrier refused this number (error 21211)" in page
     assert "number refused by the carrier" in desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+
+
+def test_the_patients_page_lists_recent_patients_without_a_search(desk, clinic):
+    make_patient("Rosa", "Mendez", "+19155550177", "rosa.m@example.com")
+    html = desk.get("/staff/patients/").get_data(as_text=True)
+    assert "Recent patients" in html
+    assert "Mendez, Rosa" in html and "Garcia, Ana" in html
+    assert html.index("Mendez, Rosa") < html.index("Garcia, Ana")  # the newest first
+
+
+def test_the_audit_trail_shows_clinic_time(desk, clinic):
+    visit = make_visit(clinic.patient, clinic.maria, clinic.therapy, "2026-12-01T09:00:00-07:00")
+    assert desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T10:00:00"}).status_code == 200
+    html = desk.get(f"/staff/patients/{clinic.patient.id}").get_data(as_text=True)
+    trail = html[html.index("Audit trail"):]
+    assert "+00:00" not in trail and "T16:00" not in trail
+    assert "starts_at: Dec 1, 9:00\u202fAM → Dec 1, 10:00\u202fAM" in trail or \
+        "starts_at: Dec 1, 9:00 AM → Dec 1, 10:00 AM" in trail
+    assert "Nov 30, 8:00" in trail  # when the move was made, in clinic time
