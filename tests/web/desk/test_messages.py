@@ -162,3 +162,10 @@ def test_the_inbox_lists_texts_to_answer_until_marked_done(client, booked):
 def test_a_provider_has_no_inbox(client):
     sign_in(client, "prov@example.com", role="provider")
     assert client.get("/staff/inbox").status_code == 403
+
+
+def test_the_appointment_page_and_the_inbox_carry_the_staff_navigation(client, booked):
+    sign_in(client, "desk@example.com")
+    assert 'class="staff-nav"' in page_of(client, booked["id"]).get_data(as_text=True)
+    g.pop("_login_user", None)
+    assert 'class="staff-nav"' in client.get("/staff/inbox").get_data(as_text=True)

@@ -136,3 +136,8 @@ def test_the_audit_trail_shows_clinic_time(desk, clinic):
     assert "starts_at: Dec 1, 9:00\u202fAM → Dec 1, 10:00\u202fAM" in trail or \
         "starts_at: Dec 1, 9:00 AM → Dec 1, 10:00 AM" in trail
     assert "Nov 30, 8:00" in trail  # when the move was made, in clinic time
+
+
+def test_the_staff_navigation_marks_the_section_shown(desk, clinic):
+    html = desk.get("/staff/patients/").get_data(as_text=True)
+    assert 'href="/staff/patients/" aria-current="page"' in html
