@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from scheduler.domain.patient_details import N_, DetailsInvalid, check_patient_details
 from scheduler.extensions import db
-from scheduler.models import Patient
+from scheduler.models import Appointment, Patient
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.patients.identity import find_or_create_patient, same_person
@@ -46,6 +46,26 @@ def search(query: object) -> list[Patient]:
         .limit(SEARCH_LIMIT)
     )
     return list(db.session.scalars(query_rows))
+
+
+RECENT_LIMIT = 25
+
+
+def recent(limit: int = RECENT_LIMIT) -> list[Patient]:
+    """The patients the desk saw last: newest first by their latest booking, or by when the
+    record was added if they have none. Reads only."""
+    latest = (
+        select(Appointment.patient_id, func.max(Appointment.created_at).label("booked_at"))
+        .group_by(Appointment.patient_id).subquery()
+    )
+    seen = func.coalesce(latest.c.booked_at, Patient.created_at)
+    rows = (
+        select(Patient).outerjoin(latest, latest.c.patient_id == Patient.id)
+        .where(Patient.merged_into_id.is_(None))
+        .order_by(seen.desc(), Patient.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(rows))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from flask_login import current_user
 from scheduler.extensions import db
 from scheduler.models import Patient
 from scheduler.services.common import audit
+from scheduler.services.common.clock import clinic_tz
 from scheduler.services.common.errors import ValidationFailed
 from scheduler.services.common.parsing import row_id
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.patients import records as patient_records
 from scheduler.services.patients.history import history
-from scheduler.web.desk.presenters import SOURCE_LABELS, STATUS_LABELS
+from scheduler.web.desk.presenters import SOURCE_LABELS, STATUS_LABELS, audit_changes, clinic_moment
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 
 patient_pages = Blueprint("patients", __name__, url_prefix="/staff/patients")
@@ -43,8 +44,10 @@ def search():
             found = patient_directory.search(query)
         except ValidationFailed as exc:
             error = next(iter(exc.fields.values()))
+    recent = [] if query.strip() else patient_directory.recent()
     duplicates = patient_records.all_possible_duplicates() if current_user.role in DESK else []
-    return render_template("staff/patients.html", query=query, found=found, error=error, duplicates=duplicates)
+    return render_template("staff/patients.html", query=query, found=found, error=error, recent=recent,
+                           duplicates=duplicates)
 
 
 @patient_pages.get("/<int:patient_id>")
@@ -59,6 +62,7 @@ def show(patient_id: int):
         duplicates=patient_records.possible_duplicates(patient),
         sms=message_admin.sms_state(patient),
         status_labels=STATUS_LABELS, source_labels=SOURCE_LABELS,
+        audit_changes=audit_changes, clinic_moment=clinic_moment, tz=clinic_tz(),
     )
 
 

@@ -69,3 +69,31 @@ def shade_event(shade: Shade, index: int, tz: ZoneInfo) -> dict:
         "classNames": [f"shade-{shade.kind.replace('_', '-')}"],
         "extendedProps": {"kind": shade.kind},
     }
+
+
+def clinic_moment(instant: datetime, tz: ZoneInfo) -> str:
+    """"Dec 1, 9:00 AM": a moment on the staff pages, in clinic time."""
+    local = instant.astimezone(tz)
+    hour = local.hour % 12 or 12
+    return f"{local:%b} {local.day}, {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def audit_value(value: object, tz: ZoneInfo) -> str:
+    """A value from the audit trail as the desk reads it: an instant (stored as ISO text in
+    UTC) in clinic time, anything else as it is."""
+    if isinstance(value, str) and "T" in value and len(value) >= 19:
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if instant.tzinfo is not None:
+            return clinic_moment(instant, tz)
+    return "" if value is None else str(value)
+
+
+def audit_changes(before: dict | None, after: dict | None, tz: ZoneInfo) -> list[str]:
+    """"starts_at: Dec 1, 9:00 AM → Dec 1, 10:00 AM": what one audit row changed."""
+    if before and after:
+        return [f"{key}: {audit_value(before.get(key), tz)} → {audit_value(value, tz)}"
+                for key, value in after.items() if before.get(key) != value]
+    return [f"{key}: {audit_value(value, tz)}" for key, value in (after or {}).items()]

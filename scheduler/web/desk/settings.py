@@ -3,6 +3,7 @@ holidays, services. Adding a closure or time off shows the visits it hits first.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, format_datetime
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -45,6 +46,32 @@ def index():
     return _page()
 
 
+def _back(section: str):
+    """Back to the settings page at the section just saved."""
+    return redirect(url_for("desk.settings.index") + f"#{section}", code=303)
+
+
+def _moment(instant) -> str:
+    return format_datetime(instant, "EEE MMM d, h:mm a")
+
+
+def describe(row: Closure | TimeOff | WorkingHours) -> str:
+    """What a closure, a time off or a working window is, in a few words, for the notice
+    after a save and the question before a removal."""
+    if isinstance(row, Closure):
+        days = format_date(row.first_day, "EEE MMM d, yyyy")
+        if row.last_day != row.first_day:
+            days += f" to {format_date(row.last_day, 'EEE MMM d, yyyy')}"
+        return f"{row.name} ({days})"
+    if isinstance(row, TimeOff):
+        reason = f" ({row.reason})" if row.reason else ""
+        return f"{row.provider.name}, {_moment(row.starts_at)} to {_moment(row.ends_at)}{reason}"
+    span = f"{WEEKDAYS[row.weekday]} {row.start_time:%H:%M}–{row.end_time:%H:%M}"
+    if row.valid_from or row.valid_to:
+        span += f" (from {row.valid_from or 'always'} to {row.valid_to or 'further notice'})"
+    return f"{row.provider.name}, {span}"
+
+
 def _blocking(kind: str, change):
     """A closure or time off: a preview lists the visits; saving says what was cancelled."""
     data = request.form.to_dict()
@@ -54,10 +81,10 @@ def _blocking(kind: str, change):
         return _page(422, errors={f"{kind}.{k}": v for k, v in exc.fields.items()}, preview_of=kind)
     if result.saved is None:
         return _page(preview=result.affected, preview_of=kind)
-    label = "Closure" if kind == "closure" else "Time off"
-    flash(f"{label} saved; {len(result.cancelled)} visit(s) cancelled and their patients notified."
-          if result.cancelled else f"{label} saved.", "success")
-    return redirect(url_for("desk.settings.index"), code=303)
+    label = f"{'Closure' if kind == 'closure' else 'Time off'} saved: {describe(result.saved)}"
+    flash(f"{label}; {len(result.cancelled)} visit(s) cancelled and their patients notified."
+          if result.cancelled else f"{label}.", "success")
+    return _back("closures" if kind == "closure" else "time-off")
 
 
 @settings_pages.post("/closures")
@@ -76,16 +103,17 @@ def add_time_off():
 @staff_only(*ADMIN)
 def add_hours():
     try:
-        clinic_settings.add_hours(request.form.to_dict(), actor=audit.actor_for(current_user))
+        row = clinic_settings.add_hours(request.form.to_dict(), actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
         return _page(422, errors={f"hours.{k}": v for k, v in exc.fields.items()}, preview_of="hours")
-    flash("Working hours added.", "success")
-    return redirect(url_for("desk.settings.index"), code=303)
+    flash(f"Working hours added: {describe(row)}.", "success")
+    return _back("hours")
 
 
 REMOVABLE = {"closure": Closure, "time-off": TimeOff, "hours": WorkingHours}
 # Lifting a closure or time off frees its time for the waitlist; a working window just goes.
 REMOVE = {"closure": closing.lift, "time-off": closing.lift, "hours": clinic_settings.remove}
+SECTIONS = {"closure": "closures", "time-off": "time-off", "hours": "hours"}
 
 
 @settings_pages.post("/<kind>/<int:row_id>/remove")
@@ -95,9 +123,14 @@ def remove(kind: str, row_id: int):
     row = db.session.get(model, row_id) if model else None
     if row is None:
         abort(404)
+    what = describe(row)
+    if request.form.get("confirm") != "yes":
+        # The first press asks: the page names what would go, and only its button removes it.
+        return render_template("staff/settings_remove.html", kind=kind, row_id=row_id, what=what,
+                               section=SECTIONS[kind])
     REMOVE[kind](row, audit.actor_for(current_user))
-    flash("Removed.", "success")
-    return redirect(url_for("desk.settings.index"), code=303)
+    flash(f"Removed: {what}.", "success")
+    return _back(SECTIONS[kind])
 
 
 @settings_pages.post("/services/<int:service_id>")
@@ -109,7 +142,7 @@ def update_service(service_id: int):
     except ValidationFailed as exc:
         return _page(422, errors={f"service{service_id}.{k}": v for k, v in exc.fields.items()}, preview_of="service")
     flash(f"{service.name} saved.", "success")
-    return redirect(url_for("desk.settings.index"), code=303)
+    return _back("services")
 
 
 @settings_pages.post("/providers")
@@ -125,7 +158,7 @@ def save_provider(provider_id: int | None = None):
     except ValidationFailed as exc:
         return _page(422, errors={f"{key}.{k}": v for k, v in exc.fields.items()}, preview_of="provider")
     flash(f"{saved.name} saved.", "success")
-    return redirect(url_for("desk.settings.index"), code=303)
+    return _back("providers")
 
 
 @settings_pages.get("/clinic-details/<int:version_id>")
@@ -146,7 +179,7 @@ def save_clinic_details():
     except ValidationFailed as exc:
         return _page(422, errors={f"details.{k}": v for k, v in exc.fields.items()}, preview_of="details")
     flash(f"Clinic details saved as version {saved.id}.", "success")
-    return redirect(url_for("desk.settings.index") + "#clinic-details", code=303)
+    return _back("clinic-details")
 
 
 @settings_pages.post("/reminders")
@@ -158,4 +191,4 @@ def save_reminder_policy():
     except ValidationFailed as exc:
         return _page(422, errors={f"policy.{k}": v for k, v in exc.fields.items()}, preview_of="policy")
     flash("Reminder policy saved; it applies to messages planned from now on.", "success")
-    return redirect(url_for("desk.settings.index") + "#reminders", code=303)
+    return _back("reminders")

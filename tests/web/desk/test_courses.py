@@ -221,3 +221,14 @@ def test_a_provider_cannot_add_a_make_up_on_another_calendar_however_the_id_is_w
     assert refused.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Appointment)
                              .where(Appointment.provider_id == clinic.daniel.id)) == 0
+
+
+def test_the_planner_and_course_pages_carry_the_staff_navigation_and_say_booked_once(client, clinic):
+    sign_in(client)
+    planner = client.get(f"/staff/courses/new?patient_id={clinic.patient.id}").get_data(as_text=True)
+    assert 'class="staff-nav"' in planner
+    preview = client.post("/staff/courses/new", data={**form(clinic), "action": "preview"}).get_data(as_text=True)
+    booked = client.post("/staff/courses/new", data={**form(clinic), **rows_form(rows_of(preview), clinic), "action": "book"})
+    page = client.get(booked.headers["Location"]).get_data(as_text=True)
+    assert 'class="staff-nav"' in page
+    assert page.count("The course is booked") == 1

@@ -212,3 +212,10 @@ def test_resend_is_offered_and_allowed_only_on_a_sent_or_failed_message(client, 
         assert refused.status_code == 409
         assert "Only a sent or failed message can be sent again" in refused.get_data(as_text=True)
     assert len(messages(appointment_id=booked["id"])) == len(by_status)
+
+
+def test_the_appointment_page_and_the_inbox_carry_the_staff_navigation(client, booked):
+    sign_in(client, "desk@example.com")
+    assert 'class="staff-nav"' in page_of(client, booked["id"]).get_data(as_text=True)
+    g.pop("_login_user", None)
+    assert 'class="staff-nav"' in client.get("/staff/inbox").get_data(as_text=True)

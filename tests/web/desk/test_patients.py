@@ -122,3 +122,27 @@ def test_a_number_the_carrier_refused_shows_on_the_record_and_the_panel(desk, cl
 @pytest.mark.parametrize("spelling", ["²", "１", "1.0", ""])
 def test_a_merge_naming_no_record_in_ascii_digits_is_404(desk, clinic, spelling):
     assert desk.post(f"/staff/patients/{clinic.patient.id}/merge", data={"duplicate_id": spelling}).status_code == 404
+
+
+def test_the_patients_page_lists_recent_patients_without_a_search(desk, clinic):
+    make_patient("Rosa", "Mendez", "+19155550177", "rosa.m@example.com")
+    html = desk.get("/staff/patients/").get_data(as_text=True)
+    assert "Recent patients" in html
+    assert "Mendez, Rosa" in html and "Garcia, Ana" in html
+    assert html.index("Mendez, Rosa") < html.index("Garcia, Ana")  # the newest first
+
+
+def test_the_audit_trail_shows_clinic_time(desk, clinic):
+    visit = make_visit(clinic.patient, clinic.maria, clinic.therapy, "2026-12-01T09:00:00-07:00")
+    assert desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T10:00:00"}).status_code == 200
+    html = desk.get(f"/staff/patients/{clinic.patient.id}").get_data(as_text=True)
+    trail = html[html.index("Audit trail"):]
+    assert "+00:00" not in trail and "T16:00" not in trail
+    assert "starts_at: Dec 1, 9:00\u202fAM → Dec 1, 10:00\u202fAM" in trail or \
+        "starts_at: Dec 1, 9:00 AM → Dec 1, 10:00 AM" in trail
+    assert "Nov 30, 8:00" in trail  # when the move was made, in clinic time
+
+
+def test_the_staff_navigation_marks_the_section_shown(desk, clinic):
+    html = desk.get("/staff/patients/").get_data(as_text=True)
+    assert 'href="/staff/patients/" aria-current="page"' in html
