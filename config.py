@@ -40,7 +40,7 @@ class Config:
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "America/Denver")
     CLINIC_OFFICE_PHONE = _env("CLINIC_OFFICE_PHONE", "915-850-0900")
     CLINIC_CELL_PHONE = _env("CLINIC_CELL_PHONE", "915-540-8444")
-    CLINIC_EMAIL = _env("CLINIC_EMAIL", "coach@elpasofunctionalmedicine.com")
+    CLINIC_EMAIL = _env("CLINIC_EMAIL", "office@example.com")
     # Street address, one line ("123 Main St, El Paso, TX 79901"): shown in every page's footer,
     # on the booking confirmation and in calendar files. Empty: not shown.
     CLINIC_ADDRESS = _env("CLINIC_ADDRESS", "")

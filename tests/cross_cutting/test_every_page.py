@@ -1,9 +1,13 @@
-"""Every public page shows the office and cell numbers and the scope-of-practice disclaimer."""
+"""Every public page shows the office and cell numbers and the scope-of-practice disclaimer,
+and has a favicon and a meta description."""
 from __future__ import annotations
+
+import re
 
 from flask import current_app
 
 from scheduler.services.clinic.contact import load_disclaimer
+from scheduler.web.common.site import CONTENT_SECURITY_POLICY
 from tests.support.factories import patient_payload
 from tests.support.helpers import set_clinic_details
 from tests.support.pages import public_html_urls
@@ -38,6 +42,28 @@ def test_every_public_page_has_numbers_and_disclaimer(demo, client):
     conflict = client.post("/book/initial-evaluation/1/details", data={"start": "2026-12-01T13:00:00-07:00"})
     assert conflict.status_code in (409, 422)
     _assert_chrome(conflict.get_data(as_text=True), "POST details")
+
+
+def test_every_public_page_has_a_favicon_and_a_description_in_its_language(demo, client):
+    """A missing favicon is a 404 in the console of every page; the icon is one of the app's
+    static files, so the Content-Security-Policy stays as it is."""
+    urls = public_html_urls(demo, "forged-token") + ["/no-such-page"]
+    descriptions = {}
+    for language in ("en", "es"):
+        for url in urls:
+            response = client.get(url + ("&" if "?" in url else "?") + f"lang={language}", follow_redirects=True)
+            html = response.get_data(as_text=True)
+            assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, url
+            icons = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+            assert len(icons) == 1, url
+            described = re.findall(r'<meta name="description" content="([^"]+)">', html)
+            assert len(described) == 1 and len(described[0]) >= 50, url
+            descriptions.setdefault(language, set()).update(described)
+    with client.get(icons[0]) as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert all(len(found) == 1 for found in descriptions.values())
+    assert descriptions["en"] != descriptions["es"]
+    assert "Reserve" in next(iter(descriptions["es"]))
 
 
 def test_disclaimer_comes_from_the_current_clinic_details(demo, client):

@@ -230,3 +230,24 @@ def test_a_broken_link_explains_and_offers_to_send_it_again(sync_api, live, page
         answers.append(_clean(page.locator("main").inner_text()))
         page.goto(path[:-4])
     assert answers[0] == answers[1] and answers[0].startswith("Check your phone or email")
+
+
+def test_public_pages_load_without_a_console_error_or_a_missing_file(browser, live):
+    """Lighthouse counts a missing favicon's 404 as a console error on every page."""
+    context = browser.new_context(base_url=live.url, **PHONE)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    console, missing = [], []
+    page.on("console", lambda message: message.type == "error" and console.append(message.text))
+    page.on("response", lambda r: r.status >= 400 and missing.append((r.status, r.url)))
+    try:
+        for path in ("/", "/book/initial-evaluation", "/?lang=es"):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            icon = page.locator('link[rel="icon"]').get_attribute("href")
+            assert page.locator('meta[name="description"]').get_attribute("content")
+        served = page.request.get(icon)
+        assert served.status == 200 and served.headers["content-type"].startswith("image/svg+xml")
+    finally:
+        context.close()
+    assert console == [] and missing == []

@@ -63,6 +63,9 @@ def test_a_patient_who_books_in_the_demo_reads_the_address_on_each_page_email_an
                                                     Message.kind == "confirmation"))
     rendered = render(email, link_for=link_for)
     assert ADDRESS in rendered.text and ADDRESS in rendered.html
+    # The contact address the email gives is a demo one, not a real person's.
+    (contact,) = re.findall(r"^\S+@\S+$", rendered.text, flags=re.M)
+    assert contact.endswith("@example.com")
     (event,) = icalendar.Calendar.from_ical(rendered.ics_bytes).walk("VEVENT")
     assert str(event["LOCATION"]) == f"{current_details().name}, {ADDRESS}"
 
