@@ -6,7 +6,7 @@ says (language, links, which visits); this module only writes it safely:
   change keeps its real instant; calendars show it in their own zone),
 - every text value cleaned of control characters, so a CR/LF in a name or a setting can
   never start a property or a component of its own,
-- ORGANIZER and ATTENDEE only as mailto: addresses, their CN without quotes.
+- ORGANIZER and ATTENDEE only as mailto: addresses, their CN without quotes or backslashes.
 """
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def clean_text(text: str) -> str:
 
 
 def _clean_parameter(text: str) -> str:
-    # A parameter value cannot carry a double quote at all (RFC 5545 3.2).
-    return clean_text(text).replace('"', "'")
+    # A parameter value cannot carry a double quote at all (RFC 5545 3.2), and a backslash,
+    # which is no escape there, makes readers (icalendar) swallow the next parameter.
+    return clean_text(text).replace('"', "'").replace("\\", "/")
 
 
 @dataclass(frozen=True)
