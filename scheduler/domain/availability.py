@@ -16,7 +16,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from .intervals import Interval
+from .intervals import Interval, merge
 from .wall_time import window_closing, window_opening
 
 
@@ -125,7 +125,10 @@ class WeeklyHours:
 
 
 def _windows_on(day: date, windows: Sequence[WeeklyWindow], tz: ZoneInfo) -> list[Interval]:
-    """The day's windows as instants, sorted; `windows` are that weekday's."""
+    """The day's working stretches as instants, sorted; `windows` are that weekday's.
+
+    Windows that touch or overlap are one stretch (13:00-17:00 and 17:00-20:00 are
+    13:00-20:00), so a visit may run across the edge where one window meets the next."""
     intervals = []
     for window in windows:
         if (window.valid_from is not None and day < window.valid_from) or (
@@ -138,9 +141,7 @@ def _windows_on(day: date, windows: Sequence[WeeklyWindow], tz: ZoneInfo) -> lis
         interval = _window_on(day, window.start, window.end, tz)
         if interval is not None:
             intervals.append(interval)
-    if len(intervals) > 1:
-        intervals.sort()
-    return intervals
+    return merge(intervals) if len(intervals) > 1 else intervals
 
 
 @lru_cache(maxsize=4096)
@@ -163,9 +164,9 @@ def find_slots(
 ) -> list[Slot]:
     """Every bookable slot between two clinic-local dates (inclusive), sorted by start.
 
-    A slot is [start, start + duration) inside one working window; the time it blocks,
-    [start, start + duration + buffer), must not touch anything busy. Starts are stepped
-    from the window's opening, no earlier than now + notice, on a day no later than the
+    A slot is [start, start + duration) inside one working stretch (windows that touch or
+    overlap joined); the time it blocks, [start, start + duration + buffer), must not touch
+    anything busy. Starts are stepped from the stretch's opening, no earlier than now + notice, on a day no later than the
     last bookable day.
     """
     return find_open_times(
@@ -263,10 +264,10 @@ def busy_edges(busy: Iterable[Interval]) -> tuple[list[int], list[int]]:
 
 
 class DayPlan(NamedTuple):
-    """One day's working windows as (opening, last possible start) microseconds, sorted."""
+    """One day's working stretches as (opening, last possible start) microseconds, sorted;
+    windows that touch or overlap are joined into one stretch first."""
 
     windows: list[tuple[int, int]]
-    overlapping: bool  # two windows overlap: a start must be offered once
 
 
 def _day_plans(windows: tuple[WeeklyWindow, ...], days: list[date], tz: ZoneInfo, duration: int) -> list[DayPlan]:
@@ -282,10 +283,16 @@ def _day_plans(windows: tuple[WeeklyWindow, ...], days: list[date], tz: ZoneInfo
             and (window.valid_to is None or day <= window.valid_to)
             and (found := _window_micros(day, window.start, window.end, tz)) is not None
         )
-        usable = [(opens, closes - duration) for opens, closes in edges if opens <= closes - duration]
+        stretches: list[tuple[int, int]] = []
+        for opens, closes in edges:  # the same joining as intervals.merge, on integers
+            if stretches and opens <= stretches[-1][1]:
+                if closes > stretches[-1][1]:
+                    stretches[-1] = (stretches[-1][0], closes)
+            else:
+                stretches.append((opens, closes))
+        usable = [(opens, closes - duration) for opens, closes in stretches if opens <= closes - duration]
         if usable:
-            overlapping = any(later[0] < earlier[1] for earlier, later in zip(edges, edges[1:], strict=False))
-            plans.append(DayPlan(usable, overlapping))
+            plans.append(DayPlan(usable))
     return plans
 
 
@@ -311,9 +318,8 @@ def _provider_starts(
     count = len(busy_ends)
     provider = repeat(provider_id)  # zip() stops at the end of each range without taking more
     starts: list[tuple[int, int]] = []
-    for windows, overlapping in plans:
-        out = [] if overlapping else starts
-        for first, last in windows:
+    for plan in plans:
+        for first, last in plan.windows:
             if first < earliest:
                 # Jump to the first step at or after `earliest`, keeping the window's alignment.
                 first += -(-(earliest - first) // step) * step
@@ -331,10 +337,8 @@ def _provider_starts(
                 # Free from `start` until stretch i begins: every step whose block ends by then.
                 upto = last if i == count else min(last, busy_starts[i] - blocked)
                 free = range(start, upto + 1, step)
-                out.extend(zip(free, provider, strict=False))
+                starts.extend(zip(free, provider, strict=False))
                 start = free[-1] + step
-        if overlapping:
-            starts.extend(dict.fromkeys(out))  # overlapping windows offer a start once
     return starts
 
 

@@ -37,6 +37,19 @@ def off_hours(schedule: ProviderSchedule, first_day: date, last_day: date, tz: Z
     return shades
 
 
+def working_span(schedules: Iterable[ProviderSchedule], first_day: date, last_day: date) -> tuple[time, time] | None:
+    """The earliest opening and the latest closing, in wall time, of any working window that
+    applies on a day of the range (the hours the calendar's grid must show); None without any."""
+    opens: list[time] = []
+    closes: list[time] = []
+    for schedule in schedules:
+        for window in schedule.windows:
+            if any(window.applies_on(day) for day in days_between(first_day, last_day)):
+                opens.append(window.start)
+                closes.append(window.end)
+    return (min(opens), max(closes)) if opens else None
+
+
 def time_off(provider_id: int, periods: Iterable[tuple[datetime, datetime, str]], first_day: date,
              last_day: date, tz: ZoneInfo) -> list[Shade]:
     """Time off clipped to the days shown; overlapping periods merge (their first reason)."""

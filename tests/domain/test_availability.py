@@ -333,3 +333,24 @@ def test_nearest_breaks_ties_towards_the_earlier_time():
     slots = at_nine(60, 0, 30)
     assert starts(nearest(slots, local(MONDAY, 9, 45), count=1)) == ["09:30"]
     assert starts(nearest(slots, local(MONDAY, 9, 45), count=2)) == ["09:30", "10:00"]
+
+
+def test_touching_windows_are_one_stretch():
+    # 13:00-17:00 and 17:00-20:00 are one afternoon: a 45-minute visit may start at 16:45.
+    slots = slots_for([window(0, "13:00", "17:00"), window(0, "17:00", "20:00")], rules(45, step=15), MONDAY)
+    assert "16:45" in starts(slots) and "16:30" in starts(slots)
+    assert starts(slots)[0] == "13:00" and starts(slots)[-1] == "19:15"
+
+
+def test_a_visit_fits_across_the_edge_where_two_windows_meet():
+    from scheduler.domain.availability import working_intervals
+    from scheduler.domain.visit_fit import OUTSIDE_HOURS, misfit
+
+    schedule = ProviderSchedule(1, (window(0, "13:00", "17:00"), window(0, "17:00", "20:00")))
+    assert working_intervals(schedule, MONDAY, DENVER, NO_CLOSURES) == [Interval(local(MONDAY, 13), local(MONDAY, 20))]
+    start = local(MONDAY, 16, 45)
+    assert misfit(schedule, start, start + timedelta(minutes=45), start + timedelta(minutes=45),
+                  tz=DENVER, closures=NO_CLOSURES) is None
+    late = local(MONDAY, 19, 30)
+    assert misfit(schedule, late, late + timedelta(minutes=45), late + timedelta(minutes=45),
+                  tz=DENVER, closures=NO_CLOSURES) == OUTSIDE_HOURS

@@ -54,13 +54,18 @@ edge_marks = st.one_of(st.integers(0, 287).map(lambda m: m * 5), st.integers(6, 
 
 @st.composite
 def weekday_windows(draw, weekday: int, first_day: date, last_day: date) -> list[WeeklyWindow]:
-    """1-3 windows with breaks between them, sometimes an extra overlapping one, sometimes dated."""
+    """1-3 windows with breaks between them, sometimes an extra overlapping one, sometimes one
+    cut in two touching windows (13:00-17:00 and 17:00-20:00), sometimes dated."""
     count = draw(st.integers(1, 3))
     marks = sorted(draw(st.sets(edge_marks, min_size=2 * count, max_size=2 * count)))
     pairs = [(marks[i], marks[i + 1]) for i in range(0, len(marks), 2)]
     if draw(st.integers(0, 9)) == 0:  # a second row that overlaps the first one
         start, end = pairs[0]
         pairs.append((start + (end - start) // 2 if end - start >= 10 else start, min(end + 60, 1435)))
+    if draw(st.integers(0, 4)) == 0 and pairs[0][1] - pairs[0][0] >= 10:  # two windows that touch
+        start, end = pairs.pop(0)
+        cut = start + 5 * draw(st.integers(1, (end - start) // 5 - 1))
+        pairs[:0] = [(start, cut), (cut, end)]
     windows = []
     for start, end in pairs:
         if end <= start:
@@ -156,32 +161,61 @@ def regular_instant(day: date, at: time) -> datetime | None:
         return None
 
 
-def local_minutes_inside(slot: Slot, window: WeeklyWindow, day: date) -> bool:
-    """Every instant of the slot shows a wall time of `day` inside [window.start, window.end)."""
+def stretches(windows, day: date) -> list[tuple[time, time, bool]]:
+    """The day's windows joined where they touch or overlap in wall time, as (opens, closes,
+    regular): regular when every window in the stretch has edges that happen once that day."""
+    joined: list[list] = []
+    for window in sorted((w for w in windows if w.applies_on(day)), key=lambda w: (w.start, w.end)):
+        regular = regular_instant(day, window.start) is not None and regular_instant(day, window.end) is not None
+        if joined and window.start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], window.end)
+            joined[-1][2] = joined[-1][2] and regular
+        else:
+            joined.append([window.start, window.end, regular])
+    return [tuple(found) for found in joined]
+
+
+def wall_minutes(at: time) -> int:
+    return at.hour * 60 + at.minute
+
+
+def local_minutes_inside(slot: Slot, schedule: ProviderSchedule, day: date) -> bool:
+    """Every instant of the slot shows a wall time of `day` inside the provider's working
+    windows, and on an ordinary day inside one stretch of them (touching windows joined)."""
     if day in DST_DAYS:
         # Wall time is not monotonic on these days: look at every minute (starts, durations
         # and the changes are whole minutes, so this is exact).
         instant = slot.start
         while instant < slot.end:
             local = instant.astimezone(DENVER)
-            if local.date() != day or not window.start <= local.time() < window.end:
+            if local.date() != day or not any(
+                w.applies_on(day) and w.start <= local.time() < w.end for w in schedule.windows
+            ):
                 return False
             instant += MINUTE
         return True
     start = slot.start.astimezone(DENVER)
     end = slot.end.astimezone(DENVER)
-    return start.date() == day == end.date() and window.start <= start.time() and end.time() <= window.end
+    return start.date() == day == end.date() and any(
+        opens <= start.time() and end.time() <= closes for opens, closes, _ in stretches(schedule.windows, day)
+    )
 
 
 def expected_starts(schedule: ProviderSchedule, day: date, rules: BookingRules, now: datetime) -> set[datetime]:
-    """Brute force for one provider and day, over windows whose edges are ordinary wall times."""
+    """Brute force for one provider and day, over the stretches whose edges are ordinary wall
+    times and that lie more than an hour from any other (a change moves the clock an hour, so
+    nothing farther can meet them), stepping from each stretch's opening."""
     starts = set()
-    for window in schedule.windows:
-        if not window.applies_on(day):
+    day_stretches = stretches(schedule.windows, day)
+    for i, (opens, closes, regular) in enumerate(day_stretches):
+        if not regular:
             continue
-        opening, closing = regular_instant(day, window.start), regular_instant(day, window.end)
-        if opening is None or closing is None:
+        neighbours = day_stretches[:i] + day_stretches[i + 1:]
+        if any(not other_regular and wall_minutes(other_opens) - 60 <= wall_minutes(closes)
+               and wall_minutes(opens) <= wall_minutes(other_closes) + 60
+               for other_opens, other_closes, other_regular in neighbours):
             continue
+        opening, closing = regular_instant(day, opens), regular_instant(day, closes)
         start = opening
         while start + rules.duration <= closing:
             block_end = start + rules.duration + rules.buffer
@@ -225,10 +259,9 @@ def test_every_slot_is_bookable(scenario):
         day = slot.start.astimezone(DENVER).date()
         assert first_day <= day <= last_day, slot
         assert not closed(closures, day), slot
-        # ...and inside one working window of that day, in wall time.
-        assert any(
-            window.applies_on(day) and local_minutes_inside(slot, window, day) for window in schedule.windows
-        ), (slot, slot.start.astimezone(DENVER), slot.end.astimezone(DENVER))
+        # ...and inside one working stretch of that day (touching windows joined), in wall time.
+        assert local_minutes_inside(slot, schedule, day), (
+            slot, slot.start.astimezone(DENVER), slot.end.astimezone(DENVER))
 
 
 @SETTINGS
@@ -308,3 +341,50 @@ def test_notice_and_advance_limits_are_inclusive(scenario, data):
     assert run((schedules, at_advance, far_past, first_day, last_day, closures)) == [
         s for s in everything if s.start.astimezone(DENVER).date() <= pick_day
     ]
+
+
+@st.composite
+def day_windows(draw):
+    day = draw(st.sampled_from(ANCHORS)) + timedelta(days=draw(st.integers(0, 6)))
+    marks = draw(st.lists(st.tuples(edge_marks, edge_marks), min_size=1, max_size=5))
+    windows = tuple(WeeklyWindow(day.weekday(), clock(min(a, b)), clock(max(a, b)))
+                    for a, b in marks if a != b)
+    return day, windows
+
+
+@SETTINGS
+@given(day_windows())
+def test_working_stretches_join_touching_windows_and_cover_exactly_their_union(drawn):
+    """A day's working intervals are sorted, neither overlapping nor touching, and cover
+    exactly the instants of its windows (so 13:00-17:00 and 17:00-20:00 are one stretch)."""
+    from scheduler.domain.availability import working_intervals
+    from scheduler.domain.wall_time import window_closing, window_opening
+
+    day, windows = drawn
+    got = working_intervals(ProviderSchedule(1, windows), day, DENVER, Closures())
+    for left, right in zip(got, got[1:], strict=False):
+        assert left.end < right.start
+    pieces = [(window_opening(day, w.start, DENVER), window_closing(day, w.end, DENVER)) for w in windows]
+    pieces = [(a, b) for a, b in pieces if b > a]
+    probes = {edge + offset for piece in pieces for edge in piece for offset in (-MINUTE, timedelta(0), MINUTE)}
+    probes |= {edge + offset for found in got for edge in (found.start, found.end) for offset in (-MINUTE, timedelta(0))}
+    for probe in probes:
+        assert any(a <= probe < b for a, b in pieces) == any(i.start <= probe < i.end for i in got), probe
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.data())
+def test_cutting_a_window_in_two_touching_ones_changes_no_slot(scenario, data):
+    schedules, rules, now, first_day, last_day, closures = scenario
+    first = schedules[0]
+    cuttable = [w for w in first.windows if wall_minutes(w.end) - wall_minutes(w.start) >= 10]
+    if not cuttable:
+        return
+    whole = data.draw(st.sampled_from(cuttable))
+    cut = clock(wall_minutes(whole.start) + 5 * data.draw(
+        st.integers(1, (wall_minutes(whole.end) - wall_minutes(whole.start)) // 5 - 1)))
+    pieces = (WeeklyWindow(whole.weekday, whole.start, cut, whole.valid_from, whole.valid_to),
+              WeeklyWindow(whole.weekday, cut, whole.end, whole.valid_from, whole.valid_to))
+    windows = tuple(w for w in first.windows if w is not whole) + pieces
+    split = [ProviderSchedule(first.provider_id, windows, first.busy), *schedules[1:]]
+    assert run(scenario) == run((split, rules, now, first_day, last_day, closures))

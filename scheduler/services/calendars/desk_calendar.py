@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -21,11 +21,14 @@ class CalendarRange:
     shades: list[Shade]
     # course id -> its visits that still count (not cancelled): "visit 7 of 18"
     course_sizes: dict[int, int]
+    # The earliest opening and latest closing of any working window shown, in wall time
+    working_span: tuple[time, time] | None = None
 
 
 def calendar_range(first_day: date, last_day: date, providers: list[Provider]) -> CalendarRange:
     """The providers' visits meeting the days, the shaded times behind them (off hours, time
-    off, closures) and the size of each course shown. Reads only."""
+    off, closures), the size of each course shown and the span of their working hours.
+    Reads only."""
     tz = clinic_tz()
     ids = [p.id for p in providers]
     if not ids:
@@ -40,7 +43,8 @@ def calendar_range(first_day: date, last_day: date, providers: list[Provider]) -
         )
     )
     shades: list[Shade] = []
-    for schedule in load_schedules(ids, first_day, last_day, count_appointments=False):
+    schedules = load_schedules(ids, first_day, last_day, count_appointments=False)
+    for schedule in schedules:
         shades.extend(calendar_shading.off_hours(schedule, first_day, last_day, tz))
     off: dict[int, list[tuple]] = {}
     for row in db.session.scalars(
@@ -68,4 +72,5 @@ def calendar_range(first_day: date, last_day: date, providers: list[Provider]) -
                 .group_by(Appointment.course_id)
             ).all()
         )
-    return CalendarRange(appointments, shades, sizes)
+    span = calendar_shading.working_span(schedules, first_day, last_day)
+    return CalendarRange(appointments, shades, sizes, span)

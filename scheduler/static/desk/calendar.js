@@ -47,7 +47,26 @@
       say("The calendar could not be loaded (" + response.status + "). Please reload the page.", "error");
       return [];
     }
-    return (await response.json()).events;
+    const body = await response.json();
+    showHours(body.hours);
+    return body.events;
+  }
+
+  // The grid runs from the earliest opening to the latest closing of any working window in
+  // the days shown (whole hours), so evening hours are never hidden.
+  const DEFAULT_HOURS = {start: "07:00", end: "19:00"};
+  let shownHours = DEFAULT_HOURS;
+  function showHours(hours) {
+    const wanted = hours || DEFAULT_HOURS;
+    const start = wanted.start.slice(0, 2) + ":00";
+    const end = wanted.end.slice(3) === "00" ? wanted.end : String(Number(wanted.end.slice(0, 2)) + 1).padStart(2, "0") + ":00";
+    if (start === shownHours.start && end === shownHours.end) return;
+    shownHours = {start: start, end: end};
+    // After the events are handed over: changing the grid while it loads would ask again.
+    setTimeout(function () {
+      calendar.setOption("slotMinTime", start);
+      calendar.setOption("slotMaxTime", end);
+    }, 0);
   }
 
   async function change(info, url, data, done) {
@@ -70,7 +89,7 @@
     hiddenDays: JSON.parse(urls.hiddenDays || "[]"),
     allDaySlot: false,
     datesAboveResources: true,
-    slotMinTime: "07:00",
+    slotMinTime: "07:00",  // until the events say the hours worked (showHours)
     slotMaxTime: "19:00",
     scrollTime: "08:00",
     slotDuration: "00:15",

@@ -112,8 +112,11 @@ def calendar_events():
     data = calendar_range(first, end - timedelta(days=1), providers)
     tz = clinic_tz()
     colours = {p.id: p.colour for p in providers}
+    span = data.working_span
     return jsonify({
         "timezone": current_app.config["CLINIC_TIMEZONE"],
+        # The grid shows the earliest opening to the latest closing of the days asked for.
+        "hours": None if span is None else {"start": span[0].strftime("%H:%M"), "end": span[1].strftime("%H:%M")},
         "resources": [resource_json(p) for p in providers],
         "events": [appointment_event(a, colours, data.course_sizes, tz) for a in data.appointments]
         + [shade_event(s, i, tz) for i, s in enumerate(data.shades)],

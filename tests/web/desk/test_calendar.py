@@ -6,7 +6,7 @@ Monday to Friday 08:00-12:00 and 13:00-17:00.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -333,3 +333,26 @@ def test_a_provider_cannot_hand_a_visit_to_another_column_however_the_id_is_writ
     assert handed.status_code == 403
     db.session.expire_all()
     assert db.session.get(Appointment, visit.id).provider_id == clinic.maria.id
+
+
+def test_touching_windows_are_one_stretch_for_booking_moves_and_the_grid(desk, clinic, visit):
+    from scheduler.models import WorkingHours
+
+    # Both add an evening, 17:00-20:00 on Tuesdays, to their 13:00-17:00 afternoon.
+    for provider in (clinic.maria, clinic.daniel):
+        db.session.add(WorkingHours(provider_id=provider.id, weekday=1, start_time=time(17), end_time=time(20)))
+    db.session.commit()
+    body = desk.get(WEEK).get_json()
+    assert body["hours"] == {"start": "08:00", "end": "20:00"}
+    evening = [s for s in shades(body, "off_hours") if s["resourceIds"] == [clinic.maria.id]
+               and s["start"].startswith("2026-12-01T17")]
+    assert evening == []  # one stretch 13:00-20:00, nothing shaded at 17:00
+    # A 45-minute visit at 16:45 runs across the edge where the windows meet.
+    booked = _book(desk, 201, provider_id=clinic.daniel.id, start="2026-12-01T16:45:00",
+                   patient={"first_name": "Rosa", "last_name": "Mendez", "phone": "915-555-0177"})
+    assert booked["event"]["end"] == "2026-12-01T17:30:00"
+    moved = desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T16:45:00"})
+    assert moved.status_code == 200, moved.get_json()
+    # A day without the evening keeps 08:00-17:00.
+    assert desk.get("/staff/calendar/events?start=2026-11-30&end=2026-12-01").get_json()["hours"] == {
+        "start": "08:00", "end": "17:00"}
