@@ -5,11 +5,13 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
+import redis
 import requests
 
-from tests.support.helpers import ROOT, free_port
+from tests.support.helpers import ROOT, free_port, require_or_skip
 
 
 def _children(pid: int) -> dict[int, str]:
@@ -28,10 +30,11 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def started(tmp_path):
+def started(tmp_path, request):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'start.db'}", "BIND": f"127.0.0.1:{port}",
-           "WEB_WORKERS": "1", "SECRET_KEY": "start-script-test"}
+           "WEB_WORKERS": "1", "SECRET_KEY": "start-script-test", **getattr(request, "param", {})}
+    env.pop("RATELIMIT_STORAGE_URI", None)
     log = open(ROOT / "test-artifacts" / "scripts-start.log", "w")
     script = subprocess.Popen(["./scripts/start"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -52,7 +55,7 @@ def started(tmp_path):
         script.wait()
         log.close()
         pytest.fail("scripts/start did not bring up both the web app and the worker")
-    yield script, web, worker
+    yield script, web, worker, port
     if script.poll() is None:  # the test failed: nothing of the group may outlive it
         os.killpg(script.pid, signal.SIGKILL)
         script.wait()
@@ -60,7 +63,7 @@ def started(tmp_path):
 
 
 def test_ctrl_c_stops_the_web_app_and_the_worker(started):
-    script, web, worker = started
+    script, web, worker, _port = started
     os.killpg(script.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
     script.wait(timeout=30)
     deadline = time.monotonic() + 10
@@ -70,10 +73,32 @@ def test_ctrl_c_stops_the_web_app_and_the_worker(started):
 
 
 def test_when_the_worker_dies_the_web_app_is_stopped_too(started):
-    script, web, worker = started
+    script, web, worker, _port = started
     os.kill(worker, signal.SIGKILL)
     assert script.wait(timeout=30) != 0
     deadline = time.monotonic() + 10
     while _alive(web) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(web)
+
+
+PREFIX = f"start-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.parametrize("started", [{"RATELIMIT_KEY_PREFIX": PREFIX}], indirect=True)
+def test_the_rate_limits_are_kept_in_the_local_redis_when_it_answers(started):
+    try:
+        store = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
+        store.ping()
+    except redis.RedisError:
+        require_or_skip("Redis at 127.0.0.1:6379")
+    script, _web, _worker, port = started
+    try:
+        answer = requests.get(f"http://127.0.0.1:{port}/appointments/some-token", timeout=5)
+        assert answer.status_code == 404  # a private link tried: counted against the limit
+        assert list(store.scan_iter(match=f"*{PREFIX}*")), "no limit counter in Redis"
+    finally:
+        for key in store.scan_iter(match=f"*{PREFIX}*"):
+            store.delete(key)
+        os.killpg(script.pid, signal.SIGINT)
+        script.wait(timeout=30)

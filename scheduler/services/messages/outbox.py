@@ -49,6 +49,12 @@ NEVER_SENT = (MessageStatus.PENDING.value, MessageStatus.CANCELLED.value, Messag
 PENDING = MessageStatus.PENDING.value
 PATIENT_CAUSE = "patient"
 ONE_TICK = timedelta(microseconds=1)
+# "Text it to me" pressed again while the first text is on its way: a request repeated within
+# this long, for the same visit (or patient) and channel, sends nothing more.
+LINK_REPEAT_WINDOW = timedelta(minutes=5)
+# A link message in these states is on its way or went: a repeat of its request adds nothing.
+_LINK_UNDER_WAY = (MessageStatus.PENDING.value, MessageStatus.SENDING.value, MessageStatus.SENT.value,
+                   MessageStatus.DELIVERED.value)
 
 
 def policy() -> Policy:
@@ -160,7 +166,8 @@ def plan_course_booked(course: Course, visits: list[Appointment], *, cause: str)
 def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> None:
     """One message on `channel` with a fresh private link to each visit. For one visit the row
     belongs to it; for several it belongs to the patient, and is rendered with their upcoming
-    open visits at send time. In the caller's transaction."""
+    open visits at send time. A request repeated within LINK_REPEAT_WINDOW (the button pressed
+    again while the first text is on its way) adds nothing. In the caller's transaction."""
     if not appointments:
         return
     for appointment in appointments:
@@ -171,12 +178,27 @@ def plan_links(appointments: list[Appointment], *, channel: str, cause: str) -> 
         return
     moment = now()
     single = appointments[0] if len(appointments) == 1 else None
+    if _links_recently_requested(patient, single, channel, moment):
+        return
     send_before = max(a.starts_at for a in appointments)
     for planned in plan_notice(
         "links", Channels(sms=channel == "sms", email=channel == "email"), cause, moment, send_before,
         policy().window, clinic_tz(),
     ):
         _add(patient, planned, cause, moment, appointment=single)
+
+
+def _links_recently_requested(patient: Patient, single: Appointment | None, channel: str,
+                              moment: datetime) -> bool:
+    query = select(Message.id).where(
+        Message.kind == "links", Message.channel == channel, Message.status.in_(_LINK_UNDER_WAY),
+        Message.created_at > moment - LINK_REPEAT_WINDOW,
+    )
+    if single is not None:
+        query = query.where(Message.appointment_id == single.id)
+    else:
+        query = query.where(Message.appointment_id.is_(None), Message.patient_id == patient.id)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def plan_waitlist_offer(offer, patient: Patient, hold: timedelta) -> datetime | None:

@@ -53,8 +53,9 @@ class Lookups:
 class BatchLookups(Lookups):
     """Answers for a batch of messages, read in two queries instead of two per message.
 
-    "First text" is decided against what had been sent when the batch was read: two messages
-    of one batch to a new number both say how to opt out (the safe side), never neither."""
+    "First text" is decided against what had been sent when the batch was read, and within the
+    batch: of two messages of one batch to a new number, the first rendered says how to opt
+    out and the other does not (the patient gets the line once, never twice, never not at all)."""
 
     def __init__(self, phones: set[str], course_ids: set[int]):
         self._texted: set[str] = set()
@@ -76,7 +77,10 @@ class BatchLookups(Lookups):
             ).all())
 
     def first_text(self, phone: str, message_id: int | None) -> bool:
-        return phone not in self._texted
+        if phone in self._texted:
+            return False
+        self._texted.add(phone)  # this message carries the line; the batch's others do not
+        return True
 
     def visit_total(self, appointment: Appointment) -> int | None:
         if appointment.course_id is None:
