@@ -179,7 +179,10 @@ def plan_or_book():
             return _planner_page(typed, rows=_rows_from_plan(courses.preview(parsed)))
         booked = courses.book(parsed, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
-        return _planner_page(typed, rows=rows, errors=_row_errors(exc.fields, kept), status=422)
+        errors = _row_errors(exc.fields, kept)
+        if "patient_id" in errors and not typed.get("patient_id", "").isdigit():
+            errors["patient_id"] = _("Find the patient above and choose them.")
+        return _planner_page(typed, rows=rows, errors=errors, status=422)
     except PlanConflict as conflict:
         return _planner_page(
             typed, rows=_rows_from_plan(conflict.plan), status=409,

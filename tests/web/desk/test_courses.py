@@ -232,3 +232,14 @@ def test_the_planner_and_course_pages_carry_the_staff_navigation_and_say_booked_
     page = client.get(booked.headers["Location"]).get_data(as_text=True)
     assert 'class="staff-nav"' in page
     assert page.count("The course is booked") == 1
+
+
+def test_the_planner_chooses_the_patient_by_search_not_by_number(client, clinic):
+    sign_in(client)
+    page = client.get("/staff/courses/new").get_data(as_text=True)
+    assert "Patient number" not in page and 'name="patient_id" inputmode' not in page
+    found = client.get("/staff/courses/new?query=garcia").get_data(as_text=True)
+    assert f'/staff/courses/new?patient_id={clinic.patient.id}' in found and "Ana Garcia" in found
+    refused = client.post("/staff/courses/new", data={**PRESCRIPTION, "provider_id": str(clinic.maria.id)})
+    assert refused.status_code == 422
+    assert "Find the patient above and choose them." in refused.get_data(as_text=True)
