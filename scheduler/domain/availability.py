@@ -84,12 +84,21 @@ _new_slot = partial(tuple.__new__, Slot)
 
 @dataclass(frozen=True)
 class Closures:
-    """Clinic-wide closed days: inclusive (first, last) local-date ranges."""
+    """Clinic-wide closed days: inclusive (first, last) local-date ranges, and the closures'
+    names in the same order when known ("Christmas Day")."""
 
     ranges: tuple[tuple[date, date], ...] = ()
+    names: tuple[str, ...] = ()
 
     def closed_on(self, day: date) -> bool:
         return any(first <= day <= last for first, last in self.ranges)
+
+    def name_on(self, day: date) -> str | None:
+        """The name of the closure on that day, if it has one."""
+        for (first, last), name in zip(self.ranges, self.names, strict=False):
+            if first <= day <= last and name:
+                return name
+        return None
 
 
 def days_between(first_day: date, last_day: date) -> Iterable[date]:

@@ -122,6 +122,8 @@ class PlannedVisit:
     # visit, why its preferred day would not do (and no other day of the week would either).
     reason: str | None = field(default=None, compare=False)
     other_provider: bool = field(default=False, compare=False)
+    # The closure's name when a closure on the preferred day moved it ("Christmas Day").
+    closure: str | None = field(default=None, compare=False)
 
 
 def week_days(first_day: date, week: int) -> list[date]:
@@ -252,9 +254,12 @@ class _Planner:
                 return replace(
                     visit, start=placed, end=placed + self.cal.duration, provider_id=schedule.provider_id,
                     status=AS_REQUESTED if reason is None and index == 0 else MOVED, reason=reason,
-                    other_provider=index > 0,
+                    other_provider=index > 0, closure=self._closure_named(reason, day),
                 )
-        return replace(visit, status=UNPLACEABLE, reason=first_reason)
+        return replace(visit, status=UNPLACEABLE, reason=first_reason, closure=self._closure_named(first_reason, day))
+
+    def _closure_named(self, reason: str | None, day: date) -> str | None:
+        return self.cal.closures.name_on(day) if reason == DAY_CLOSED else None
 
     def _place_with(self, schedule, day, days, later_targets) -> tuple[datetime | None, str | None]:
         day_reason = None

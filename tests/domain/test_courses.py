@@ -256,3 +256,11 @@ def test_plans_keep_every_rule(scenario):
 def test_impossible_prescriptions_are_refused(bad):
     with pytest.raises(ValueError):
         rx(**bad)
+
+
+def test_a_visit_moved_off_a_closed_day_names_the_closure():
+    christmas = date(2026, 12, 25)
+    named = Calendar(**{**calendar().__dict__, "closures": Closures(((christmas, christmas),), ("Christmas Day",))})
+    visits = plan_course(rx(first_day=date(2026, 12, 21), weeks=1), named)
+    assert (visits[2].reason, visits[2].closure) == (DAY_CLOSED, "Christmas Day")
+    assert visits[0].closure is None

@@ -208,7 +208,7 @@ _BUSY = union_all(
     ),
     _TIME_OFF,
 )
-_CLOSURES = select(Closure.first_day, Closure.last_day).where(
+_CLOSURES = select(Closure.first_day, Closure.last_day, Closure.name).where(
     Closure.first_day <= bindparam("last_day"), Closure.last_day >= bindparam("first_day")
 )
 
@@ -216,7 +216,7 @@ _CLOSURES = select(Closure.first_day, Closure.last_day).where(
 def load_closures(first_day: date, last_day: date) -> Closures:
     """The closures meeting [first_day, last_day], as the planner takes them. Reads only."""
     rows = db.session.connection().execute(_CLOSURES, {"first_day": first_day, "last_day": last_day}).all()
-    return Closures(tuple((first, last) for first, last in rows))
+    return Closures(tuple((first, last) for first, last, _name in rows), tuple(name for _first, _last, name in rows))
 
 
 def open_slots(

@@ -32,7 +32,9 @@ NO_OTHER_DAY = N_("No other day of that week is open and keeps the gap.")
 
 def reason_text(visit: PlannedVisit) -> str | None:
     parts = []
-    if visit.reason:
+    if visit.reason == planner.DAY_CLOSED and visit.closure:
+        parts.append(_("Closed: %(closure)s", closure=visit.closure))
+    elif visit.reason:
         parts.append(_(REASONS[visit.reason]))
     if visit.other_provider:
         parts.append(_(OTHER_PROVIDER))

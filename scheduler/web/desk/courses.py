@@ -3,7 +3,10 @@ and the course page (progress, move or cancel one visit with make-up times, chan
 time of this and following visits, extend, cancel the rest)."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -111,7 +114,16 @@ def _rows_from_plan(plan) -> list[dict]:
     return rows
 
 
+def _day_label(raw: str) -> str:
+    """"Tue Dec 1" / "mar 1 dic" for a row's date, so the weekday shows beside the date field."""
+    try:
+        return format_date(date.fromisoformat(raw), _("EEE MMM d"))
+    except ValueError:
+        return ""
+
+
 def _planner_page(typed: dict, *, rows=None, errors=None, message=None, status=200):
+    rows = [{**row, "day_label": _day_label(row["date"])} for row in rows or []]
     patient = None
     if typed.get("patient_id", "").isdigit():
         patient = db.session.get(Patient, int(typed["patient_id"]))
@@ -131,7 +143,7 @@ def _planner_page(typed: dict, *, rows=None, errors=None, message=None, status=2
         providers=list(db.session.scalars(select(Provider).where(Provider.active.is_(True)).order_by(Provider.id))),
         services=list(db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id))),
         weekday_names=WEEKDAY_NAMES,
-        rows=rows or [],
+        rows=rows,
         errors=errors or {},
         message=message,
     ), status
@@ -179,7 +191,10 @@ def plan_or_book():
             return _planner_page(typed, rows=_rows_from_plan(courses.preview(parsed)))
         booked = courses.book(parsed, actor=audit.actor_for(current_user))
     except ValidationFailed as exc:
-        return _planner_page(typed, rows=rows, errors=_row_errors(exc.fields, kept), status=422)
+        errors = _row_errors(exc.fields, kept)
+        if "patient_id" in errors and not typed.get("patient_id", "").isdigit():
+            errors["patient_id"] = _("Find the patient above and choose them.")
+        return _planner_page(typed, rows=rows, errors=errors, status=422)
     except PlanConflict as conflict:
         return _planner_page(
             typed, rows=_rows_from_plan(conflict.plan), status=409,

@@ -10,6 +10,7 @@ from scheduler.extensions import db
 from scheduler.models import Patient, Provider, Service, WaitlistEntry
 from scheduler.services.common import audit
 from scheduler.services.common.errors import ValidationFailed
+from scheduler.services.patients import directory as patient_directory
 from scheduler.services.waitlist import entries as waitlist
 from scheduler.web.desk.roles import DESK, staff_only
 
@@ -24,23 +25,34 @@ def private_page(response):
     return response
 
 
-def _page(form: dict, *, errors: dict | None = None, status: int = 200):
+CHOOSE_PATIENT = "Find the patient above and choose them."
+
+
+def _page(form: dict, *, errors: dict | None = None, status: int = 200, query: str = ""):
     patient = None
     if str(form.get("patient_id", "")).isdigit():
         patient = db.session.get(Patient, int(form["patient_id"]))
+    found, query_error = [], None
+    if patient is None and query.strip():
+        try:
+            found = patient_directory.search(query)
+        except ValidationFailed as exc:
+            query_error = next(iter(exc.fields.values()))
     return render_template(
         "staff/waitlist.html",
         entries=waitlist.waiting(),
         services=list(db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.id))),
         providers=list(db.session.scalars(select(Provider).where(Provider.active.is_(True)).order_by(Provider.id))),
         weekdays=WEEKDAYS, form=form, patient=patient, errors=errors or {},
+        query=query, found=found, query_error=query_error,
     ), status
 
 
 @waitlist_pages.get("")
 @staff_only(*DESK)
 def index():
-    return _page({"patient_id": request.args.get("patient_id", ""), "time_of_day": "any"})
+    return _page({"patient_id": request.args.get("patient_id", ""), "time_of_day": "any"},
+                 query=request.args.get("query", ""))
 
 
 @waitlist_pages.post("")
@@ -50,7 +62,7 @@ def add():
     form["weekdays"] = request.form.getlist("weekdays")
     patient = db.session.get(Patient, int(form["patient_id"])) if form.get("patient_id", "").isdigit() else None
     if patient is None:
-        return _page(form, errors={"patient_id": "Choose a patient (their number is on the patient's page)."},
+        return _page(form, errors={"patient_id": CHOOSE_PATIENT},
                      status=422)
     data = {
         "service": form.get("service"),

@@ -86,7 +86,7 @@ def test_closures_busy_times_and_the_reasons_in_the_plan(staff_api, clinic):
     plan = staff_api.post("/api/v1/staff/courses", body(clinic, first_date="2026-12-21", weeks=1))["visits"]
     friday = plan[2]
     assert friday["preferred_date"] == "2026-12-25" and friday["status"] == "moved"
-    assert friday["start"] == "2026-12-24T09:00:00-07:00" and "closed" in friday["reason"]
+    assert friday["start"] == "2026-12-24T09:00:00-07:00" and friday["reason"] == "Closed: Christmas Day"
     plan = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=1))["visits"]
     assert plan[1]["status"] == "moved" and plan[1]["start"] == "2026-12-09T08:00:00-07:00"  # as near as 10:00, earlier
     assert "nearest open time" in plan[1]["reason"]

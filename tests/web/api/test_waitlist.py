@@ -115,7 +115,7 @@ def test_the_desk_adds_a_caller_sees_the_line_and_takes_someone_off(app, client)
 
     record = client.get(f"/staff/patients/{caller.id}").get_data(as_text=True)
     assert f'href="/staff/waitlist?patient_id={caller.id}#add"' in record
-    assert "Patient number: Rosa Diaz" in client.get(f"/staff/waitlist?patient_id={caller.id}").get_data(as_text=True)
+    assert "Patient: <strong>Rosa Diaz</strong>" in client.get(f"/staff/waitlist?patient_id={caller.id}").get_data(as_text=True)
     form = {"patient_id": str(caller.id), "service": "therapy-session", "earliest_date": "2026-12-20",
             "latest_date": "2026-12-10", "weekdays": ["1", "3"], "time_of_day": "morning"}
     refused = client.post("/staff/waitlist", data=form)

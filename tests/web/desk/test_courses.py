@@ -232,3 +232,23 @@ def test_the_planner_and_course_pages_carry_the_staff_navigation_and_say_booked_
     page = client.get(booked.headers["Location"]).get_data(as_text=True)
     assert 'class="staff-nav"' in page
     assert page.count("The course is booked") == 1
+
+
+def test_the_planner_chooses_the_patient_by_search_not_by_number(client, clinic):
+    sign_in(client)
+    page = client.get("/staff/courses/new").get_data(as_text=True)
+    assert "Patient number" not in page and 'name="patient_id" inputmode' not in page
+    found = client.get("/staff/courses/new?query=garcia").get_data(as_text=True)
+    assert f'/staff/courses/new?patient_id={clinic.patient.id}' in found and "Ana Garcia" in found
+    refused = client.post("/staff/courses/new", data={**PRESCRIPTION, "provider_id": str(clinic.maria.id)})
+    assert refused.status_code == 422
+    assert "Find the patient above and choose them." in refused.get_data(as_text=True)
+
+
+def test_the_preview_shows_weekdays_with_dates_and_names_the_closure_that_moved_a_visit(client, clinic):
+    sign_in(client)
+    preview = client.post("/staff/courses/new", data={**form(clinic), "first_date": "2026-12-21", "weeks": "1",
+                                                      "action": "preview"}).get_data(as_text=True)
+    assert "Mon Dec 21" in preview and "Wed Dec 23" in preview
+    assert "Closed: Christmas Day" in preview
+    assert "Thu Dec 24" in preview  # where the Friday visit went
