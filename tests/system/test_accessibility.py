@@ -160,10 +160,14 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
         audit.check("staff day sheet")
         audit.go("/staff/waitlist")  # the desk's waitlist page
         audit.check("staff waitlist")
+        audit.go("/staff/waitlist?query=ga")  # the patient search that picks whom to add
+        audit.check("staff waitlist, patient search")
+        audit.go("/staff/patients/")  # recent patients before any search
+        audit.check("staff patients")
     finally:
         context.close()
 
-    assert len(audit.checked) == 21
+    assert len(audit.checked) == 23
     assert server_errors == []
     if audit.violations:
         pytest.fail(f"axe found WCAG violations ({screen}, {language}):\n{audit.report()}")
