@@ -138,6 +138,9 @@ class Config:
     MESSAGE_MAX_ATTEMPTS = _env_int("MESSAGE_MAX_ATTEMPTS", 10)
     MESSAGE_RETRY_BASE_SECONDS = float(_env("MESSAGE_RETRY_BASE_SECONDS", "30"))
     MESSAGE_RETRY_MAX_SECONDS = float(_env("MESSAGE_RETRY_MAX_SECONDS", "3600"))
+    # Emails carry the minimum necessary, as texts and calendar files do: no service name
+    # (what the visit is for) unless the clinic turns it on.
+    EMAIL_NAMES_SERVICE = _env_bool("EMAIL_NAMES_SERVICE", False)
     FRONT_DESK_EMAIL = _env("FRONT_DESK_EMAIL", "")  # the evening digest goes here; unset: none
     FRONT_DESK_DIGEST_TIME = _env("FRONT_DESK_DIGEST_TIME", "18:00")  # clinic time
 

@@ -118,13 +118,9 @@ def register_cli(app: Flask) -> None:
                   show_default=True, help="With --once: the front desk's evening email.")
     def worker_command(once: bool, digest: str) -> None:
         """Send reminders and notices (the outbox); the web app never does."""
-        import logging
-
         from . import worker
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        # The SDK logs each request with the patient's number and text at INFO: not in our logs.
-        logging.getLogger("twilio").setLevel(logging.WARNING)
+        worker.configure_logging(app)
         if once:
             with worker.stopping_on_signals():
                 results = worker.run_once(digest_mode=digest.replace("-", "_"))

@@ -84,7 +84,47 @@ def scheduled(job: str) -> None:
             log.exception("worker job %s failed", job)
         else:
             if outcome:
-                log.info("%s: %s", job, outcome)
+                log.log(logging.INFO if worth_telling(job, outcome) else logging.DEBUG, "%s: %s", job, outcome)
+
+
+# What a person reading the log needs at INFO: a send pass that sent or failed something (a
+# failed attempt that will be retried included), a digest sent. The rest of the passes at DEBUG.
+_TOLD = ("sent", "failed", "retry")
+
+
+def worth_telling(job: str, outcome: object) -> bool:
+    if job == "send_due" and isinstance(outcome, dict):
+        return any(outcome.get(key) for key in _TOLD)
+    if job == "evening_digest":
+        return outcome == "sent"
+    return False
+
+
+class _RoutineToDebug(logging.Filter):
+    """APScheduler says "Running job" and "executed successfully" at INFO on every pass: those
+    become DEBUG records, shown only when the worker logs at DEBUG. Its warnings and errors stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("apscheduler") and record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def configure_logging(app: Flask, level: int = logging.INFO) -> None:
+    """The worker's log on standard error, each line once: one handler, the root's. The app's
+    logger hands its records up to it instead of printing them a second time through Flask's
+    own handler."""
+    from flask.logging import default_handler
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RoutineToDebug) for f in handler.filters):
+            handler.addFilter(_RoutineToDebug())
+    app.logger.removeHandler(default_handler)
+    app.logger.propagate = True
+    # The SDK logs each request with the patient's number and text at INFO: not in our logs.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 def run_once(*, digest_mode: str = "if_due") -> dict[str, object]:

@@ -107,6 +107,7 @@ ROUTES = {
     "desk.messages.appointment": ("GET", "/staff/appointments/{visit}", EVERYONE, None, ("maria", 404)),
     "desk.messages.resend": ("POST", "/staff/messages/{message}/resend", DESK, {}, ("maria", 403)),
     "desk.messages.inbox": ("GET", "/staff/inbox", DESK, None, ("maria", 403)),
+    "desk.messages.outbox": ("GET", "/staff/outbox", DESK, None, ("maria", 403)),
     "desk.messages.inbox_done": ("POST", "/staff/inbox/{inbound}/done", DESK, {}, ("maria", 403)),
     # The waitlist is the desk's: who waits, adding a caller, taking someone off
     "desk.waitlist.index": ("GET", "/staff/waitlist", DESK, None, ("maria", 403)),

@@ -72,6 +72,18 @@ def test_ctrl_c_stops_the_web_app_and_the_worker(started):
     assert not _alive(web) and not _alive(worker)
 
 
+def test_sigterm_stops_both_and_says_stopped_with_success(started):
+    script, web, worker, _port = started
+    os.kill(script.pid, signal.SIGTERM)  # a service manager stopping the script
+    assert script.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while (_alive(web) or _alive(worker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(web) and not _alive(worker)
+    log = (ROOT / "test-artifacts" / "scripts-start.log").read_text()
+    assert "scripts/start: stopped" in log and "status 143" not in log
+
+
 def test_when_the_worker_dies_the_web_app_is_stopped_too(started):
     script, web, worker, _port = started
     os.kill(worker, signal.SIGKILL)

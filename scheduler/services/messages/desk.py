@@ -22,7 +22,7 @@ from scheduler.models import (
 )
 from scheduler.services.common import audit
 from scheduler.services.common.clock import now
-from scheduler.services.common.errors import ChangeNotAllowed, NotFound
+from scheduler.services.common.errors import ChangeNotAllowed, NotFound, ValidationFailed
 
 # What can be sent again: a message that went (or failed for good). One still waiting is sent
 # anyway, and one cancelled or expired was stopped on purpose (the visit moved, was cancelled
@@ -92,6 +92,60 @@ def resend(message_id: int, user: User) -> Message:
     audit.record(audit.actor_for(user), "message.resent", copy, None, {"resends": original.id, "kind": copy.kind})
     db.session.commit()
     return copy
+
+
+# The outbox page's states: what each shows.
+OUTBOX_STATES = {
+    "due": (MessageStatus.PENDING.value,),
+    "sending": (MessageStatus.SENDING.value,),
+    "sent": (MessageStatus.SENT.value, MessageStatus.DELIVERED.value),
+    "failed": (MessageStatus.FAILED.value, MessageStatus.UNDELIVERED.value),
+    "expired": (MessageStatus.EXPIRED.value,),
+}
+OUTBOX_LIMIT = 200
+
+
+def outbox(state: object = None, channel: object = None) -> list[tuple[Message, Patient]]:
+    """The outbox for the desk: messages due (pending and past their due time), sending, sent,
+    failed or expired (`state`; all of these when empty), on one channel if given; newest
+    first, at most OUTBOX_LIMIT, with their patients. ValidationFailed for an unknown state or
+    channel. Reads only."""
+    state = state or None
+    channel = channel or None
+    fields: dict[str, str] = {}
+    if state is not None and state not in OUTBOX_STATES:
+        fields["state"] = "Use due, sending, sent, failed or expired."
+    if channel is not None and channel not in ("sms", "email"):
+        fields["channel"] = "Use sms or email."
+    if fields:
+        raise ValidationFailed(fields)
+    moment = now()
+    shown = [state] if state else list(OUTBOX_STATES)
+    statuses = [status for name in shown for status in OUTBOX_STATES[name]]
+    query = (select(Message, Patient).join(Patient, Patient.id == Message.patient_id)
+             .where(Message.status.in_(statuses)))
+    if "due" in shown:  # a pending message is only due once its time has come
+        query = query.where((Message.status != MessageStatus.PENDING.value) | (Message.due_at <= moment))
+    if channel is not None:
+        query = query.where(Message.channel == channel)
+    rows = db.session.execute(query.order_by(Message.due_at.desc(), Message.id.desc()).limit(OUTBOX_LIMIT))
+    return [(message, patient) for message, patient in rows]
+
+
+def record_messages_viewed(user: User, patient_ids: list[int], where: str) -> None:
+    """A member of staff read these patients' messages (`where`: the page): one audit row per
+    patient, as any look at a record. Commits."""
+    audit.record_all([
+        audit.entry(audit.actor_for(user), "patient.messages_viewed", _PatientRef(patient_id), None, {"page": where})
+        for patient_id in dict.fromkeys(patient_ids)
+    ])
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class _PatientRef:
+    id: int
+    __tablename__ = Patient.__tablename__
 
 
 def inbox(*, include_done: bool = False) -> list[InboundMessage]:

@@ -337,6 +337,8 @@ def render(message: Message, *, link_for: LinkFor, lookups: Lookups | None = Non
         "course": course,
         "language": language,
         "format_when": partial(when, words=words),
+        # Minimum necessary: the service (what the visit is for) only when the clinic asks.
+        "names_service": bool(current_app.config.get("EMAIL_NAMES_SERVICE")),
     }
     context.update(_facts(message, patient, appointment, course, moment, link, lookups, words))
     if message.waitlist_offer_id is not None:

@@ -1,12 +1,12 @@
-"""Staff pages for messages: an appointment with its messages (resend one), and the inbox of
-texts the system could not act on."""
+"""Staff pages for messages: an appointment with its messages (resend one), the outbox, and
+the inbox of texts the system could not act on."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from scheduler.services.common.errors import NotFound
+from scheduler.services.common.errors import NotFound, ValidationFailed
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.staff.access import may_see
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
@@ -29,6 +29,7 @@ def appointment(appointment_id: int):
         abort(404)
     if not may_see(current_user, visit.provider_id):
         abort(404)
+    message_admin.record_messages_viewed(current_user, [visit.patient_id], "appointment")
     return render_template(
         "staff/appointment.html", visit=visit, messages=messages,
         causes=message_admin.causes_of(messages), resendable=message_admin.RESENDABLE,
@@ -52,6 +53,22 @@ def resend(message_id: int):
         return appointment(refused.appointment_id), 409
     flash(_("The message will be sent again (within the send window)."), "success")
     return redirect(url_for("desk.messages.appointment", appointment_id=copy.appointment_id), code=303)
+
+
+@message_pages.get("/outbox")
+@staff_only(*DESK)
+def outbox():
+    """Every message by state (due, sending, sent, failed, expired) and channel, with its text
+    and the provider's answer."""
+    state, channel = request.args.get("state", ""), request.args.get("channel", "")
+    try:
+        rows = message_admin.outbox(state, channel)
+    except ValidationFailed as exc:
+        return render_template("staff/outbox.html", rows=[], state=state, channel=channel, errors=exc.fields,
+                               states=message_admin.OUTBOX_STATES), 422
+    message_admin.record_messages_viewed(current_user, [patient.id for _m, patient in rows], "outbox")
+    return render_template("staff/outbox.html", rows=rows, state=state, channel=channel, errors={},
+                           states=message_admin.OUTBOX_STATES)
 
 
 @message_pages.get("/inbox")

@@ -57,6 +57,7 @@ def show(patient_id: int):
     if patient.merged_into_id is not None:
         flash("That record was merged into this one.", "success")
         return redirect(url_for("desk.patients.show", patient_id=patient.merged_into_id))
+    message_admin.record_messages_viewed(current_user, [patient.id], "patient")
     return render_template(
         "staff/patient.html", patient=patient, h=history(patient),
         duplicates=patient_records.possible_duplicates(patient),

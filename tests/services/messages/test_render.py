@@ -385,3 +385,19 @@ def test_a_moved_visits_reminder_carries_the_new_time(demo, app, client):
     link = re.search(r"/l/\S+", render(new, link_for=link_for).sms_body)[0]
     db.session.commit()
     assert client.get(link).status_code == 303
+
+
+@pytest.mark.parametrize("kind", ["confirmation", "change", "reminder", "cancellation"])
+def test_emails_name_no_service_unless_the_clinic_turns_it_on(world, app, kind):
+    """Minimum necessary, as in texts and calendar files: the time, the provider and the
+    place, not what the visit is for; EMAIL_NAMES_SERVICE puts it back."""
+    person = world["en"]
+    service = person["visit"].service.name
+    service = service.get("en") if isinstance(service, dict) else service
+    rendered = render(message(person["patient"], kind, "email", appointment=person["visit"]), link_for=link_for)
+    for part in (rendered.text, rendered.html, rendered.subject):
+        assert service not in part and "What" not in part
+    app.config["EMAIL_NAMES_SERVICE"] = True
+    rendered = render(message(person["patient"], kind, "email", appointment=person["visit"]), link_for=link_for)
+    if kind != "cancellation":  # a cancellation never said what the visit was
+        assert service in rendered.text and service in rendered.html

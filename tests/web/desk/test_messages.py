@@ -219,3 +219,57 @@ def test_the_appointment_page_and_the_inbox_carry_the_staff_navigation(client, b
     assert 'class="staff-nav"' in page_of(client, booked["id"]).get_data(as_text=True)
     g.pop("_login_user", None)
     assert 'class="staff-nav"' in client.get("/staff/inbox").get_data(as_text=True)
+
+
+def _views() -> list[AuditEvent]:
+    return list(db.session.scalars(db.select(AuditEvent).filter_by(action="patient.messages_viewed")))
+
+
+def test_staff_read_what_each_message_said_with_the_link_masked(client, booked):
+    sign_in(client, "desk@example.com")
+    sent = [m for m in messages(appointment_id=booked["id"]) if m.status == "sent"]
+    text = next(m for m in sent if m.channel == "sms")
+    assert "[private link]" in text.body
+    page = page_of(client, booked["id"]).get_data(as_text=True)
+    assert _escaped(text.body) in page and "/l/" not in page
+    views = _views()
+    assert [(v.actor_kind, v.entity_type, v.entity_id) for v in views] == [("staff", "patients", text.patient_id)]
+    g.pop("_login_user", None)
+    record = client.get(f"/staff/patients/{text.patient_id}").get_data(as_text=True)
+    assert _escaped(text.body) in record
+    assert len(_views()) == 2
+
+
+def _escaped(body: str) -> str:
+    from markupsafe import escape
+    return str(escape(body))
+
+
+def test_the_outbox_page_lists_messages_by_state_with_their_text(client, booked):
+    sign_in(client, "desk@example.com")
+    day = client.get("/staff/").get_data(as_text=True)
+    assert 'href="/staff/inbox"' in day and 'href="/staff/outbox"' in day
+    g.pop("_login_user", None)
+    everything = client.get("/staff/outbox").get_data(as_text=True)
+    # The outbox shows patients' texts: one audit row per patient shown.
+    assert [(v.entity_type, v.entity_id) for v in _views()] == [("patients", messages()[0].patient_id)]
+    rows = set(re.findall(r'<tr class="message message-(\w+)" id="message-(\d+)">', everything))
+    assert {int(i) for _s, i in rows} == {m.id for m in messages() if m.status != "pending" or m.due_at <= now()}
+    assert any(m.status == "pending" and m.due_at > now() for m in messages())  # reminders not due yet: left out
+    g.pop("_login_user", None)
+    sent = client.get("/staff/outbox?state=sent").get_data(as_text=True)
+    sent_rows = {int(i) for _s, i in re.findall(r'<tr class="message message-(\w+)" id="message-(\d+)">', sent)}
+    assert sent_rows == {m.id for m in messages(status="sent")}
+    sms = next(m for m in messages(status="sent") if m.channel == "sms")
+    assert _escaped(sms.body) in sent and "console" in sent  # the text and the provider's answer
+    g.pop("_login_user", None)
+    due = client.get("/staff/outbox?state=due&channel=email").get_data(as_text=True)
+    due_rows = {int(i) for _s, i in re.findall(r'<tr class="message message-(\w+)" id="message-(\d+)">', due)}
+    assert due_rows == {m.id for m in messages(status="pending", channel="email") if m.due_at <= now()}
+    g.pop("_login_user", None)
+    assert client.get("/staff/outbox?state=lost").status_code == 422
+
+
+def test_a_provider_has_no_outbox(client):
+    sign_in(client, "prov@example.com", role="provider")
+    assert client.get("/staff/outbox").status_code == 403
