@@ -7,8 +7,6 @@ check, audited with the staff user, and told to events.py with cause="staff".
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, Patient, Provider
@@ -20,6 +18,7 @@ from scheduler.services.appointments.rules import (
     PATIENT_BUSY,
     clean_reason,
     lock_visit,
+    moved_times,
     overlapping_visit,
 )
 from scheduler.services.availability.staff_times import check_staff_timing, require_fit, staff_alternatives
@@ -83,9 +82,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
             fields["start"] = N_("That is already the time of this appointment.")
         if fields:
             raise ValidationFailed(fields)
-        service = appointment.service
-        end = start + timedelta(minutes=service.duration_minutes)
-        blocks_until = end + timedelta(minutes=service.buffer_minutes)
+        end, blocks_until = moved_times(appointment, start)
         require_fit(provider.id, start, end, blocks_until, ignore_appointment_id=appointment.id)
         if overlapping_visit(Patient.id == appointment.patient_id, start, end, appointment.id):
             raise AlreadyBooked(PATIENT_BUSY)

@@ -45,8 +45,10 @@ def visit(clinic):
 def told(monkeypatch):
     """What the outbox was told, by the one hook every change calls."""
     calls = []
-    for name in ("plan_booked", "plan_moved", "plan_cancelled", "plan_confirmed"):
-        monkeypatch.setattr(outbox, name, lambda appointment, *, cause, _n=name: calls.append((_n, appointment.id, cause)))
+    for name in ("plan_booked", "plan_moved", "plan_cancelled", "plan_confirmed", "plan_resized"):
+        if hasattr(outbox, name):
+            monkeypatch.setattr(outbox, name,
+                                lambda appointment, *, cause, _n=name: calls.append((_n, appointment.id, cause)))
     return calls
 
 
@@ -216,7 +218,9 @@ def test_resize_changes_the_length_within_hours_and_free_time(desk, clinic, visi
     assert db.session.get(Appointment, visit.id).ends_at == datetime(2026, 12, 1, 17, 15, tzinfo=UTC)
     resized = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "appointment.resized")).all()
     assert len(resized) == 1 and resized[0].actor_kind == "staff"
-    assert told == [("plan_moved", visit.id, "staff")]
+    # Only the length changed: the calendar files take it, no "your visit is now ..." notice.
+    assert told == [("plan_resized", visit.id, "staff")]
+    assert row.ical_sequence == 1
 
 
 def test_status_and_cancel_from_the_panel_as_json_or_as_a_plain_form(desk, clinic, clock, visit, told):
@@ -298,7 +302,7 @@ def test_the_desk_flows_on_postgresql(pg_app, told):
         first_id: (datetime(2026, 12, 1, 16, tzinfo=UTC), datetime(2026, 12, 1, 16, 30, tzinfo=UTC)),
         second_id: (datetime(2026, 12, 1, 17, tzinfo=UTC), datetime(2026, 12, 1, 17, 45, tzinfo=UTC)),
     }
-    assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_moved"]
+    assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_resized"]
 
 
 def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
@@ -348,3 +352,29 @@ def test_touching_windows_are_one_stretch_for_booking_moves_and_the_grid(desk, c
     # A day without the evening keeps 08:00-17:00.
     assert desk.get("/staff/calendar/events?start=2026-11-30&end=2026-12-01").get_json()["hours"] == {
         "start": "08:00", "end": "17:00"}
+
+
+def test_a_resized_visit_keeps_its_length_when_dragged(desk, clinic, visit, told):
+    # 09:00-09:45 lengthened to 10:15, then dragged an hour later: 10:00-11:15, after a reload too.
+    assert desk.post(f"/staff/appointments/{visit.id}/resize", json={"end": "2026-12-01T10:15:00"}).status_code == 200
+    moved = desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T10:00:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert (moved.get_json()["event"]["start"], moved.get_json()["event"]["end"]) == (
+        "2026-12-01T10:00:00", "2026-12-01T11:15:00")
+    db.session.expire_all()
+    row = db.session.get(Appointment, visit.id)
+    assert (row.ends_at, row.blocks_until) == (datetime(2026, 12, 1, 18, 15, tzinfo=UTC),
+                                               datetime(2026, 12, 1, 18, 30, tzinfo=UTC))
+    shown = next(e for e in visits(desk.get(WEEK).get_json()) if e["id"] == str(visit.id))
+    assert shown["end"] == "2026-12-01T11:15:00"
+    # Its own length is what the checks use: 11:15-12:30 would run into lunch.
+    assert desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T11:15:00"}).status_code == 422
+    assert told == [("plan_resized", visit.id, "staff"), ("plan_moved", visit.id, "staff")]
+
+
+def test_a_shortened_visit_moves_into_the_last_quarter_hour(desk, clinic):
+    late = make_visit(clinic.patient, clinic.maria, clinic.therapy, "2026-12-01T16:00:00-07:00")
+    assert desk.post(f"/staff/appointments/{late.id}/resize", json={"end": "2026-12-01T16:15:00"}).status_code == 200
+    moved = desk.post(f"/staff/appointments/{late.id}/move", json={"start": "2026-12-01T16:45:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["event"]["end"] == "2026-12-01T17:00:00"
