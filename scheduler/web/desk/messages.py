@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from scheduler.services.appointments import staff_changes as staff_appointments
 from scheduler.services.common.errors import NotFound
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.staff.access import may_see
@@ -32,6 +33,7 @@ def appointment(appointment_id: int):
     return render_template(
         "staff/appointment.html", visit=visit, messages=messages,
         sms=message_admin.sms_state(visit.patient),
+        steps=staff_appointments.status_steps(visit),
         may_resend=current_user.role in DESK,  # the roles the resend route below allows
     )
 

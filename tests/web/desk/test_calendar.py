@@ -378,3 +378,29 @@ def test_a_shortened_visit_moves_into_the_last_quarter_hour(desk, clinic):
     moved = desk.post(f"/staff/appointments/{late.id}/move", json={"start": "2026-12-01T16:45:00"})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["event"]["end"] == "2026-12-01T17:00:00"
+
+
+def _buttons(html):
+    """(status, disabled) of each status button."""
+    import re
+    found = re.findall(r'name="status" value="(\w+)">\s*<button type="submit"([^>]*)>', html)
+    return [(status, " disabled " in f" {attributes} ") for status, attributes in found]
+
+
+def test_check_in_and_no_show_are_offered_only_when_allowed(desk, clinic, clock, visit):
+    # Monday 08:00; the visit is Tuesday 09:00: confirming is all it can do yet.
+    for page in (f"/staff/appointments/{visit.id}/panel", f"/staff/appointments/{visit.id}"):
+        html = desk.get(page).get_data(as_text=True)
+        assert _buttons(html) == [("confirmed", False), ("checked_in", True), ("no_show", True)], page
+        assert "This can only be recorded on the day of the visit or later." in html
+    # Tuesday 08:30: check-in is open, no-show waits for 09:00.
+    clock.now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    html = desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+    assert _buttons(html) == [("confirmed", False), ("checked_in", False), ("no_show", True)]
+    assert "A visit can be marked missed only once its time has begun." in html
+    refused = desk.post(f"/staff/appointments/{visit.id}/status", json={"status": "no_show"})
+    assert refused.status_code == 422
+    assert refused.get_json()["fields"]["status"] == "A visit can be marked missed only once its time has begun."
+    clock.now = datetime(2026, 12, 1, 16, 5, tzinfo=UTC)  # 09:05
+    html = desk.get(f"/staff/appointments/{visit.id}").get_data(as_text=True)
+    assert _buttons(html) == [("confirmed", False), ("checked_in", False), ("no_show", False)]
