@@ -53,6 +53,13 @@ def appointment_moved(appointment: Appointment, *, cause: str) -> None:
         waitlist_openings.opening_freed(None, appointment.moved_from, appointment.moved_from + length, "moved")
 
 
+def appointment_resized(appointment: Appointment, *, cause: str) -> None:
+    """Only a visit's length changed (same start, same provider): the calendar files carry the
+    new end under a higher SEQUENCE, and nothing tells the patient of a time that did not
+    change. In the caller's transaction."""
+    outbox.plan_resized(appointment, cause=cause)
+
+
 def appointment_cancelled(appointment: Appointment, *, cause: str) -> None:
     """A visit was cancelled: its pending messages are cancelled, a notice goes out; its time
     may suit someone on the waitlist. In the caller's transaction."""

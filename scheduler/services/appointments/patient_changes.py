@@ -17,6 +17,7 @@ from scheduler.services.appointments.rules import (
     clean_reason,
     free_candidates,
     lock_visit,
+    moved_times,
     overlapping_visit,
 )
 from scheduler.services.availability.open_times import bookable_providers
@@ -131,6 +132,9 @@ def reschedule(
         raise ValidationFailed({"start": N_("That is already the time of your appointment.")})
     check_timing(service, start)
     providers = [provider]
+    # The visit keeps its own length (one the desk lengthened stays so), and the check uses it.
+    ends_at, blocks_until = moved_times(appointment, start)
+    own_length = (ends_at - start, blocks_until - ends_at)
     before = audit.snapshot(appointment, AUDIT_FIELDS)
     previous_start = appointment.starts_at
 
@@ -139,16 +143,15 @@ def reschedule(
         appointment.ical_sequence += 1
         appointment.provider_id = provider.id
         appointment.starts_at = start
-        appointment.ends_at = start + timedelta(minutes=service.duration_minutes)
-        appointment.blocks_until = appointment.ends_at + timedelta(minutes=service.buffer_minutes)
+        appointment.ends_at = ends_at
+        appointment.blocks_until = blocks_until
         appointment.moved_from = previous_start
         appointment.updated_at = now()
 
     try:
-        ends_at = start + timedelta(minutes=service.duration_minutes)
         if overlapping_visit(Patient.id == appointment.patient_id, start, ends_at, appointment.id):
             raise AlreadyBooked(ALREADY_BOOKED)
-        free_candidates(service, providers, start, ignore_appointment_id=appointment.id)
+        free_candidates(service, providers, start, ignore_appointment_id=appointment.id, length=own_length)
         moved = flush_in_savepoint(move)
     except Exception:
         db.session.rollback()

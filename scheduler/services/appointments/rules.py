@@ -7,6 +7,7 @@ the waitlist, the courses, inbound texts) can import it without a cycle.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
@@ -20,6 +21,7 @@ from scheduler.services.availability.open_times import (
     load_closures,
     load_schedules_both_ways,
     open_slots,
+    rules_for,
     slots_from,
 )
 from scheduler.services.common.clock import clinic_tz
@@ -40,6 +42,13 @@ ALREADY_BOOKED = N_(
 )
 PATIENT_BUSY = N_("The patient already has another visit at that time.")
 NOT_OPEN = N_("This appointment is cancelled or already past; it cannot be changed.")
+
+
+def moved_times(appointment: Appointment, start: datetime) -> tuple[datetime, datetime]:
+    """The end and the blocked-until of `appointment` moved to `start`: a move keeps the
+    visit's own length and buffer (a visit the desk lengthened or shortened stays so), and
+    every check of the move uses them. Reads only."""
+    return start + (appointment.ends_at - appointment.starts_at), start + (appointment.blocks_until - appointment.starts_at)
 
 
 def lock_visit(appointment: Appointment) -> None:
@@ -81,22 +90,27 @@ def overlapping_visit(patient_filter, start: datetime, end: datetime, ignore_id:
 
 
 def free_candidates(
-    service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None
+    service: Service, providers: list[Provider], start: datetime, *, ignore_appointment_id: int | None = None,
+    length: tuple[timedelta, timedelta] | None = None,
 ) -> list[Slot]:
     """Providers free at exactly `start`; if none, say whether it was taken or never open.
+    `length` (duration, buffer) replaces the service's: a visit moved with its own length.
 
     Reads the day once (windows, busy times, closures); "taken" and "never open" are told
     apart from the same rows. Reads only."""
+    rules = None
+    if length is not None:
+        rules = replace(rules_for(service), duration=length[0], buffer=length[1])
     day = start.astimezone(clinic_tz()).date()
     ids = [p.id for p in providers]
     if not ids:
         raise ValidationFailed({"start": NOT_AN_OPEN_TIME})
     booked, unbooked = load_schedules_both_ways(ids, day, day, ignore_appointment_id=ignore_appointment_id)
     closures = load_closures(day, day)
-    matching = [s for s in slots_from(service, booked, day, day, closures) if s.start == start]
+    matching = [s for s in slots_from(service, booked, day, day, closures, rules=rules) if s.start == start]
     if matching:
         return matching
-    if any(s.start == start for s in slots_from(service, unbooked, day, day, closures)):
+    if any(s.start == start for s in slots_from(service, unbooked, day, day, closures, rules=rules)):
         raise SlotUnavailable(alternatives_near(service, providers, start, ignore_appointment_id))
     raise ValidationFailed({"start": NOT_AN_OPEN_TIME})
 

@@ -7,8 +7,7 @@ check, audited with the staff user, and told to events.py with cause="staff".
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
+from scheduler.domain import visit_status
 from scheduler.domain.patient_details import N_
 from scheduler.extensions import db
 from scheduler.models import Appointment, AppointmentStatus, Patient, Provider
@@ -20,6 +19,7 @@ from scheduler.services.appointments.rules import (
     PATIENT_BUSY,
     clean_reason,
     lock_visit,
+    moved_times,
     overlapping_visit,
 )
 from scheduler.services.availability.staff_times import check_staff_timing, require_fit, staff_alternatives
@@ -31,17 +31,14 @@ from scheduler.services.common.write_guard import flush_in_savepoint
 CAUSE = "staff"
 
 B, CF, CI, CO, NS, CA = (s.value for s in AppointmentStatus)
-# The only sensible steps from each status; anything else is refused (422).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    B: frozenset({CF, CI, NS, CA}),
-    CF: frozenset({CI, NS}),
-    CI: frozenset({CO}),
-}
-# Statuses that say the visit took place (or did not): never set before the visit's day.
-ON_THE_DAY = frozenset({CI, CO, NS})
 # What the status endpoint accepts (cancelling has its own, with a reason).
 STATUS_CHOICES = (CF, CI, CO, NS)
 
+
+def status_steps(appointment: Appointment) -> list[visit_status.StatusStep]:
+    """The status steps the visit has now, each with the reason it cannot be taken yet (the
+    rule set_status applies, for the desk's buttons). Reads only."""
+    return visit_status.next_steps(appointment.status, appointment.starts_at, now(), clinic_tz())
 
 
 def _provider(raw: object, fields: dict[str, str]) -> Provider | None:
@@ -83,9 +80,7 @@ def move(appointment: Appointment, raw_start: object, *, provider_id: object = N
             fields["start"] = N_("That is already the time of this appointment.")
         if fields:
             raise ValidationFailed(fields)
-        service = appointment.service
-        end = start + timedelta(minutes=service.duration_minutes)
-        blocks_until = end + timedelta(minutes=service.buffer_minutes)
+        end, blocks_until = moved_times(appointment, start)
         require_fit(provider.id, start, end, blocks_until, ignore_appointment_id=appointment.id)
         if overlapping_visit(Patient.id == appointment.patient_id, start, end, appointment.id):
             raise AlreadyBooked(PATIENT_BUSY)
@@ -160,14 +155,10 @@ def set_status(appointment: Appointment, status: object, *, actor: audit.Actor) 
         return cancel(appointment, "", actor=actor)
     try:
         lock_visit(appointment)
-        if status not in TRANSITIONS.get(appointment.status, frozenset()):
-            raise ValidationFailed({"status": N_("An appointment cannot go from this status to that one.")})
-        tz = clinic_tz()
         moment = now()
-        if status in ON_THE_DAY and moment.astimezone(tz).date() < appointment.starts_at.astimezone(tz).date():
-            raise ValidationFailed({"status": N_("This can only be recorded on the day of the visit or later.")})
-        if status == NS and moment < appointment.starts_at:
-            raise ValidationFailed({"status": N_("A visit can be marked missed only once its time has begun.")})
+        refused = visit_status.why_not(appointment.status, status, appointment.starts_at, moment, clinic_tz())
+        if refused is not None:
+            raise ValidationFailed({"status": refused})
         before = audit.snapshot(appointment, AUDIT_FIELDS)
         appointment.status = status
         if status == CF:

@@ -1,6 +1,7 @@
 """Changing how long a visit lasts (the desk drags its end on the calendar). The same
 checks and pattern as staff_appointments.move: locked row, working hours, the database's
-overlap check in a savepoint, audit, events with cause="staff"."""
+overlap check in a savepoint, audit, events with cause="staff". A change of length alone is
+not a move: the time the patient was told stays, so no notice goes out."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -53,7 +54,7 @@ def resize(appointment: Appointment, raw_end: object, *, actor: audit.Actor) -> 
         if not flush_in_savepoint(change):
             raise SlotUnavailable([])
         audit.record(actor, "appointment.resized", appointment, before, audit.snapshot(appointment, AUDIT_FIELDS))
-        events.appointment_moved(appointment, cause="staff")
+        events.appointment_resized(appointment, cause="staff")
         events.visit_changed(appointment)
         db.session.commit()
     except SlotUnavailable as conflict:

@@ -292,10 +292,12 @@ def open_times_of(
 
 
 def slots_from(
-    service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures
+    service: Service, schedules: list[ProviderSchedule], first_day: date, last_day: date, closures: Closures,
+    *, rules: BookingRules | None = None,
 ) -> list[Slot]:
-    """Open slots from schedules already read (a booking's check reads the day once). Reads only."""
-    return search(schedules, rules_for(service), first_day, last_day, closures).slots()
+    """Open slots from schedules already read (a booking's check reads the day once); `rules`
+    replaces the service's (a visit moved with its own length). Reads only."""
+    return search(schedules, rules or rules_for(service), first_day, last_day, closures).slots()
 
 
 def open_days(times: OpenTimes, first_day: date, last_day: date) -> dict[date, int]:

@@ -25,7 +25,7 @@ from scheduler.models import Appointment, AppointmentStatus, BookingSource, Cour
 from scheduler.services import events
 from scheduler.services.appointments import staff_changes as staff_appointments
 from scheduler.services.appointments.booking_input import parse_start
-from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, clean_reason
+from scheduler.services.appointments.rules import AUDIT_FIELDS, NOT_OPEN, clean_reason, moved_times
 from scheduler.services.availability.open_times import load_closures, load_schedules
 from scheduler.services.availability.staff_times import check_staff_timing, staff_alternatives, staff_last_day
 from scheduler.services.clinic.versions import current_version_id
@@ -532,15 +532,17 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
         calendar = load_calendar(course.service, course.provider, bool(provider_ids - {course.provider_id}) or course.allow_other_provider,
                                  first_day, last_day, course.patient_id, leave_out=moving)
         schedules = {s.provider_id: s for s in calendar.schedules}
-        duration, buffer = calendar.duration, calendar.buffer
+        # Each visit keeps its own length (one the desk lengthened stays so), and the checks use it.
+        new_times = {visit.id: moved_times(visit, start) for visit, start in targets}
         taken: list[int] = []
         for visit, start in targets:
-            reason = misfit(schedules[visit.provider_id], start, start + duration, start + duration + buffer,
+            end, blocks_until = new_times[visit.id]
+            reason = misfit(schedules[visit.provider_id], start, end, blocks_until,
                             tz=tz, closures=calendar.closures)
             if reason in (CLOSED, OUTSIDE_HOURS):
                 raise ValidationFailed({"time": N_("That time is outside the provider's working hours on %(day)s.")
                                         % {"day": start.astimezone(tz).date().isoformat()}})
-            patient_busy = any(Interval(start, start + duration).overlaps(b) for b in calendar.patient_busy)
+            patient_busy = any(Interval(start, end).overlaps(b) for b in calendar.patient_busy)
             if reason is not None or patient_busy:
                 taken.append(visit.visit_number)
         if taken:
@@ -549,12 +551,14 @@ def reschedule_following(course: Course, number: int, raw_time: object, *, actor
             before = audit.snapshot(visit, AUDIT_FIELDS)
             previous = visit.starts_at
 
-            def change(visit=visit, start=start, previous=previous) -> None:
+            end, blocks_until = new_times[visit.id]
+
+            def change(visit=visit, start=start, previous=previous, end=end, blocks_until=blocks_until) -> None:
                 visit.ical_sequence += 1
                 visit.moved_from = previous
                 visit.starts_at = start
-                visit.ends_at = start + duration
-                visit.blocks_until = start + duration + buffer
+                visit.ends_at = end
+                visit.blocks_until = blocks_until
                 visit.updated_at = now()
 
             if start == previous:

@@ -117,6 +117,12 @@ def plan_moved(appointment: Appointment, *, cause: str) -> None:
     _add_reminders(appointment, _cadence_of(appointment), moment)
 
 
+def plan_resized(appointment: Appointment, *, cause: str) -> None:
+    """Nothing to send when only the length changed: the reminders and any notice still
+    waiting name the start, which stays, and the calendar files read the new end (their
+    SEQUENCE went up with the change). Reads only."""
+
+
 def plan_cancelled(appointment: Appointment, *, cause: str) -> None:
     """Everything still waiting for the visit is cancelled; a notice goes by the same channels
     as a confirmation (by email with the calendar's METHOD:CANCEL). In the caller's transaction."""

@@ -183,6 +183,7 @@ def panel_context(appointment: Appointment) -> dict:
         "providers": visible_providers(current_user),
         "reminder": _latest_reminder(appointment) if current_user.role in DESK else None,
         "sms": message_admin.sms_state(appointment.patient),
+        "steps": staff_appointments.status_steps(appointment),
     }
 
 

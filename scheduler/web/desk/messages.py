@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from scheduler.services.appointments import staff_changes as staff_appointments
 from scheduler.services.common.errors import NotFound, ValidationFailed
 from scheduler.services.messages import desk as message_admin
 from scheduler.services.staff.access import may_see
@@ -34,6 +35,7 @@ def appointment(appointment_id: int):
         "staff/appointment.html", visit=visit, messages=messages,
         causes=message_admin.causes_of(messages), resendable=message_admin.RESENDABLE,
         sms=message_admin.sms_state(visit.patient),
+        steps=staff_appointments.status_steps(visit),
         may_resend=current_user.role in DESK,  # the roles the resend route below allows
     )
 

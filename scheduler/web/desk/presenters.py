@@ -5,7 +5,7 @@ it shows clinic time whatever the browser's zone, and sends back wall times the 
 in the clinic's zone (refusing the skipped and repeated ones of a DST change)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.calendar_shading import Shade
@@ -17,6 +17,7 @@ STATUS_LABELS = {
 }
 SOURCE_LABELS = {"online": "online", "desk": "front desk", "sms": "text message", "api": "website"}
 EDITABLE_STATUSES = {"booked", "confirmed"}
+SHORT_VISIT = timedelta(minutes=20)  # one grid line (15 minutes) is all it has
 SHADE_LABELS = {"off_hours": "Not working", "time_off": "Time off", "closure": "Clinic closed"}
 
 
@@ -47,7 +48,9 @@ def appointment_event(appointment: Appointment, colours: dict[int, str], course_
         "title": title,
         "editable": status in EDITABLE_STATUSES,
         "backgroundColor": colours.get(appointment.provider_id, "#2f6f9f"),
-        "classNames": ["visit-event", f"status-{status}"],
+        # A short visit has room for one line: the patient's name, not the time the grid shows.
+        "classNames": ["visit-event", f"status-{status}"]
+        + (["visit-short"] if appointment.ends_at - appointment.starts_at <= SHORT_VISIT else []),
         "extendedProps": {
             "appointment_id": appointment.id,
             "status": status,

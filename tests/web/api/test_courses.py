@@ -2,7 +2,7 @@
 against the OpenAPI document. The clock is frozen at Monday 2026-11-30 08:00 in Denver."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -346,3 +346,18 @@ def test_a_providers_token_cannot_add_a_make_up_on_another_calendar(staff_api, c
     maria.post(url, {"start": "2026-12-22T10:00:00-07:00", "provider_id": float(clinic.daniel.id)}, 403)
     maria.post(url, {"start": "2026-12-22T10:00:00-07:00", "provider_id": str(clinic.daniel.id)}, 403, conforms=False)
     assert count(Appointment) == course["counts"]["remaining"]
+
+
+def test_this_and_all_following_keep_each_visits_own_length(staff_api, clinic):
+    course = staff_api.post("/api/v1/staff/courses", body(clinic, weeks=2, preview=False), 201)
+    fourth = db.session.scalar(select(Appointment).where(Appointment.course_id == course["id"],
+                                                         Appointment.visit_number == 4))
+    fourth.ends_at += timedelta(minutes=30)  # the desk lengthened visit 4 to 75 minutes
+    fourth.blocks_until += timedelta(minutes=30)
+    db.session.commit()
+    url = f"/api/v1/staff/courses/{course['id']}/visits/3/reschedule-following"
+    moved = staff_api.post(url, {"time": "10:00"})
+    lengths = [datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"]) for v in moved["visits"]]
+    assert lengths[3] == timedelta(minutes=75) and set(lengths[:3] + lengths[4:]) == {timedelta(minutes=45)}
+    # With its own length visit 4 would run into lunch at 11:00; the others would fit.
+    assert staff_api.post(url, {"time": "11:00"}, 422)["fields"]["time"].startswith("That time is outside")

@@ -233,3 +233,16 @@ def test_add_a_patient_once(staff_api, clinic):
     assert set(bad["fields"]) == {"first_name", "last_name", "phone", "email", "language"}
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.created"))
     assert event.actor_kind == "staff" and event.actor_id is not None
+
+
+def test_a_move_keeps_the_visits_own_length(staff_api, clinic, visit, hooks):
+    # The desk lengthened it to 09:00-10:15 (+ the 15-minute buffer).
+    visit.ends_at = datetime(2026, 12, 1, 17, 15, tzinfo=UTC)
+    visit.blocks_until = datetime(2026, 12, 1, 17, 30, tzinfo=UTC)
+    db.session.commit()
+    answer = _move(staff_api, visit, "2026-12-02T10:00:00-07:00")
+    assert answer["end"] == "2026-12-02T11:15:00-07:00"
+    db.session.expire_all()
+    assert db.session.get(Appointment, visit.id).blocks_until == datetime(2026, 12, 2, 18, 30, tzinfo=UTC)
+    # 11:00-12:15 would run into lunch with its own length (the service's 45 minutes would fit).
+    _move(staff_api, visit, "2026-12-02T11:00:00-07:00", 422)

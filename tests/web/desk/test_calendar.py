@@ -45,8 +45,10 @@ def visit(clinic):
 def told(monkeypatch):
     """What the outbox was told, by the one hook every change calls."""
     calls = []
-    for name in ("plan_booked", "plan_moved", "plan_cancelled", "plan_confirmed"):
-        monkeypatch.setattr(outbox, name, lambda appointment, *, cause, _n=name: calls.append((_n, appointment.id, cause)))
+    for name in ("plan_booked", "plan_moved", "plan_cancelled", "plan_confirmed", "plan_resized"):
+        if hasattr(outbox, name):
+            monkeypatch.setattr(outbox, name,
+                                lambda appointment, *, cause, _n=name: calls.append((_n, appointment.id, cause)))
     return calls
 
 
@@ -216,7 +218,9 @@ def test_resize_changes_the_length_within_hours_and_free_time(desk, clinic, visi
     assert db.session.get(Appointment, visit.id).ends_at == datetime(2026, 12, 1, 17, 15, tzinfo=UTC)
     resized = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "appointment.resized")).all()
     assert len(resized) == 1 and resized[0].actor_kind == "staff"
-    assert told == [("plan_moved", visit.id, "staff")]
+    # Only the length changed: the calendar files take it, no "your visit is now ..." notice.
+    assert told == [("plan_resized", visit.id, "staff")]
+    assert row.ical_sequence == 1
 
 
 def test_status_and_cancel_from_the_panel_as_json_or_as_a_plain_form(desk, clinic, clock, visit, told):
@@ -298,7 +302,7 @@ def test_the_desk_flows_on_postgresql(pg_app, told):
         first_id: (datetime(2026, 12, 1, 16, tzinfo=UTC), datetime(2026, 12, 1, 16, 30, tzinfo=UTC)),
         second_id: (datetime(2026, 12, 1, 17, tzinfo=UTC), datetime(2026, 12, 1, 17, 45, tzinfo=UTC)),
     }
-    assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_moved"]
+    assert [call[0] for call in told] == ["plan_booked", "plan_booked", "plan_resized"]
 
 
 def test_resend_the_reminder_from_the_panel(client, desk, clinic, visit):
@@ -356,3 +360,55 @@ def test_touching_windows_are_one_stretch_for_booking_moves_and_the_grid(desk, c
     # A day without the evening keeps 08:00-17:00.
     assert desk.get("/staff/calendar/events?start=2026-11-30&end=2026-12-01").get_json()["hours"] == {
         "start": "08:00", "end": "17:00"}
+
+
+def test_a_resized_visit_keeps_its_length_when_dragged(desk, clinic, visit, told):
+    # 09:00-09:45 lengthened to 10:15, then dragged an hour later: 10:00-11:15, after a reload too.
+    assert desk.post(f"/staff/appointments/{visit.id}/resize", json={"end": "2026-12-01T10:15:00"}).status_code == 200
+    moved = desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T10:00:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert (moved.get_json()["event"]["start"], moved.get_json()["event"]["end"]) == (
+        "2026-12-01T10:00:00", "2026-12-01T11:15:00")
+    db.session.expire_all()
+    row = db.session.get(Appointment, visit.id)
+    assert (row.ends_at, row.blocks_until) == (datetime(2026, 12, 1, 18, 15, tzinfo=UTC),
+                                               datetime(2026, 12, 1, 18, 30, tzinfo=UTC))
+    shown = next(e for e in visits(desk.get(WEEK).get_json()) if e["id"] == str(visit.id))
+    assert shown["end"] == "2026-12-01T11:15:00"
+    # Its own length is what the checks use: 11:15-12:30 would run into lunch.
+    assert desk.post(f"/staff/appointments/{visit.id}/move", json={"start": "2026-12-01T11:15:00"}).status_code == 422
+    assert told == [("plan_resized", visit.id, "staff"), ("plan_moved", visit.id, "staff")]
+
+
+def test_a_shortened_visit_moves_into_the_last_quarter_hour(desk, clinic):
+    late = make_visit(clinic.patient, clinic.maria, clinic.therapy, "2026-12-01T16:00:00-07:00")
+    assert desk.post(f"/staff/appointments/{late.id}/resize", json={"end": "2026-12-01T16:15:00"}).status_code == 200
+    moved = desk.post(f"/staff/appointments/{late.id}/move", json={"start": "2026-12-01T16:45:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["event"]["end"] == "2026-12-01T17:00:00"
+
+
+def _buttons(html):
+    """(status, disabled) of each status button."""
+    import re
+    found = re.findall(r'name="status" value="(\w+)">\s*<button type="submit"([^>]*)>', html)
+    return [(status, " disabled " in f" {attributes} ") for status, attributes in found]
+
+
+def test_check_in_and_no_show_are_offered_only_when_allowed(desk, clinic, clock, visit):
+    # Monday 08:00; the visit is Tuesday 09:00: confirming is all it can do yet.
+    for page in (f"/staff/appointments/{visit.id}/panel", f"/staff/appointments/{visit.id}"):
+        html = desk.get(page).get_data(as_text=True)
+        assert _buttons(html) == [("confirmed", False), ("checked_in", True), ("no_show", True)], page
+        assert "This can only be recorded on the day of the visit or later." in html
+    # Tuesday 08:30: check-in is open, no-show waits for 09:00.
+    clock.now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    html = desk.get(f"/staff/appointments/{visit.id}/panel").get_data(as_text=True)
+    assert _buttons(html) == [("confirmed", False), ("checked_in", False), ("no_show", True)]
+    assert "A visit can be marked missed only once its time has begun." in html
+    refused = desk.post(f"/staff/appointments/{visit.id}/status", json={"status": "no_show"})
+    assert refused.status_code == 422
+    assert refused.get_json()["fields"]["status"] == "A visit can be marked missed only once its time has begun."
+    clock.now = datetime(2026, 12, 1, 16, 5, tzinfo=UTC)  # 09:05
+    html = desk.get(f"/staff/appointments/{visit.id}").get_data(as_text=True)
+    assert _buttons(html) == [("confirmed", False), ("checked_in", False), ("no_show", False)]

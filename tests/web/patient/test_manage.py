@@ -193,3 +193,21 @@ def test_calendar_file_speaks_the_patients_language(app, client):
     event = icalendar.Calendar.from_ical(client.get(f"{path}/calendar.ics?lang=es").data).walk("VEVENT")[0]
     assert str(event["summary"]) == f"Cita en {app.config['CLINIC_NAME']}"
     assert "Para ver, cambiar o cancelar" in str(event["description"]) and "915-850-0900" in str(event["description"])
+
+
+def test_reschedule_keeps_the_visits_own_length(app, client):
+    provider = make_provider()
+    make_service()
+    path = _book(client, provider.id)
+    appointment = db.session.scalar(select(Appointment))
+    length, blocked = appointment.ends_at - appointment.starts_at, appointment.blocks_until - appointment.starts_at
+    # The desk shortened it by a quarter of an hour.
+    appointment.ends_at -= timedelta(minutes=15)
+    appointment.blocks_until -= timedelta(minutes=15)
+    db.session.commit()
+    response = client.post(f"{path}/reschedule", data={"start": "2026-12-03T10:00:00-07:00"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    moved = db.session.scalar(select(Appointment))
+    assert moved.ends_at - moved.starts_at == length - timedelta(minutes=15)
+    assert moved.blocks_until - moved.starts_at == blocked - timedelta(minutes=15)
