@@ -23,6 +23,11 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def is_staff_request() -> bool:
+    """Staff pages (/staff...) are English: they are not patient-facing."""
+    return request.path == "/staff" or request.path.startswith("/staff/")
+
+
 def use_patients_language(patient) -> None:
     """On a patient's private page (their link, its calendar file): the patient's stored
     language decides, whatever the browser says; `?lang` still switches for this visit to
@@ -33,6 +38,8 @@ def use_patients_language(patient) -> None:
 
 def _chosen_language() -> str:
     languages = current_app.config["LANGUAGES"]
+    if is_staff_request():
+        return "en"
     private = request.environ.get("scheduler.private_patient")
     requested = request.args.get("lang")
     if requested in languages:
@@ -102,7 +109,10 @@ def clinic_context() -> dict:
             "disclaimer": details.disclaimer(current_language()),
         },
         "language": current_language(),
-        "other_languages": [lang for lang in config["LANGUAGES"] if lang != current_language()],
+        # No language switch on staff pages: they are English.
+        "other_languages": [] if is_staff_request() else [
+            lang for lang in config["LANGUAGES"] if lang != current_language()
+        ],
     }
 
 
