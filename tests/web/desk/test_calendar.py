@@ -325,3 +325,17 @@ def test_a_provider_cannot_hand_a_visit_to_another_column_however_the_id_is_writ
     assert handed.status_code == 403
     db.session.expire_all()
     assert db.session.get(Appointment, visit.id).provider_id == clinic.maria.id
+
+
+def test_the_desk_books_a_new_caller_in_their_language(desk, clinic):
+    _book(desk, 201, provider_id=clinic.daniel.id,
+          patient={"first_name": "Rosa", "last_name": "Mendez", "phone": "915-555-0177", "language": "es"})
+    assert db.session.scalar(select(Patient).where(Patient.first_name == "Rosa")).language == "es"
+    _book(desk, 201, provider_id=clinic.maria.id, start="2026-12-02T10:00:00",
+          patient={"first_name": "Luis", "last_name": "Mendez", "phone": "915-555-0178"})
+    assert db.session.scalar(select(Patient).where(Patient.first_name == "Luis")).language == "en"
+    refused = _book(desk, 422, provider_id=clinic.maria.id, start="2026-12-03T10:00:00",
+                    patient={"first_name": "Eva", "last_name": "Mendez", "phone": "915-555-0179", "language": "fr"})
+    assert "patient.language" in refused["fields"]
+    page = desk.get("/staff/calendar").get_data(as_text=True)
+    assert 'name="language"' in page and '<option value="es">Spanish</option>' in page
