@@ -232,8 +232,11 @@ def _english_phrases(es_catalogue: Catalog) -> list[str]:
 
 def test_no_english_left_on_any_page_in_spanish(demo, client, clock, es_catalogue):
     token = _book(client)
-    client.get("/?lang=es")
-    urls = public_html_urls(demo, token) + [
+    # Chosen on the patient's own link: the private pages follow her choice, not only the
+    # language stored with her record, and the public pages follow too.
+    client.get(f"/appointments/{token}?lang=es")
+    # The staff's sign-in page is English, as every staff page is.
+    urls = [url for url in public_html_urls(demo, token) if not url.startswith("/staff")] + [
         f"/book/initial-evaluation/any/details?start={SLOT.replace('13:00', '14:00')}",
         "/book/initial-evaluation/any/details?start=nonsense",
         f"/appointments/{token}/booked",

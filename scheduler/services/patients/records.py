@@ -24,11 +24,12 @@ class NewPatient:
     phone_e164: str
     email: str | None
     sms_opt_in: bool
+    language: str = "en"  # what the patient reads: their confirmation, reminders and pages
 
 
 def check_new_patient(data: dict) -> NewPatient:
-    """What the desk types for a caller: two names and a mobile number; email optional.
-    Reads only."""
+    """What the desk types for a caller: two names and a mobile number; email optional; the
+    language (English unless given). Reads only."""
     fields: dict[str, str] = {}
     first, error = check_name(data.get("first_name"))
     if error:
@@ -51,12 +52,15 @@ def check_new_patient(data: dict) -> NewPatient:
         opt_in = False
     if not isinstance(opt_in, bool):
         fields["sms_opt_in"] = N_("Must be true or false.")
+    language = data.get("language") or "en"
+    if language not in LANGUAGES:
+        fields["language"] = N_("Choose English or Spanish.")
     if fields:
         raise ValidationFailed(fields)
-    return NewPatient(first, last, phone, email, opt_in)  # type: ignore[arg-type]
+    return NewPatient(first, last, phone, email, opt_in, language)  # type: ignore[arg-type]
 
 
-def find_or_add(details: NewPatient, actor: audit.Actor, language: str = "en") -> Patient:
+def find_or_add(details: NewPatient, actor: audit.Actor, language: str | None = None) -> Patient:
     """The patient with this number and name, or a new record (the caller of the transaction
     commits). A new record sharing a number or an email with someone of another name is shown
     at the desk as a possible duplicate (`possible_duplicates`). In the caller's transaction."""
@@ -73,7 +77,7 @@ def find_or_add(details: NewPatient, actor: audit.Actor, language: str = "en") -
     moment = now()
     patient = Patient(
         first_name=details.first_name, last_name=details.last_name, phone_e164=details.phone_e164,
-        email=details.email, language=language, sms_consent_at=moment if details.sms_opt_in else None,
+        email=details.email, language=language or details.language, sms_consent_at=moment if details.sms_opt_in else None,
         created_at=moment,
     )
     db.session.add(patient)

@@ -233,7 +233,7 @@
       data.patient_id = Number(chosen.value);
     } else {
       data.patient = {first_name: f.first_name.value, last_name: f.last_name.value, phone: f.phone.value,
-        email: f.email.value, sms_opt_in: f.sms_opt_in.checked};
+        email: f.email.value, sms_opt_in: f.sms_opt_in.checked, language: f.language.value};
     }
     const result = await postJson(urls.bookUrl, data);
     if (result.ok) {

@@ -23,12 +23,38 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def is_staff_request() -> bool:
+    """Staff pages (/staff...) are English: they are not patient-facing."""
+    return request.path == "/staff" or request.path.startswith("/staff/")
+
+
+def use_patients_language(patient) -> None:
+    """On a patient's private page (their link, its calendar file): the patient's stored
+    language decides, whatever the browser says; `?lang` still switches for this visit to
+    the site. Called by the view once it knows the patient."""
+    request.environ["scheduler.private_patient"] = (patient.id, patient.language)  # this request only
+    refresh()
+
+
 def _chosen_language() -> str:
     languages = current_app.config["LANGUAGES"]
+    if is_staff_request():
+        return "en"
+    private = request.environ.get("scheduler.private_patient")
     requested = request.args.get("lang")
     if requested in languages:
         session["lang"] = requested
+        if private is not None:
+            session["lang_patient"] = private[0]
+        else:
+            session.pop("lang_patient", None)
         return requested
+    if private is not None:
+        patient_id, language = private
+        if session.get("lang_patient") == patient_id and session.get("lang") in languages:
+            return session["lang"]
+        if language in languages:
+            return language
     if session.get("lang") in languages:
         return session["lang"]
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -83,7 +109,10 @@ def clinic_context() -> dict:
             "disclaimer": details.disclaimer(current_language()),
         },
         "language": current_language(),
-        "other_languages": [lang for lang in config["LANGUAGES"] if lang != current_language()],
+        # No language switch on staff pages: they are English.
+        "other_languages": [] if is_staff_request() else [
+            lang for lang in config["LANGUAGES"] if lang != current_language()
+        ],
     }
 
 

@@ -34,7 +34,7 @@ from scheduler.services.messages import link_requests
 from scheduler.web.common.calendar_files import ics_response
 from scheduler.web.common.limits import link_request_limit, manage_limit
 from scheduler.web.common.presenters import DayWindow, external_url, parse_day, today_local
-from scheduler.web.common.site import current_language
+from scheduler.web.common.site import current_language, use_patients_language
 
 manage_pages = Blueprint("manage", __name__, url_prefix="/appointments")
 
@@ -60,6 +60,7 @@ def _appointment() -> Appointment:
             cache[token] = appointment_changes.appointment_for_token(token)
         except NotFound:
             abort(_invalid_link())
+        use_patients_language(cache[token].patient)
     return cache[token]
 
 

@@ -412,3 +412,17 @@ def test_check_in_and_no_show_are_offered_only_when_allowed(desk, clinic, clock,
     clock.now = datetime(2026, 12, 1, 16, 5, tzinfo=UTC)  # 09:05
     html = desk.get(f"/staff/appointments/{visit.id}").get_data(as_text=True)
     assert _buttons(html) == [("confirmed", False), ("checked_in", False), ("no_show", False)]
+
+
+def test_the_desk_books_a_new_caller_in_their_language(desk, clinic):
+    _book(desk, 201, provider_id=clinic.daniel.id,
+          patient={"first_name": "Rosa", "last_name": "Mendez", "phone": "915-555-0177", "language": "es"})
+    assert db.session.scalar(select(Patient).where(Patient.first_name == "Rosa")).language == "es"
+    _book(desk, 201, provider_id=clinic.maria.id, start="2026-12-02T10:00:00",
+          patient={"first_name": "Luis", "last_name": "Mendez", "phone": "915-555-0178"})
+    assert db.session.scalar(select(Patient).where(Patient.first_name == "Luis")).language == "en"
+    refused = _book(desk, 422, provider_id=clinic.maria.id, start="2026-12-03T10:00:00",
+                    patient={"first_name": "Eva", "last_name": "Mendez", "phone": "915-555-0179", "language": "fr"})
+    assert "patient.language" in refused["fields"]
+    page = desk.get("/staff/calendar").get_data(as_text=True)
+    assert 'name="language"' in page and '<option value="es">Spanish</option>' in page

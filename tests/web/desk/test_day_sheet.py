@@ -193,3 +193,20 @@ def test_day_sheet_shows_cancel_reason_language_and_moves(app, client):
     assert "Moved from Tuesday, December 1, 9:00\u202fAM" in rosa
     luis = html[html.index("Luis Garcia"):]
     assert "Speaks English" in luis and "Cancellation reason: Car broke down" in luis
+
+
+def test_staff_pages_are_english_with_no_language_switch(app, client):
+    """A Spanish choice on a patient page, a Spanish browser or ?lang=es never turns a staff
+    page Spanish, and staff pages offer no switch."""
+    make_provider("Maria Lopez, PT")
+    make_service()
+    create_user("desk@example.com", PASSWORD, "front_desk")
+    spanish = {"Accept-Language": "es-MX,es;q=0.9"}
+    assert 'lang="es"' in client.get("/?lang=es").get_data(as_text=True)  # chosen on a patient page
+    assert 'lang="en"' in client.get("/staff/login", headers=spanish).get_data(as_text=True)
+    _sign_in(client, "desk@example.com")
+    for path in ("/staff/?date=2026-12-01", "/staff/?date=2026-12-01&lang=es", "/staff/patients/"):
+        html = client.get(path, headers=spanish).get_data(as_text=True)
+        assert '<html lang="en">' in html and 'hreflang="es"' not in html, path
+        assert "Español" not in html
+    assert 'lang="es"' in client.get("/", headers=spanish).get_data(as_text=True)  # the patient's choice stays

@@ -211,3 +211,32 @@ def test_reschedule_keeps_the_visits_own_length(app, client):
     moved = db.session.scalar(select(Appointment))
     assert moved.ends_at - moved.starts_at == length - timedelta(minutes=15)
     assert moved.blocks_until - moved.starts_at == blocked - timedelta(minutes=15)
+
+
+def test_private_pages_speak_the_patients_stored_language(app, client):
+    """A Spanish-speaking patient's link opens in Spanish in a browser set to English; ?lang
+    still switches for the visit."""
+    from scheduler.extensions import db as _db
+    from scheduler.models import Appointment as _Appointment
+    from scheduler.services.messages import links
+
+    provider = make_provider()
+    make_service()
+    response = client.post("/api/v1/bookings", headers={"Accept-Language": "es"}, json={
+        "service": "evaluation", "provider_id": provider.id, "start": "2026-12-02T09:00:00-07:00",
+        "patient": patient_payload(),
+    })
+    assert response.status_code == 201
+    path = response.get_json()["manage_url"].removeprefix("http://localhost")
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    family_phone = app.test_client()
+    assert "Cancelar" in family_phone.get(path, headers=english).get_data(as_text=True)
+    event = icalendar.Calendar.from_ical(family_phone.get(f"{path}/calendar.ics", headers=english).data)
+    assert str(event.walk("VEVENT")[0]["summary"]).startswith("Cita en")
+    short = links.link_for(_db.session.scalar(select(_Appointment)))
+    _db.session.commit()
+    redirected = family_phone.get(short.removeprefix("http://localhost"), headers=english, follow_redirects=True)
+    assert "Cancelar" in redirected.get_data(as_text=True)
+    # The patient switches to English on her link: it stays English for this visit.
+    assert "Cancel appointment" in family_phone.get(path + "?lang=en", headers=english).get_data(as_text=True)
+    assert "Cancel appointment" in family_phone.get(path, headers=english).get_data(as_text=True)
