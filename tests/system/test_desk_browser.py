@@ -283,3 +283,25 @@ def test_a_providers_day_sheet_prints_without_the_site_chrome(page, live, day, a
         assert not page.locator(chrome).first.is_visible(), chrome
     assert page.locator(".day-sheet .visit", has_text="Pia Tester").is_visible() and page.locator(".sheet-date").is_visible()
     page.pdf(path=str(artifacts_dir / "day-sheet.pdf"))
+
+
+def test_the_day_and_view_stay_in_the_url_and_week_names_are_whole(page, live, day):
+    open_calendar(page, day, view="week")
+    names = [name for _id, name in _providers(live)]
+    heads = page.locator(".ec-header .ec-col-head")
+    assert heads.count() == 3 * 5
+    for i in range(3):
+        head = heads.nth(i)
+        hover = "el => (el.title ? el : el.querySelector('[title]') || el.closest('[title]') || {}).title"
+        assert head.evaluate(hover) == names[i]
+        assert head.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), names[i]  # not cut ("Dan… Rey…")
+    page.click("button.ec-next")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('date') !== null")
+    monday = day - timedelta(days=day.weekday()) + timedelta(days=7)
+    assert f"date={monday.isoformat()}" in page.url and "view=week" in page.url
+    page.click("button.ec-resourceTimeGridDay")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('view') === 'day'")
+    page.reload()
+    page.wait_for_selector(".ec-body .ec-day")
+    assert page.locator(".ec-body .ec-day").count() == 3  # still the day view, one column per provider
+    assert f"date={monday.isoformat()}" in page.url and "view=day" in page.url

@@ -105,6 +105,18 @@
     eventStartEditable: true,
     eventDurationEditable: true,
     selectable: true,
+    // The day and view live in the URL (?date=...&view=day|week), so a reload keeps them.
+    datesSet: function (info) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("date", wall(info.start).slice(0, 10));
+      url.searchParams.set("view", info.view.type === "resourceTimeGridDay" ? "day" : "week");
+      url.searchParams.delete("open");
+      if (url.href !== window.location.href) window.history.replaceState(null, "", url);
+    },
+    // A provider's name wraps in a narrow week column instead of being cut; the full name is on hover.
+    resourceLabelDidMount: function (info) {
+      info.el.title = info.resource.title;
+    },
     eventDrop: function (info) {
       const data = {start: wall(info.event.start)};
       if (info.newResource) data.provider_id = info.newResource.id;
