@@ -315,3 +315,14 @@ def test_the_details_page_books_without_an_email_when_the_patient_agrees_to_text
     assert "Please enter an email address, or agree to text messages" in refused.get_data(as_text=True)
     booked = client.post(path, data={"start": start, **patient, "sms_opt_in": "yes"})
     assert booked.status_code == 303
+
+
+def test_the_time_and_details_pages_say_when_a_visit_can_no_longer_be_changed_online(app, client):
+    provider = make_provider("Maria Lopez, PT")
+    make_service()
+    notice = "Visits within 24 hours can only be changed by phone."
+    assert notice in client.get(f"/book/evaluation/{provider.id}/2026-12-01").get_data(as_text=True)
+    details = client.get(f"/book/evaluation/{provider.id}/details?start=2026-12-01T09:00:00-07:00")
+    assert notice in details.get_data(as_text=True)
+    spanish = client.get(f"/book/evaluation/{provider.id}/2026-12-01?lang=es").get_data(as_text=True)
+    assert "Las citas de las próximas 24 horas solo se pueden cambiar por teléfono." in spanish
