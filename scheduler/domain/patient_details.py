@@ -96,8 +96,13 @@ def check_email(raw: object) -> tuple[str | None, str | None]:
     return result.normalized, None
 
 
-def check_patient_details(data: dict, region: str = "US") -> PatientDetails:
-    """Validate everything at once so the patient sees every problem in one go."""
+EMAIL_OR_TEXTS = N_("Please enter an email address, or agree to text messages at your mobile number.")
+
+
+def check_patient_details(data: dict, region: str = "US", *, email_optional_with_texts: bool = False) -> PatientDetails:
+    """Validate everything at once so the patient sees every problem in one go. With
+    `email_optional_with_texts` (booking a visit) the email may be left out when a mobile
+    number with text consent is given: the patient is then told by text only."""
     errors: dict[str, str] = {}
     first, err = check_name(data.get("first_name"))
     if err:
@@ -108,7 +113,12 @@ def check_patient_details(data: dict, region: str = "US") -> PatientDetails:
     phone, err = check_mobile(data.get("phone"), region)
     if err:
         errors["phone"] = err
-    email, err = check_email(data.get("email"))
+    opt_in = data.get("sms_opt_in", False)
+    no_email = data.get("email") is None or (isinstance(data.get("email"), str) and not data["email"].strip())
+    if email_optional_with_texts and no_email:
+        email, err = None, (None if opt_in is True else EMAIL_OR_TEXTS)
+    else:
+        email, err = check_email(data.get("email"))
     if err:
         errors["email"] = err
     note = data.get("note") or ""
@@ -118,7 +128,6 @@ def check_patient_details(data: dict, region: str = "US") -> PatientDetails:
         errors["note"] = N_("Please keep the note under 500 characters.")
     elif has_control_chars(note, allow_newlines=True):
         errors["note"] = N_("The note contains characters that are not allowed.")
-    opt_in = data.get("sms_opt_in", False)
     if not isinstance(opt_in, bool):
         errors["sms_opt_in"] = N_("Must be true or false.")
     if errors:

@@ -120,7 +120,8 @@ def read_request(data: dict, *, online: bool) -> BookingRequest:
     start = collect_errors(fields, parse_start, data.get("start"))
     patient = data.get("patient")
     # Anything but an object counts as no details at all: every field gets its message.
-    details = collect_errors(fields, check_patient_details, patient if isinstance(patient, dict) else {})
+    details = collect_errors(fields, check_patient_details, patient if isinstance(patient, dict) else {},
+                             email_optional_with_texts=True)
     if service is not None and start is not None:
         collect_errors(fields, check_timing, service, start)
     if fields:

@@ -367,7 +367,7 @@ BAD_BOOKINGS = {
     "phone toll-free": ({"patient": {"phone": "800-555-0123"}}, "phone", True),
     "phone missing": ({"patient": {"phone": DROP}}, "phone", False),
     "email invalid": ({"patient": {"email": "ana@example"}}, "email", None),
-    "email missing": ({"patient": {"email": DROP}}, "email", False),
+    "email missing": ({"patient": {"email": DROP, "sms_opt_in": False}}, "email", True),  # texts would do
     "first name too long": ({"patient": {"first_name": "A" * 61}}, "first_name", False),
     "last name too long": ({"patient": {"last_name": "B" * 61}}, "last_name", False),
     "first name with NUL": ({"patient": {"first_name": "Ana\x00"}}, "first_name", False),
@@ -757,3 +757,26 @@ def test_any_reschedule_body_gets_a_documented_answer(api, booked, body):
     response = api.client.post(f"/api/v1/bookings/{token_of(booked)}/reschedule", json=body)
     answer = api.contract.check_response(response)
     assert response.status_code in (200, 409, 422), answer
+
+
+def test_email_is_optional_with_a_mobile_number_and_text_consent(app, client):
+    """The confirmation then goes by text only; without consent, the 422 says what is needed."""
+    from scheduler.models import Message
+
+    provider = make_provider()
+    make_service()
+    texts_only = client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": provider.id, "start": "2026-12-02T09:00:00-07:00",
+        "patient": {"first_name": "Rosa", "last_name": "Mendez", "phone": "915-555-0177", "sms_opt_in": True}})
+    assert texts_only.status_code == 201, texts_only.get_json()
+    assert db.session.scalar(select(Patient).where(Patient.first_name == "Rosa")).email is None
+    channels = set(db.session.scalars(select(Message.channel)))
+    assert channels == {"sms"}
+    refused = client.post("/api/v1/bookings", json={
+        "service": "evaluation", "provider_id": provider.id, "start": "2026-12-02T10:30:00-07:00",
+        "patient": {"first_name": "Luis", "last_name": "Mendez", "phone": "915-555-0178"}})
+    assert refused.status_code == 422
+    message = refused.get_json()["fields"]["email"]
+    assert "email" in message and "text" in message
+    assert "email" not in client.get("/api/v1/openapi.json").get_json()["components"]["schemas"][
+        "BookingPatientInput"]["required"]

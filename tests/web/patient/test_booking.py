@@ -300,3 +300,29 @@ def test_any_address_gets_a_page_never_a_500(app, client, value, page):
         make_service()
     response = client.get(page.format(quote(value, safe="")))
     assert response.status_code in (200, 308, 400, 404), (page, value, response.status_code)
+
+
+def test_the_details_page_books_without_an_email_when_the_patient_agrees_to_texts(app, client):
+    provider = make_provider("Maria Lopez, PT")
+    make_service()
+    start = "2026-12-01T09:00:00-07:00"
+    path = f"/book/evaluation/{provider.id}/details"
+    form = client.get(f"{path}?start={start.replace('+', '%2B')}").get_data(as_text=True)
+    assert "Optional if you agree to text messages" in form
+    patient = {"first_name": "Rosa", "last_name": "Mendez", "phone": "915-555-0177", "email": ""}
+    refused = client.post(path, data={"start": start, **patient})
+    assert refused.status_code == 422
+    assert "Please enter an email address, or agree to text messages" in refused.get_data(as_text=True)
+    booked = client.post(path, data={"start": start, **patient, "sms_opt_in": "yes"})
+    assert booked.status_code == 303
+
+
+def test_the_time_and_details_pages_say_when_a_visit_can_no_longer_be_changed_online(app, client):
+    provider = make_provider("Maria Lopez, PT")
+    make_service()
+    notice = "Visits within 24 hours can only be changed by phone."
+    assert notice in client.get(f"/book/evaluation/{provider.id}/2026-12-01").get_data(as_text=True)
+    details = client.get(f"/book/evaluation/{provider.id}/details?start=2026-12-01T09:00:00-07:00")
+    assert notice in details.get_data(as_text=True)
+    spanish = client.get(f"/book/evaluation/{provider.id}/2026-12-01?lang=es").get_data(as_text=True)
+    assert "Las citas de las próximas 24 horas solo se pueden cambiar por teléfono." in spanish

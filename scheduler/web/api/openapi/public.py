@@ -73,6 +73,23 @@ PUBLIC_SCHEMAS = {
             "note": {**FREE_TEXT, "maxLength": 500},
         },
     },
+    "BookingPatientInput": {
+        # A booking's patient: the email may be left out when a mobile number with text consent
+        # (sms_opt_in true) is given; the confirmation then goes by text only. Without either,
+        # the 422 names the email field and says which of the two is needed.
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["first_name", "last_name", "phone"],
+        "description": "email is required unless sms_opt_in is true",
+        "properties": {
+            "first_name": NAME,
+            "last_name": NAME,
+            "phone": PHONE,
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "sms_opt_in": {"type": "boolean", "default": False},
+            "note": {**FREE_TEXT, "maxLength": 500},
+        },
+    },
     "BookingRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -81,7 +98,7 @@ PUBLIC_SCHEMAS = {
             "service": {**SLUG, "description": "Service slug"},
             "provider_id": {**ID, "type": ["integer", "null"], "description": "Omit or null for first available"},
             "start": DATE_TIME,
-            "patient": ref("PatientInput"),
+            "patient": ref("BookingPatientInput"),
         },
     },
     "Booking": {
