@@ -387,7 +387,8 @@ def test_language_links_stay_on_the_same_page(app, client):
         requested = urlsplit(urljoin("https://clinic.example/", url))
         links = [attrs["href"] for tag, attrs in Tags(response.get_data(as_text=True)).tags
                  if tag == "a" and "hreflang" in attrs]
-        assert links or response.status_code == 404, url
+        # Staff pages are English with no language switch; every other page has one.
+        assert links or response.status_code == 404 or requested.path.startswith("/staff"), url
         for href in links:
             assert href.startswith("?"), href
             landing = urlsplit(urljoin(requested.geturl(), href))

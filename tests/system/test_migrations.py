@@ -144,7 +144,12 @@ def _round_trip_on_populated(url: str, clock) -> None:
     assert set(counts) - set(down) <= NEWEST_REVISION_TABLES
     flask_command(url, "db", "upgrade")
     assert _revision(url) == head
-    assert _row_counts(url) == counts
+    again = _row_counts(url)
+    # The newest revision's own tables are re-seeded (one version from the configuration);
+    # every other table has every row it had.
+    assert {t: n for t, n in again.items() if t not in NEWEST_REVISION_TABLES} == {
+        t: n for t, n in counts.items() if t not in NEWEST_REVISION_TABLES}
+    assert again["clinic_info_versions"] == 1
     assert _appointments(url) == rows
 
 

@@ -15,6 +15,13 @@ from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 message_pages = Blueprint("messages", __name__, url_prefix="/staff")
 
 
+def record_look(user, patient_ids: list[int], where: str) -> None:
+    """A staff look at patients' messages leaves an audit row; a HEAD request shows nothing,
+    so it is no look (and writes nothing, as every HEAD)."""
+    if request.method != "HEAD":
+        message_admin.record_messages_viewed(user, patient_ids, where)
+
+
 @message_pages.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
@@ -30,7 +37,7 @@ def appointment(appointment_id: int):
         abort(404)
     if not may_see(current_user, visit.provider_id):
         abort(404)
-    message_admin.record_messages_viewed(current_user, [visit.patient_id], "appointment")
+    record_look(current_user, [visit.patient_id], "appointment")
     return render_template(
         "staff/appointment.html", visit=visit, messages=messages,
         causes=message_admin.causes_of(messages), resendable=message_admin.RESENDABLE,
@@ -68,7 +75,7 @@ def outbox():
     except ValidationFailed as exc:
         return render_template("staff/outbox.html", rows=[], state=state, channel=channel, errors=exc.fields,
                                states=message_admin.OUTBOX_STATES), 422
-    message_admin.record_messages_viewed(current_user, [patient.id for _m, patient in rows], "outbox")
+    record_look(current_user, [patient.id for _m, patient in rows], "outbox")
     return render_template("staff/outbox.html", rows=rows, state=state, channel=channel, errors={},
                            states=message_admin.OUTBOX_STATES)
 

@@ -15,6 +15,7 @@ from scheduler.services.messages import desk as message_admin
 from scheduler.services.patients import directory as patient_directory
 from scheduler.services.patients import records as patient_records
 from scheduler.services.patients.history import history
+from scheduler.web.desk.messages import record_look
 from scheduler.web.desk.presenters import SOURCE_LABELS, STATUS_LABELS, audit_changes, clinic_moment
 from scheduler.web.desk.roles import DESK, EVERY_ROLE, staff_only
 
@@ -57,7 +58,7 @@ def show(patient_id: int):
     if patient.merged_into_id is not None:
         flash("That record was merged into this one.", "success")
         return redirect(url_for("desk.patients.show", patient_id=patient.merged_into_id))
-    message_admin.record_messages_viewed(current_user, [patient.id], "patient")
+    record_look(current_user, [patient.id], "patient")
     return render_template(
         "staff/patient.html", patient=patient, h=history(patient),
         duplicates=patient_records.possible_duplicates(patient),
