@@ -81,6 +81,7 @@ PUBLIC_SCHEMAS = {
         "additionalProperties": False,
         "required": ["first_name", "last_name", "phone"],
         "description": "email is required unless sms_opt_in is true",
+        "anyOf": [{"required": ["email"]}, {"required": ["sms_opt_in"], "properties": {"sms_opt_in": {"const": True}}}],
         "properties": {
             "first_name": NAME,
             "last_name": NAME,
