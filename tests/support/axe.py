@@ -44,9 +44,10 @@ class Audit:
         response = navigation.value
         assert response.status == status, f"{response.url}: {response.status}"
 
-    def check(self, name: str) -> None:
+    def check(self, name: str, *, language: str | None = None) -> None:
+        """`language`: the page's own, where it is not the audit's (staff pages are English)."""
         page = self.page
-        assert page.locator("html").get_attribute("lang") == self.language, name
+        assert page.locator("html").get_attribute("lang") == (language or self.language), name
         assert page.locator("h1").count() == 1, name
         assert page.evaluate("typeof axe") == "object", "axe-core was not loaded into the page"
         found = page.evaluate("async options => (await axe.run(document, options)).violations", AXE_OPTIONS)

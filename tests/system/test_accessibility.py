@@ -149,21 +149,21 @@ def test_patient_pages_have_no_wcag_violations(browser, live, staff_user, screen
         audit.follow(lambda: page.locator("form button[type=submit]").click(), status=422)
         audit.check("waitlist form with field errors")
 
-        # Staff: sign-in and the day sheet of the booked day.
+        # Staff: sign-in and the day sheet of the booked day (staff pages are English).
         audit.go("/staff/login")
-        audit.check("staff sign-in")
+        audit.check("staff sign-in", language="en")
         page.locator("#email").fill(staff_user[0])
         page.locator("#password").fill(staff_user[1])
         audit.follow(lambda: page.locator("form button[type=submit]").click())
         audit.go(f"/staff/?date={start[:10]}")
         assert page.locator("li.visit").count() >= 2
-        audit.check("staff day sheet")
+        audit.check("staff day sheet", language="en")
         audit.go("/staff/waitlist")  # the desk's waitlist page
-        audit.check("staff waitlist")
+        audit.check("staff waitlist", language="en")
         audit.go("/staff/waitlist?query=ga")  # the patient search that picks whom to add
-        audit.check("staff waitlist, patient search")
+        audit.check("staff waitlist, patient search", language="en")
         audit.go("/staff/patients/")  # recent patients before any search
-        audit.check("staff patients")
+        audit.check("staff patients", language="en")
     finally:
         context.close()
 
