@@ -8,8 +8,7 @@ from scheduler.web.api.openapi.shapes import (
     FREE_TEXT,
     ID,
     INVALID,
-    NAME,
-    PHONE,
+    PATIENT_FIELDS,
     RATE_LIMITED,
     SLUG,
     VISIT_FIELDS,
@@ -64,14 +63,7 @@ PUBLIC_SCHEMAS = {
         # PatientCreate names these fields and the language on its own rather than extending it.
         "additionalProperties": False,
         "required": ["first_name", "last_name", "phone", "email"],
-        "properties": {
-            "first_name": NAME,
-            "last_name": NAME,
-            "phone": PHONE,
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "sms_opt_in": {"type": "boolean", "default": False},
-            "note": {**FREE_TEXT, "maxLength": 500},
-        },
+        "properties": PATIENT_FIELDS,
     },
     "BookingPatientInput": {
         # A booking's patient: the email may be left out when a mobile number with text consent
@@ -82,14 +74,7 @@ PUBLIC_SCHEMAS = {
         "required": ["first_name", "last_name", "phone"],
         "description": "email is required unless sms_opt_in is true",
         "anyOf": [{"required": ["email"]}, {"required": ["sms_opt_in"], "properties": {"sms_opt_in": {"const": True}}}],
-        "properties": {
-            "first_name": NAME,
-            "last_name": NAME,
-            "phone": PHONE,
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "sms_opt_in": {"type": "boolean", "default": False},
-            "note": {**FREE_TEXT, "maxLength": 500},
-        },
+        "properties": PATIENT_FIELDS,
     },
     "BookingRequest": {
         "type": "object",

@@ -136,3 +136,14 @@ RATE_LIMITED = json_response(ref("Error"), "Rate limited")
 UNAUTHORIZED = json_response(ref("Error"), "Missing, unknown or revoked bearer token")
 FORBIDDEN = json_response(ref("Error"), "The token's role may not act on this provider's calendar")
 NOT_FOUND = json_response(ref("Error"), "No such appointment, patient or course")
+
+# A patient's own fields as every request names them (a booking, the waitlist, the desk's
+# new patient): written once, so the three can never drift apart.
+PATIENT_FIELDS = {
+    "first_name": NAME,
+    "last_name": NAME,
+    "phone": PHONE,
+    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "sms_opt_in": {"type": "boolean", "default": False},
+    "note": {**FREE_TEXT, "maxLength": 500},
+}
